@@ -1,0 +1,54 @@
+"""The `s2sim` command: one sub-command per module, registered here.
+
+Each sub-command lives in its own module (``s2sim/commands/<name>.py``) exposing
+``add_parser(subparsers)``; the parser it adds sets ``func`` to a callable taking the parsed
+namespace and returning an exit code. Errors meant for users are raised as ``S2SimError`` and
+printed as one line (``s2sim: error: ...``), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from s2sim.errors import S2SimError
+
+# Module names under s2sim.commands, in the order `s2sim --help` lists them.
+COMMANDS = ["chip", "compile", "run", "bench", "report", "diff", "validate"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="s2sim", description="Cycle-approximate simulator of the SpiNNaker2 chip."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"s2sim.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"s2sim.commands.{name}":
+                continue  # command not built yet
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except S2SimError as exc:
+        print(f"s2sim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("s2sim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
