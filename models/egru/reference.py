@@ -1,0 +1,222 @@
+"""Reference EGRU in numpy (float32): the functional oracle of the simulator.
+
+The math is that of ``docs/egru.md`` (shared), which follows the EvNN reference implementation
+(Subramoney et al., ICLR 2023). One step of one layer, gate columns ordered ``[z | r | g]``::
+
+    Wx = x·W + b_x ;  Rh = y_prev·R + b_r
+    z = σ(Wx_z + Rh_z) ;  r = σ(Wx_r + Rh_r) ;  g = tanh(Wx_g + r ⊙ Rh_g)
+    c = z ⊙ c_prev + (1 − z) ⊙ g
+    o = H(c − θ)    (strict: c − θ > 0 fires, as torch.heaviside(v, v) in EvNN)
+    y = o ⊙ c ;  c_t = c − o ⊙ θ
+
+Thresholds are clamped to [0, 1] (EvNN clamps ``thr`` before every forward pass); the layer keeps
+the clamped copy so that every user sees the same effective θ.
+
+The products ``x·W`` and ``y_prev·R`` gather only the rows of *nonzero* inputs, so the cost of a
+step follows the number of events — the property the event-driven hardware exploits. The dense
+products (``dense=True``) exist as the check of that sparse path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.egru.errors import ModelError
+
+__all__ = ["EGRULayer", "EGRUStack", "StackTrace", "sigmoid", "GATES"]
+
+GATES = ("z", "r", "g")
+_F32 = np.float32
+
+
+def sigmoid(v: np.ndarray) -> np.ndarray:
+    """Logistic function in float32, stable for large |v| (no overflow warnings)."""
+    v = np.asarray(v, dtype=_F32)
+    out = np.empty_like(v)
+    pos = v >= 0
+    out[pos] = _F32(1) / (_F32(1) + np.exp(-v[pos]))
+    e = np.exp(v[~pos])
+    out[~pos] = e / (_F32(1) + e)
+    return out
+
+
+def _as_f32(name: str, a, shape: tuple[int, ...]) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype != _F32:
+        raise ModelError(f"EGRU parameter {name}: dtype {a.dtype}, expected float32")
+    if a.shape != shape:
+        raise ModelError(f"EGRU parameter {name}: shape {a.shape}, expected {shape}")
+    return np.ascontiguousarray(a)
+
+
+def _active_rows(x: np.ndarray) -> np.ndarray:
+    """Indices of input rows that carry an event (nonzero in any batch element)."""
+    if x.ndim == 1:
+        return np.flatnonzero(x)
+    return np.flatnonzero(np.any(x != 0, axis=0))
+
+
+class EGRULayer:
+    """One EGRU layer with parameters W (n_in, 3H), R (H, 3H), b_x, b_r (3H,), theta (H,)."""
+
+    def __init__(self, W, R, b_x, b_r, theta):
+        W = np.asarray(W)
+        if W.ndim != 2 or W.shape[1] % 3:
+            raise ModelError(f"EGRU parameter W: shape {W.shape}, expected (n_in, 3H)")
+        n_in, h3 = W.shape
+        hidden = h3 // 3
+        self.W = _as_f32("W", W, (n_in, h3))
+        self.R = _as_f32("R", R, (hidden, h3))
+        self.b_x = _as_f32("b_x", b_x, (h3,))
+        self.b_r = _as_f32("b_r", b_r, (h3,))
+        theta = _as_f32("theta", theta, (hidden,))
+        # EvNN clamps thresholds to [0, 1] in every forward pass; it is part of the model math.
+        self.theta = np.clip(theta, _F32(0), _F32(1)).astype(_F32)
+        self.n_in = n_in
+        self.hidden = hidden
+
+    # -- sizes -------------------------------------------------------------------------------
+    @property
+    def n_params(self) -> int:
+        return self.W.size + self.R.size + self.b_x.size + self.b_r.size + self.theta.size
+
+    def zero_state(self, batch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        shape = (self.hidden,) if batch is None else (batch, self.hidden)
+        return np.zeros(shape, _F32), np.zeros(shape, _F32)
+
+    # -- numerics ----------------------------------------------------------------------------
+    def input_product(self, x: np.ndarray, dense: bool = False) -> np.ndarray:
+        """x·W + b_x, using only the rows of W whose input is nonzero (unless ``dense``)."""
+        if dense:
+            return x @ self.W + self.b_x
+        rows = _active_rows(x)
+        return x[..., rows] @ self.W[rows] + self.b_x
+
+    def recurrent_product(self, y_prev: np.ndarray, dense: bool = False) -> np.ndarray:
+        """y_prev·R + b_r, using only the rows of R of units that fired (unless ``dense``)."""
+        if dense:
+            return y_prev @ self.R + self.b_r
+        rows = _active_rows(y_prev)
+        return y_prev[..., rows] @ self.R[rows] + self.b_r
+
+    def cell(self, wx: np.ndarray, rh: np.ndarray, c_prev: np.ndarray):
+        """Gate nonlinearity and event generation from the two products.
+
+        Returns ``(y, c, o)``: graded output, state after the subtractive reset, event flags.
+        Split out so that a simulator that computes the products elsewhere (on the PEs) can
+        reuse exactly this operation order.
+        """
+        H = self.hidden
+        z = sigmoid(wx[..., :H] + rh[..., :H])
+        r = sigmoid(wx[..., H : 2 * H] + rh[..., H : 2 * H])
+        g = np.tanh(wx[..., 2 * H :] + r * rh[..., 2 * H :]).astype(_F32)
+        c = z * c_prev + (_F32(1) - z) * g
+        o = c - self.theta > 0
+        y = np.where(o, c, _F32(0)).astype(_F32)
+        c_new = (c - np.where(o, self.theta, _F32(0))).astype(_F32)
+        return y, c_new, o
+
+    def step(self, x, y_prev, c_prev, dense: bool = False):
+        """One time step: ``(x, y_prev, c_prev) -> (y, c)``; x is (n_in,) or (B, n_in)."""
+        x = np.asarray(x, dtype=_F32)
+        y_prev = np.asarray(y_prev, dtype=_F32)
+        c_prev = np.asarray(c_prev, dtype=_F32)
+        if x.shape[-1] != self.n_in:
+            raise ModelError(f"EGRU input has {x.shape[-1]} features, layer expects {self.n_in}")
+        if y_prev.shape[-1] != self.hidden or c_prev.shape != y_prev.shape:
+            raise ModelError(
+                f"EGRU state shapes y {y_prev.shape}, c {c_prev.shape}; "
+                f"expected (..., {self.hidden})"
+            )
+        wx = self.input_product(x, dense)
+        rh = self.recurrent_product(y_prev, dense)
+        y, c, _ = self.cell(wx, rh, c_prev)
+        return y, c
+
+
+@dataclass
+class StackTrace:
+    """What a stack run produced, per layer: outputs ys (T, H), states cs (T, H), event counts.
+
+    ``events[l][t]`` is the number of units of layer l that fired at step t (batch summed);
+    ``traces`` holds the output traces ``tr_t = 0.9 tr_{t-1} + 0.1 y_t`` when requested.
+    """
+
+    ys: list[np.ndarray]
+    cs: list[np.ndarray]
+    events: list[np.ndarray]
+    traces: list[np.ndarray] | None = None
+    input_events: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def activity(self) -> list[float]:
+        """Fraction of nonzero outputs per layer (1 − activation sparsity)."""
+        return [float(np.count_nonzero(y)) / y.size if y.size else 0.0 for y in self.ys]
+
+    def activation_sparsity(self) -> list[float]:
+        return [1.0 - a for a in self.activity()]
+
+
+class EGRUStack:
+    """Layers applied in sequence; layer l+1 receives the graded events y of layer l."""
+
+    TRACE_DECAY = np.float32(0.9)
+
+    def __init__(self, layers: list[EGRULayer]):
+        if not layers:
+            raise ModelError("EGRUStack needs at least one layer")
+        for i in range(1, len(layers)):
+            if layers[i].n_in != layers[i - 1].hidden:
+                raise ModelError(
+                    f"EGRU layer {i} expects {layers[i].n_in} inputs, layer {i - 1} has "
+                    f"{layers[i - 1].hidden} units"
+                )
+        self.layers = list(layers)
+
+    @property
+    def n_in(self) -> int:
+        return self.layers[0].n_in
+
+    @property
+    def sizes(self) -> list[int]:
+        return [layer.hidden for layer in self.layers]
+
+    def zero_state(self, batch: int | None = None):
+        return [layer.zero_state(batch) for layer in self.layers]
+
+    def step(self, x, state, dense: bool = False):
+        """One step through all layers; ``state`` is a list of (y, c). Returns (y_top, state)."""
+        new_state = []
+        inp = x
+        for layer, (y_prev, c_prev) in zip(self.layers, state, strict=True):
+            y, c = layer.step(inp, y_prev, c_prev, dense=dense)
+            new_state.append((y, c))
+            inp = y
+        return inp, new_state
+
+    def run(self, xs, state=None, dense: bool = False, trace: bool = False) -> StackTrace:
+        """Run T steps of input ``xs`` (T, n_in) or (T, B, n_in) from ``state`` (zeros)."""
+        xs = np.asarray(xs, dtype=_F32)
+        T = xs.shape[0]
+        batch = xs.shape[1] if xs.ndim == 3 else None
+        if state is None:
+            state = self.zero_state(batch)
+        L = len(self.layers)
+        ys = [np.zeros((T, *s[0].shape), _F32) for s in state]
+        cs = [np.zeros((T, *s[0].shape), _F32) for s in state]
+        events = [np.zeros(T, np.int64) for _ in range(L)]
+        trs = [np.zeros((T, *s[0].shape), _F32) for s in state] if trace else None
+        tr_state = [np.zeros_like(s[0]) for s in state]
+        in_events = np.zeros(T, np.int64)
+        for t in range(T):
+            in_events[t] = np.count_nonzero(xs[t])
+            _, state = self.step(xs[t], state, dense=dense)
+            for i, (y, c) in enumerate(state):
+                ys[i][t] = y
+                cs[i][t] = c
+                events[i][t] = np.count_nonzero(y)
+                if trace:
+                    tr_state[i] = self.TRACE_DECAY * tr_state[i] + (_F32(1) - self.TRACE_DECAY) * y
+                    trs[i][t] = tr_state[i]
+        return StackTrace(ys=ys, cs=cs, events=events, traces=trs, input_events=in_events)
