@@ -71,8 +71,8 @@ Number = Annotated[int | float, BeforeValidator(_check_number)]
 
 
 class _SourcedBase(_Strict):
-    source: SourceTag
-    note: str | None = None
+    # Subclasses declare ``value``, ``source``, ``note`` in that order (so dumps read
+    # value-first); this base only holds the shared check.
 
     @model_validator(mode="after")
     def _estimate_needs_note(self):
@@ -85,6 +85,8 @@ class Sourced(_SourcedBase):
     """A number with its source tag: ``{value, source, note}``."""
 
     value: Number
+    source: SourceTag
+    note: str | None = None
 
     def __float__(self) -> float:
         return float(self.value)
@@ -100,6 +102,8 @@ class SourcedCoords(_SourcedBase):
     """A sourced list of ``[qx, qy]`` mesh coordinates (iterable like the plain list)."""
 
     value: list[Coord]
+    source: SourceTag
+    note: str | None = None
 
     # Iterating, indexing and len() go to the list so callers may treat it as the plain list.
     def __iter__(self) -> Iterator[Coord]:  # type: ignore[override]
@@ -116,6 +120,8 @@ class SourcedXY(_SourcedBase):
     """A sourced ``[x, y]`` mesh position (unpacks like the plain pair)."""
 
     value: Coord
+    source: SourceTag
+    note: str | None = None
 
     def __iter__(self) -> Iterator[int]:  # type: ignore[override]
         return iter(self.value)
