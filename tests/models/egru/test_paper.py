@@ -1,0 +1,58 @@
+"""The paper-shape generator: exact shape and sparsity, calibrated activity, determinism."""
+
+import numpy as np
+import pytest
+
+from models.egru.paper import (
+    PAPER_LAYERS,
+    TARGET_ACTIVITY,
+    measure_activity,
+    paper_shape_model,
+    zipf_tokens,
+)
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return paper_shape_model(seed=0)
+
+
+def test_exact_shape_and_dtype(paper):
+    assert paper.vocab_size == 33278 and paper.embedding_dim == 750
+    assert tuple(paper.layer_sizes) == PAPER_LAYERS == (1350, 1350, 750)
+    shapes = [(l.W.shape, l.R.shape) for l in paper.stack.layers]
+    assert shapes == [((750, 4050), (1350, 4050)), ((1350, 4050), (1350, 4050)),
+                      ((1350, 2250), (750, 2250))]
+    for l in paper.stack.layers:
+        for a in (l.W, l.R, l.b_x, l.b_r, l.theta):
+            assert a.dtype == np.float32
+    assert paper.placement == {"embedding": "host", "stack": "chip", "decoder": "host"}
+
+
+def test_exactly_95_percent_pruned(paper):
+    for l in paper.stack.layers:
+        for m in (l.W, l.R):
+            assert np.count_nonzero(m) == round(0.05 * m.size)
+
+
+def test_activity_matches_target_on_a_fresh_stream(paper):
+    reached = paper.meta["calibration"]["activity_reached"]
+    assert reached == pytest.approx(TARGET_ACTIVITY, abs=0.005)
+    fresh = zipf_tokens(400, paper.vocab_size, seed=77)
+    act = measure_activity(paper, fresh)
+    assert act == pytest.approx(TARGET_ACTIVITY, abs=0.03)
+
+
+def test_deterministic_and_on_the_fly_calibration():
+    kw = dict(activity=(0.25, 0.1), weight_sparsity=0.5, vocab_size=30, embedding_dim=16,
+              layers=(40, 16))
+    a = paper_shape_model(seed=5, **kw)
+    b = paper_shape_model(seed=5, **kw)
+    for la, lb in zip(a.stack.layers, b.stack.layers, strict=True):
+        np.testing.assert_array_equal(la.R, lb.R)
+        np.testing.assert_array_equal(la.theta, lb.theta)
+    assert a.meta["calibration"]["how"] == "calibrated on the fly"
+    # the lower target gets the higher threshold scale
+    s = a.meta["calibration"]["theta_scale"]
+    assert a.meta["calibration"]["activity_reached"][0] == pytest.approx(0.25, abs=0.03)
+    assert s[0] > 0
