@@ -1,0 +1,99 @@
+"""Reading and writing report folders: JSON + CSV, atomically; one-line errors on bad files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from s2sim.errors import ReportError
+from s2sim.report.atomic import write_text_atomic
+from s2sim.report.schema import REPORT_SCHEMA, REPORT_VERSION, Report
+
+REPORT_FILE = "report.json"
+
+
+def report_json(report: Report) -> str:
+    """Canonical JSON text of a report: stable field order, so equal runs give equal bytes."""
+    return json.dumps(report.model_dump(mode="json"), indent=1, allow_nan=False) + "\n"
+
+
+def _csv_text(rows: list[dict], columns: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
+    return buf.getvalue()
+
+
+def write_report(report: Report, out_dir: str | Path, plots: bool = True) -> Path:
+    """Write ``report.json``, the CSV tables and (optionally) the PNG plots into ``out_dir``.
+
+    Each file is written atomically. ``report.json`` goes last, so a folder whose JSON is
+    complete also has the tables that belong to it.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    from s2sim.report.schema import PeRow, StepRow
+
+    write_text_atomic(
+        out / "per_pe.csv",
+        _csv_text([r.model_dump() for r in report.per_pe], list(PeRow.model_fields)),
+    )
+    write_text_atomic(
+        out / "per_step.csv",
+        _csv_text([r.model_dump() for r in report.per_step], list(StepRow.model_fields)),
+    )
+    gcols = [
+        "gpu_key", "gpu_name", "label", "model_name", "latency_per_token_s", "energy_per_token_j",
+        "average_power_w", "latency_per_sequence_s", "energy_per_sequence_j", "kernels_per_token",
+        "bytes_per_token", "flops_per_token", "tokens_timed", "window_s",
+    ]
+    write_text_atomic(out / "gpu.csv", _csv_text([g.model_dump() for g in report.gpu], gcols))
+    if plots:
+        from s2sim.report.plots import write_plots
+
+        write_plots(report, out)
+    return write_text_atomic(out / REPORT_FILE, report_json(report))
+
+
+def _resolve(path: str | Path) -> Path:
+    p = Path(path)
+    return p / REPORT_FILE if p.is_dir() else p
+
+
+def load_report(path: str | Path) -> Report:
+    """Load a report (file or folder holding ``report.json``); any defect is a one-line error."""
+    p = _resolve(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportError(f"report {p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportError(f"report {p}: cannot read ({exc.__class__.__name__}: {exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(
+            f"report {p}: not valid JSON at line {exc.lineno} column {exc.colno} "
+            f"({exc.msg}); the file is truncated or corrupted"
+        ) from None
+    if not isinstance(data, dict) or data.get("schema_name") != REPORT_SCHEMA:
+        raise ReportError(f"report {p}: not an s2sim report (schema_name is not {REPORT_SCHEMA!r})")
+    version = data.get("version")
+    if version != REPORT_VERSION:
+        raise ReportError(
+            f"report {p}: version {version!r}, this s2sim reads version {REPORT_VERSION}; "
+            "re-run the benchmark to regenerate it"
+        )
+    try:
+        return Report.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ReportError(f"report {p}: field {loc}: {err['msg']}{more}") from None

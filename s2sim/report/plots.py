@@ -1,0 +1,163 @@
+"""PNG plots of a report: chip map, latency per step, energy by component, S2 vs GPU."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from s2sim.report.atomic import write_bytes_atomic
+from s2sim.report.schema import Report
+
+# The QPE grid (MC core map, as in the bundled spec): qx 1..7, qy 1..6 without the router gap at
+# (4,3), (4,4) and the missing (7,3), (7,4). Used when the spec package is not importable.
+_GAP = {(4, 3), (4, 4), (7, 3), (7, 4)}
+DEFAULT_QPES = [(x, y) for x in range(1, 8) for y in range(1, 7) if (x, y) not in _GAP]
+
+
+def _qpe_coords() -> list[tuple[int, int]]:
+    try:
+        from s2sim.spec import load_spec
+
+        return [tuple(int(v) for v in c) for c in load_spec().organisation.qpe_coords]
+    except Exception:  # noqa: BLE001 - spec not built/loadable: fall back to the published map
+        return DEFAULT_QPES
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    # no Software/date metadata: the same report gives byte-identical PNGs
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    _plt().close(fig)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def chip_map(report: Report, path: Path) -> None:
+    plt = _plt()
+    qpes = _qpe_coords()
+    nx = max(q[0] for q in qpes) + 1
+    ny = max(q[1] for q in qpes) + 1
+    fields = [
+        ("energy_j", "energy per PE (J)"),
+        ("busy_fraction", "busy fraction"),
+        ("sram_bytes", "SRAM used per PE (KiB)"),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    rows = {r.pe_id: r for r in report.per_pe}
+    for ax, (field, title) in zip(axes, fields, strict=True):
+        grid = np.full((2 * ny, 2 * nx), np.nan)
+        for r in rows.values():
+            v = float(getattr(r, field))
+            if field == "sram_bytes":
+                v /= 1024
+            grid[2 * r.qy + r.pe_in_qpe // 2, 2 * r.qx + r.pe_in_qpe % 2] = v
+        # existing QPEs are grey underneath; used PEs are painted over them; positions without
+        # a QPE (router gap, missing corner) stay white
+        for qx, qy in qpes:
+            ax.add_patch(plt.Rectangle((2 * qx, 2 * qy), 2, 2, fc="#dddddd", ec="none", zorder=0))
+        cmap = plt.get_cmap("viridis").with_extremes(bad=(0, 0, 0, 0))
+        im = ax.imshow(np.ma.masked_invalid(grid), origin="lower", cmap=cmap,
+                       extent=(0, 2 * nx, 0, 2 * ny), zorder=1)
+        for qx, qy in qpes:  # outline each QPE (2 x 2 PEs)
+            ax.add_patch(plt.Rectangle((2 * qx, 2 * qy), 2, 2, fill=False, lw=1.2, ec="black",
+                                       zorder=2))
+        ax.text(2 * 4 + 1, 2 * 4, "router", ha="center", va="center", fontsize=7, rotation=90)
+        ax.set_xlim(2, 2 * nx)
+        ax.set_ylim(2, 2 * ny)
+        ax.set_xticks([2 * x + 1 for x in range(1, nx)], [str(x) for x in range(1, nx)])
+        ax.set_yticks([2 * y + 1 for y in range(1, ny)], [str(y) for y in range(1, ny)])
+        ax.set_xlabel("qx")
+        ax.set_ylabel("qy")
+        ax.set_title(title)
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(f"{report.workload.model_name}: {len(rows)} PEs used (grey: unused)")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def latency_per_step(report: Report, path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    steps = [r.step for r in report.per_step]
+    lat_us = [r.latency_s * 1e6 for r in report.per_step]
+    ax.plot(steps, lat_us, lw=0.8)
+    if report.s2 is not None:
+        ax.axhline(report.s2.step_period_s * 1e6, color="grey", ls="--", lw=0.8,
+                   label="step period")
+        ax.legend(loc="upper right")
+    ax.set_xlabel(report.workload.step_name)
+    ax.set_ylabel("latency (us)")
+    ax.set_title("S2 latency per step")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def energy_by_component(report: Report, path: Path) -> None:
+    plt = _plt()
+    comp = report.s2.energy_by_component_per_step_j if report.s2 else {}
+    items = sorted(comp.items(), key=lambda kv: -kv[1])
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.barh([k for k, _ in items][::-1], [v * 1e6 for _, v in items][::-1])
+    ax.set_xlabel(f"energy per {report.workload.step_name} (uJ)")
+    ax.set_title("S2 energy by component")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def s2_vs_gpu(report: Report, path: Path) -> None:
+    plt = _plt()
+    names, energy, latency = [], [], []
+    if report.s2 is not None:
+        names.append("SpiNNaker2")
+        energy.append(report.s2.energy_per_step_j)
+        latency.append(report.s2.latency_per_step_mean_s)
+    for g in report.gpu:
+        names.append(f"{g.gpu_key}\n({g.method})")
+        energy.append(g.energy_per_token_j)
+        latency.append(g.latency_per_token_s)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    colors = ["tab:green"] + ["tab:gray"] * (len(names) - 1)
+    a1.bar(names, np.maximum(energy, 1e-15), color=colors)
+    a1.set_yscale("log")
+    a1.set_ylabel(f"energy per {report.workload.step_name} (J)")
+    a2.bar(names, np.maximum(latency, 1e-15), color=colors)
+    a2.set_yscale("log")
+    a2.set_ylabel(f"latency per {report.workload.step_name} (s)")
+    for a in (a1, a2):
+        a.tick_params(axis="x", labelsize=8)
+    fig.suptitle("SpiNNaker2 (simulated) vs GPU baselines")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+PLOTS = {
+    "chip_map.png": chip_map,
+    "latency_per_step.png": latency_per_step,
+    "energy_by_component.png": energy_by_component,
+    "s2_vs_gpu.png": s2_vs_gpu,
+}
+
+
+def write_plots(report: Report, out_dir: Path) -> list[Path]:
+    out = []
+    for name, fn in PLOTS.items():
+        if name == "chip_map.png" and not report.per_pe:
+            continue
+        if name == "latency_per_step.png" and not report.per_step:
+            continue
+        if name == "energy_by_component.png" and (report.s2 is None or
+                                                 not report.s2.energy_by_component_per_step_j):
+            continue
+        fn(report, out_dir / name)
+        out.append(out_dir / name)
+    return out

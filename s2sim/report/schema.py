@@ -1,0 +1,144 @@
+"""The versioned report schema shared by `s2sim bench lm` and `s2sim bench gesture`.
+
+A report is one JSON file (``report.json``) plus CSV tables (``per_pe.csv``, ``per_step.csv``,
+``gpu.csv``) and PNG plots written next to it. Every numeric field carries its unit in its name.
+Bump ``REPORT_VERSION`` on any incompatible change; readers refuse other versions with one line.
+
+Sections:
+  workload    what ran: model, data, steps, engine, PL, seed, the command
+  deployment  how it sat on the chip: PEs/QPEs used, SRAM per PE
+  s2          totals per step (token/frame) and per sequence: latency, energy, power, traffic,
+              activity, effective MACs, energy by component, correctness checks
+  per_pe      one row per used PE (chip map, CSV)
+  per_step    one row per time step (latency plot, CSV)
+  gpu         GPU baselines (modelled / measured on <device>)
+  ratios      GPU / S2 for energy and latency per step (> 1: S2 is better)
+  quality     task metrics (perplexity, accuracy) with where they came from
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from s2sim.baselines.result import GpuBaselineResult
+
+REPORT_SCHEMA = "s2sim-report"
+REPORT_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Workload(_Strict):
+    kind: str = Field(description='"lm" or "gesture" (or another bench driver)')
+    model_name: str
+    model_source: str = Field(description="shipped | paper-shape | checkpoint path")
+    data_source: str = Field(description="data set file, or a description of generated input")
+    data_note: str = ""
+    n_steps: int
+    step_name: str = Field("token", description='"token" or "frame"')
+    steps_per_sequence: int = 70
+    engine: str
+    performance_level: int
+    seed: int = 0
+    command: list[str] = Field(default_factory=list)
+
+
+class Deployment(_Strict):
+    pes_used: int
+    qpes_used: int
+    sram_bytes_per_pe_max: int
+    sram_bytes_per_pe_mean: float
+    sram_bytes_per_pe_capacity: int = 0
+    weight_bytes_total: int = 0
+    routing_entries: int = 0
+    layers: list[dict[str, object]] = Field(default_factory=list)
+
+
+class S2Totals(_Strict):
+    """Chip-side figures (host work is reported apart, in ``host``)."""
+
+    latency_per_step_mean_s: float
+    latency_per_step_max_s: float
+    latency_per_sequence_s: float
+    step_period_s: float
+    energy_total_j: float
+    energy_per_step_j: float
+    energy_per_sequence_j: float
+    average_power_w: float
+    energy_by_component_j: dict[str, float] = Field(default_factory=dict)
+    energy_by_component_per_step_j: dict[str, float] = Field(default_factory=dict)
+    events_per_step_mean: float
+    events_per_step_by_layer_mean: list[float] = Field(default_factory=list)
+    packets_per_step_mean: float
+    hops_per_step_mean: float
+    activation_sparsity_by_layer: list[float] = Field(default_factory=list)
+    activation_sparsity_mean: float
+    effective_macs_per_step_mean: float
+    dense_macs_per_step: int
+    dropped_packets: int = 0
+    tick_overruns: int = 0
+    event_mismatches: int = 0
+    value_mismatches: int = 0
+    host: dict[str, float] = Field(default_factory=dict)
+
+
+class PeRow(_Strict):
+    pe_id: int
+    pe_index: int
+    qx: int
+    qy: int
+    pe_in_qpe: int
+    energy_j: float
+    busy_fraction: float
+    sram_bytes: int
+    active_cycles: int
+    macs: int = 0
+    packets_sent: int = 0
+    packets_received: int = 0
+    sram_read_bytes: int = 0
+    sram_written_bytes: int = 0
+    max_step_cycles: int = 0
+
+
+class StepRow(_Strict):
+    step: int
+    latency_s: float
+    energy_j: float | None = None
+    events: int
+    packets: int
+    hops: int
+    effective_macs: int
+
+
+class Ratio(_Strict):
+    gpu_key: str
+    gpu_label: str
+    energy_gpu_over_s2: float = Field(description="> 1: S2 uses less energy per step")
+    latency_gpu_over_s2: float = Field(description="> 1: S2 is faster per step")
+
+
+class Quality(_Strict):
+    metrics: dict[str, float] = Field(default_factory=dict)  # e.g. test_perplexity, accuracy
+    source: str = ""
+    tokens_scored: int = 0
+
+
+class Report(_Strict):
+    schema_name: Literal["s2sim-report"] = REPORT_SCHEMA
+    version: int = REPORT_VERSION
+    complete: bool = True
+    incomplete_reason: str = ""
+    generator: str = "s2sim"
+    workload: Workload
+    deployment: Deployment | None = None
+    s2: S2Totals | None = None
+    per_pe: list[PeRow] = Field(default_factory=list)
+    per_step: list[StepRow] = Field(default_factory=list)
+    gpu: list[GpuBaselineResult] = Field(default_factory=list)
+    ratios: list[Ratio] = Field(default_factory=list)
+    quality: Quality | None = None
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,122 @@
+"""A readable text summary of a report (what `s2sim report FILE` and the bench commands print)."""
+
+from __future__ import annotations
+
+from s2sim.report.schema import Report
+
+
+def _si(v: float, unit: str) -> str:
+    """3 significant digits with an SI prefix: 1.23e-5 s -> '12.3 us'."""
+    if v == 0:
+        return f"0 {unit}"
+    for scale, prefix in ((1, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g} {prefix}{unit}"
+    return f"{v:.3g} {unit}"
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for j, r in enumerate(rows):
+        out.append("  ".join(
+            (c.ljust(w) if i == 0 else c.rjust(w)) for i, (c, w) in enumerate(zip(r, widths,
+                                                                                  strict=True))
+        ).rstrip())
+        if j == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return out
+
+
+def comparison_table(report: Report) -> list[str]:
+    """S2 vs each GPU, per step and per sequence, with the GPU/S2 ratios."""
+    w = report.workload
+    s = report.s2
+    step, seq = w.step_name, w.steps_per_sequence
+    rows = [(
+        "platform", f"latency/{step}", f"energy/{step}", "power",
+        f"latency/{seq}-{step} seq", f"energy/{seq}-{step} seq", "E gpu/s2", "t gpu/s2",
+    )]
+    if s is not None:
+        rows.append((
+            f"SpiNNaker2 ({w.engine}, PL{w.performance_level})",
+            _si(s.latency_per_step_mean_s, "s"), _si(s.energy_per_step_j, "J"),
+            _si(s.average_power_w, "W"), _si(s.latency_per_sequence_s, "s"),
+            _si(s.energy_per_sequence_j, "J"), "1", "1",
+        ))
+    ratios = {r.gpu_key: r for r in report.ratios}
+    for g in report.gpu:
+        r = ratios.get(g.gpu_key)
+        rows.append((
+            f"{g.gpu_name} [{g.label}]",
+            _si(g.latency_per_token_s, "s"), _si(g.energy_per_token_j, "J"),
+            _si(g.average_power_w, "W"), _si(g.latency_per_sequence_s, "s"),
+            _si(g.energy_per_sequence_j, "J"),
+            f"{r.energy_gpu_over_s2:.3g}x" if r else "-",
+            f"{r.latency_gpu_over_s2:.3g}x" if r else "-",
+        ))
+    return _table(rows)
+
+
+def summarize(report: Report, source: str = "") -> str:
+    w = report.workload
+    lines = []
+    head = f"s2sim report v{report.version}" + (f" ({source})" if source else "")
+    lines.append(head)
+    if not report.complete:
+        lines.append(f"!! INCOMPLETE: {report.incomplete_reason or 'run did not finish'}")
+    lines.append(
+        f"workload: {w.kind} model {w.model_name} ({w.model_source}), {w.n_steps} {w.step_name}s, "
+        f"engine {w.engine}, PL{w.performance_level}, seed {w.seed}"
+    )
+    lines.append(f"input:    {w.data_source}" + (f" -- {w.data_note}" if w.data_note else ""))
+    d = report.deployment
+    if d is not None:
+        cap = f" of {d.sram_bytes_per_pe_capacity / 1024:.0f} KiB" if d.sram_bytes_per_pe_capacity \
+            else ""
+        lines.append(
+            f"chip:     {d.pes_used} PEs in {d.qpes_used} QPEs; SRAM per PE max "
+            f"{d.sram_bytes_per_pe_max / 1024:.1f} KiB{cap}, mean "
+            f"{d.sram_bytes_per_pe_mean / 1024:.1f} KiB; {d.routing_entries} routing entries"
+        )
+    s = report.s2
+    if s is not None:
+        lines.append(
+            f"per {w.step_name}: latency {_si(s.latency_per_step_mean_s, 's')} (max "
+            f"{_si(s.latency_per_step_max_s, 's')}), energy {_si(s.energy_per_step_j, 'J')}, "
+            f"power {_si(s.average_power_w, 'W')}, step period {_si(s.step_period_s, 's')}"
+        )
+        lines.append(
+            f"per {w.steps_per_sequence}-{w.step_name} sequence: latency "
+            f"{_si(s.latency_per_sequence_s, 's')}, energy {_si(s.energy_per_sequence_j, 'J')}"
+        )
+        lines.append(
+            f"activity: {s.events_per_step_mean:.1f} events/{w.step_name} "
+            f"(by layer {', '.join(f'{v:.1f}' for v in s.events_per_step_by_layer_mean)}), "
+            f"sparsity {s.activation_sparsity_mean:.3f}, {s.packets_per_step_mean:.1f} packets "
+            f"and {s.hops_per_step_mean:.1f} hops/{w.step_name}, effective MACs "
+            f"{s.effective_macs_per_step_mean:.0f}/{w.step_name} of {s.dense_macs_per_step} dense"
+        )
+        if s.energy_by_component_per_step_j:
+            parts = sorted(s.energy_by_component_per_step_j.items(), key=lambda kv: -kv[1])
+            lines.append(
+                f"energy by component per {w.step_name}: "
+                + ", ".join(f"{k} {_si(v, 'J')}" for k, v in parts)
+            )
+        checks = (
+            f"checks: {s.dropped_packets} dropped packets, {s.tick_overruns} tick overruns, "
+            f"{s.event_mismatches} event / {s.value_mismatches} value mismatches vs reference"
+        )
+        lines.append(checks)
+    q = report.quality
+    if q is not None and q.metrics:
+        lines.append(
+            "quality:  " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(q.metrics.items()))
+            + (f" ({q.source}, {q.tokens_scored} tokens)" if q.source else "")
+        )
+    if report.gpu or s is not None:
+        lines.append("")
+        lines.extend(comparison_table(report))
+    for n in report.notes:
+        lines.append(f"note: {n}")
+    return "\n".join(lines)
