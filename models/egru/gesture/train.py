@@ -38,10 +38,10 @@ from models.egru.reference import EGRULayer, EGRUStack
 @dataclass
 class TrainConfig:
     hidden: tuple[int, ...] = (96,)
-    epochs: int = 12
+    epochs: int = 25
     batch: int = 32
     lr: float = 3e-3
-    act_reg: float = 0.02
+    act_reg: float = 1.0
     thr_mean: float = 0.2
     repeats_train: int = 3
     repeats_test: int = 2
@@ -49,7 +49,8 @@ class TrainConfig:
     threads: int = 1
 
 
-def build_data(cfg: TrainConfig, frame: FrameConfig = FrameConfig()):
+def build_data(cfg: TrainConfig, frame: FrameConfig | None = None):
+    frame = frame or FrameConfig()
     syn_train = SyntheticConfig(repeats=cfg.repeats_train, seed=cfg.seed)
     syn_test = SyntheticConfig(repeats=cfg.repeats_test, seed=cfg.seed + 1)
     xtr, ytr = batch_frames(make_samples(TRAIN_SUBJECTS, syn_train), frame)
