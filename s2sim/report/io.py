@@ -97,3 +97,24 @@ def load_report(path: str | Path) -> Report:
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ReportError(f"report {p}: field {loc}: {err['msg']}{more}") from None
+
+
+def load_gpu_results(path: str | Path):
+    """GPU baselines saved by ``python -m s2sim.baselines.measure`` (a JSON list)."""
+    from s2sim.baselines.result import GpuBaselineResult
+
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"GPU results {p}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"GPU results {p}: unreadable or not JSON ({exc})") from None
+    if not isinstance(data, list):
+        raise ReportError(f"GPU results {p}: expected a JSON list of GPU baseline results")
+    try:
+        return [GpuBaselineResult.model_validate(d) for d in data]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise ReportError(f"GPU results {p}: field {loc}: {err['msg']}") from None

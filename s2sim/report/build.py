@@ -1,0 +1,254 @@
+"""Build a Report from an engine RunResult, its Mapping and the GPU baselines.
+
+Shared by every bench driver (`bench lm`, `bench gesture`): a driver runs its workload, then calls
+``build_report(workload, result, mapping, gpus, quality=...)`` and ``write_report``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingABC
+from typing import Any
+
+import numpy as np
+
+from s2sim.baselines.result import GpuBaselineResult
+from s2sim.report.schema import (
+    Deployment,
+    PeRow,
+    Quality,
+    Ratio,
+    Report,
+    S2Totals,
+    StepRow,
+    Workload,
+)
+
+PS = 1e-12
+
+
+def _get(obj: Any, *names: str):
+    """First present attribute / key among ``names`` (EnergyReport field names vary by version)."""
+    for n in names:
+        if isinstance(obj, MappingABC) and n in obj:
+            return obj[n]
+        if hasattr(obj, n):
+            v = getattr(obj, n)
+            return v() if callable(v) and not isinstance(v, np.ndarray) else v
+    return None
+
+
+def energy_by_component(energy: Any) -> dict[str, float]:
+    """Energy by component (J) of an EnergyReport, sorted by name for stable output."""
+    if energy is None:
+        return {}
+    comp = _get(energy, "by_component_j", "components_j", "by_component", "components")
+    if comp is None:
+        return {}
+    return {str(k): float(np.sum(v)) for k, v in sorted(dict(comp).items())}
+
+
+def energy_per_pe(energy: Any, pe_ids: list[int]) -> np.ndarray | None:
+    """Chip energy attributed to each used PE (J), or None where the report has no such split."""
+    if energy is None:
+        return None
+    v = _get(energy, "per_pe_j", "pe_j", "by_pe_j")
+    if v is None:
+        return None
+    if isinstance(v, MappingABC):
+        return np.array([float(v.get(p, 0.0)) for p in pe_ids])
+    v = np.asarray(v, dtype=float)
+    if v.ndim == 2:  # per PE x per step
+        v = v.sum(axis=1)
+    if len(v) == len(pe_ids):
+        return v
+    # indexed by pe_index over all the chip's PEs (ascending ids): pick the used ones
+    from s2sim.report.plots import _qpe_coords
+
+    all_pes = sorted((qx << 5) | (qy << 2) | i for qx, qy in _qpe_coords() for i in range(4))
+    if len(v) != len(all_pes):
+        return None
+    index = {p: i for i, p in enumerate(all_pes)}
+    return np.array([float(v[index[p]]) for p in pe_ids])
+
+
+def energy_per_step(energy: Any, n_steps: int) -> np.ndarray | None:
+    if energy is None:
+        return None
+    v = _get(energy, "per_step_j", "per_tick_j", "by_step_j")
+    if v is None:
+        return None
+    v = np.asarray(v, dtype=float)
+    return v[:n_steps] if len(v) >= n_steps else None
+
+
+def deployment_of(mapping) -> Deployment:
+    pb = mapping.pe_bytes()
+    pes = sorted(pb)
+    qpes = {(p >> 5, (p >> 2) & 7) for p in pes}
+    layers = []
+    for i, h in enumerate(mapping.layer_sizes):
+        sl = mapping.layer_slices(i)
+        layers.append({
+            "layer": i,
+            "hidden": int(h),
+            "slices": len(sl),
+            "nnz_w": int(sum(s.nnz_w for s in sl)),
+            "nnz_r": int(sum(s.nnz_r for s in sl)),
+        })
+    weight_bytes = 0
+    for s in mapping.slices:
+        weight_bytes += sum(v for k, v in s.regions.items() if k.startswith(("w_", "r_", "W", "R")))
+    return Deployment(
+        pes_used=len(pes),
+        qpes_used=len(qpes),
+        sram_bytes_per_pe_max=int(max(pb.values())) if pb else 0,
+        sram_bytes_per_pe_mean=float(np.mean(list(pb.values()))) if pb else 0.0,
+        sram_bytes_per_pe_capacity=int(getattr(mapping, "data_bytes_available", 0) or 0),
+        weight_bytes_total=int(weight_bytes),
+        routing_entries=len(mapping.routes),
+        layers=layers,
+    )
+
+
+def s2_totals(result, steps_per_sequence: int) -> S2Totals:
+    T = max(result.n_steps, 1)
+    lat = np.asarray(result.latency_ps if result.latency_ps is not None else np.zeros(T),
+                     dtype=np.int64)
+    period_s = (result.step_period_ps or 0) * PS
+    sim_s = (result.sim_time_ps or 0) * PS or period_s * T
+    energy = float(result.energy_j or 0.0)
+    comp = energy_by_component(result.energy)
+    ev = np.asarray(result.events_per_step, dtype=np.int64).reshape(result.n_steps, -1)
+    pk = result.packets_per_step if result.packets_per_step is not None else np.zeros(T)
+    hp = result.hops_per_step if result.hops_per_step is not None else np.zeros(T)
+    mean_lat = float(lat.mean()) * PS if len(lat) else 0.0
+    e_step = energy / T
+    sp = [float(s) for s in result.activation_sparsity]
+    return S2Totals(
+        latency_per_step_mean_s=mean_lat,
+        latency_per_step_max_s=float(lat.max()) * PS if len(lat) else 0.0,
+        # tokens enter one per step period; the last one then takes its own latency
+        latency_per_sequence_s=(steps_per_sequence - 1) * period_s + mean_lat,
+        step_period_s=period_s,
+        energy_total_j=energy,
+        energy_per_step_j=e_step,
+        energy_per_sequence_j=e_step * steps_per_sequence,
+        average_power_w=energy / sim_s if sim_s > 0 else 0.0,
+        energy_by_component_j=comp,
+        energy_by_component_per_step_j={k: v / T for k, v in comp.items()},
+        events_per_step_mean=float(ev.sum(axis=1).mean()) if ev.size else 0.0,
+        events_per_step_by_layer_mean=[float(v) for v in ev.mean(axis=0)] if ev.size else [],
+        packets_per_step_mean=float(np.mean(pk)),
+        hops_per_step_mean=float(np.mean(hp)),
+        activation_sparsity_by_layer=sp,
+        activation_sparsity_mean=float(np.mean(sp)) if sp else 0.0,
+        effective_macs_per_step_mean=float(np.mean(result.effective_macs_per_step))
+        if result.n_steps else 0.0,
+        dense_macs_per_step=int(result.dense_macs_per_step),
+        dropped_packets=int(result.dropped_packets),
+        tick_overruns=int(result.tick_overruns),
+        event_mismatches=int(result.mismatches.event_mismatches),
+        value_mismatches=int(result.mismatches.value_mismatches),
+        host={k: float(v) for k, v in result.host.to_dict().items()},
+    )
+
+
+def per_pe_rows(result, mapping, frequency_hz: float) -> list[PeRow]:
+    if result.pe_ids is None or result.pe_counts is None:
+        return []
+    pe_ids = list(result.pe_ids)
+    counts = {k: np.asarray(v) for k, v in result.pe_counts.items()}
+    n = len(pe_ids)
+
+    def col(name):
+        return counts[name] if name in counts else np.zeros(n, dtype=np.int64)
+
+    e_pe = energy_per_pe(result.energy, pe_ids)
+    active = col("active_cycles")
+    sim_s = (result.sim_time_ps or 0) * PS
+    busy_den = frequency_hz * sim_s
+    sram = mapping.pe_bytes() if mapping is not None else {}
+    msc = result.max_step_cycles if result.max_step_cycles is not None else np.zeros(n)
+    rows = []
+    for i, p in enumerate(pe_ids):
+        rows.append(PeRow(
+            pe_id=int(p), pe_index=i, qx=int(p >> 5), qy=int((p >> 2) & 7), pe_in_qpe=int(p & 3),
+            energy_j=float(e_pe[i]) if e_pe is not None else 0.0,
+            busy_fraction=float(active[i] / busy_den) if busy_den > 0 else 0.0,
+            sram_bytes=int(sram.get(p, 0)), active_cycles=int(active[i]),
+            macs=int(col("macs")[i]), packets_sent=int(col("packets_sent")[i]),
+            packets_received=int(col("packets_received")[i]),
+            sram_read_bytes=int(col("sram_read_bytes")[i]),
+            sram_written_bytes=int(col("sram_written_bytes")[i]),
+            max_step_cycles=int(msc[i]),
+        ))
+    return rows
+
+
+def per_step_rows(result) -> list[StepRow]:
+    T = result.n_steps
+    lat = result.latency_ps
+    e = energy_per_step(result.energy, T)
+    ev = np.asarray(result.events_per_step).reshape(T, -1).sum(axis=1)
+    pk = result.packets_per_step
+    hp = result.hops_per_step
+    macs = np.asarray(result.effective_macs_per_step)
+    return [
+        StepRow(
+            step=t,
+            latency_s=float(lat[t]) * PS if lat is not None else 0.0,
+            energy_j=float(e[t]) if e is not None else None,
+            events=int(ev[t]),
+            packets=int(pk[t]) if pk is not None else 0,
+            hops=int(hp[t]) if hp is not None else 0,
+            effective_macs=int(macs[t]),
+        )
+        for t in range(T)
+    ]
+
+
+def ratios_of(s2: S2Totals, gpus: list[GpuBaselineResult]) -> list[Ratio]:
+    out = []
+    for g in gpus:
+        if s2.energy_per_step_j <= 0 or s2.latency_per_step_mean_s <= 0:
+            continue
+        out.append(Ratio(
+            gpu_key=g.gpu_key, gpu_label=g.label,
+            energy_gpu_over_s2=g.energy_per_token_j / s2.energy_per_step_j,
+            latency_gpu_over_s2=g.latency_per_token_s / s2.latency_per_step_mean_s,
+        ))
+    return out
+
+
+def build_report(
+    workload: Workload,
+    result=None,
+    mapping=None,
+    gpus: list[GpuBaselineResult] | None = None,
+    quality: Quality | None = None,
+    notes: list[str] | None = None,
+    complete: bool = True,
+    incomplete_reason: str = "",
+) -> Report:
+    """Assemble a report; any part may be missing (an interrupted run has what it finished)."""
+    gpus = list(gpus or [])
+    deployment = deployment_of(mapping) if mapping is not None else None
+    s2 = per_pe = per_step = None
+    if result is not None and result.latency_ps is not None:
+        s2 = s2_totals(result, workload.steps_per_sequence)
+        freq = float(getattr(mapping, "frequency_hz", 0.0) or 0.0)
+        per_pe = per_pe_rows(result, mapping, freq)
+        per_step = per_step_rows(result)
+    return Report(
+        complete=complete,
+        incomplete_reason=incomplete_reason,
+        workload=workload,
+        deployment=deployment,
+        s2=s2,
+        per_pe=per_pe or [],
+        per_step=per_step or [],
+        gpu=gpus,
+        ratios=ratios_of(s2, gpus) if s2 is not None else [],
+        quality=quality,
+        notes=list(notes or []),
+    )
