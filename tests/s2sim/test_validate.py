@@ -1,0 +1,127 @@
+"""`s2sim validate`: published measurements vs the simulated chip, within documented bounds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from s2sim.spec import load_spec
+from s2sim.validate import (
+    BOUND_CALIBRATED_PCT,
+    BOUND_SYNAPTIC_PCT,
+    Row,
+    neuron_cycles,
+    row_cycles,
+    synapse_cycles,
+    table_text,
+)
+
+TICKS = 4
+
+
+def test_workload_cycles_follow_the_spec_table():
+    spec = load_spec()
+    # LDR 2 + LDRH 2 + 10 ALU + STRH 1 + taken branch 3
+    assert synapse_cycles(spec) == 18
+    assert row_cycles(spec, 100) == row_cycles(spec, 0) + 100 * 18
+    assert neuron_cycles(spec) == 23
+    slow = load_spec(overrides={"cpu.cycles.load": 3, "cpu.cycles.branch_taken": 4})
+    assert synapse_cycles(slow) == 18 + 2 + 1
+    assert row_cycles(slow, 0) > row_cycles(spec, 0)
+
+
+def test_row_error_and_bound():
+    r = Row("x", "W", 2.0, 2.03, 1.0, "calibrated")
+    assert r.error_pct == pytest.approx(1.5) and r.within_bound is False
+    assert Row("x", "W", 2.0, 1.99, 1.0, "calibrated").within_bound is True
+    missing = Row("x", "W", 2.0, None, 1.0, "calibrated", "no PL")
+    assert missing.error_pct is None and missing.within_bound is None
+    text = table_text([r, missing], "test")
+    assert "+1.50%" in text and "OUT OF BOUND" in text and "no PL" in text
+
+
+@pytest.fixture(scope="module")
+def rows():
+    pytest.importorskip("s2sim.hw.chip")
+    from s2sim.validate import validate
+
+    return validate(load_spec(), ticks=TICKS)
+
+
+def test_every_published_row_is_simulated(rows):
+    names = [r.name for r in rows]
+    assert len(rows) == 1 + 2 * 4 + 2
+    for needle in ("all PEs off", "asleep, 0.50 V", "asleep, 0.80 V", "busy, 0.50 V",
+                   "busy, 0.80 V", "MLA int8 matmul throughput, 0.80 V",
+                   "MLA int8 matmul power, 0.50 V", "synaptic events/s per PE",
+                   "synaptic events/s per chip"):
+        assert any(needle in n for n in names), needle
+    assert all(r.simulated is not None and r.simulated > 0 for r in rows)
+
+
+def test_calibrated_rows_within_one_percent(rows):
+    for r in rows:
+        if r.basis == "calibrated":
+            assert r.bound_pct == BOUND_CALIBRATED_PCT
+            assert abs(r.error_pct) <= BOUND_CALIBRATED_PCT, (r.name, r.error_pct)
+
+
+def test_power_rows_tight(rows):
+    """The pure power rows reproduce the published numbers to 0.1 %."""
+    for r in rows:
+        if r.name.startswith("chip power"):
+            assert abs(r.error_pct) <= 0.1, (r.name, r.error_pct)
+
+
+def test_synaptic_rows_within_bound(rows):
+    syn = [r for r in rows if r.basis == "predicted"]
+    assert len(syn) == 2
+    for r in syn:
+        assert r.bound_pct == BOUND_SYNAPTIC_PCT
+        assert abs(r.error_pct) <= BOUND_SYNAPTIC_PCT, (r.name, r.error_pct)
+    per_pe, chip = syn
+    # neuron updates take cycles away from synapses
+    assert chip.simulated < per_pe.simulated * 152
+
+
+def test_wrong_model_is_caught():
+    """A 10 % error in a per-PE price shows up as an out-of-bound row."""
+    pytest.importorskip("s2sim.hw.chip")
+    from s2sim.validate import simulate_power
+
+    spec = load_spec(overrides={"performance_levels.0.pe_sleep_power_w": 1.16e-3})
+    watts = simulate_power(spec, "asleep", 0, TICKS)
+    pub = spec.calibration.levels[0].chip_asleep_power_w.value
+    assert abs(watts - pub) / pub > 0.05
+
+
+def test_unmatched_pl_is_reported_not_simulated():
+    pytest.importorskip("s2sim.hw.chip")
+    from s2sim.validate import validate
+
+    spec = load_spec(overrides={"performance_levels.1.frequency_hz": "350e6"})
+    rows = validate(spec, ticks=2)
+    skipped = [r for r in rows if r.simulated is None]
+    assert len(skipped) == 4
+    assert all("no performance level at 0.80 V / 300 MHz" in r.note for r in skipped)
+
+
+def test_cli_json(capsys):
+    pytest.importorskip("s2sim.hw.chip")
+    from s2sim.cli import main
+
+    rc = main(["validate", "--json", "--ticks", "2", "--check"])
+    out = capsys.readouterr().out
+    d = json.loads(out)
+    assert rc == 0 and d["all_within_bounds"] is True
+    assert {"name", "published", "simulated", "error_pct", "bound_pct", "basis"} <= set(
+        d["rows"][0])
+
+
+def test_cli_bad_ticks(capsys):
+    pytest.importorskip("s2sim.hw.chip")
+    from s2sim.cli import main
+
+    assert main(["validate", "--ticks", "1"]) == 2
+    assert "--ticks must be >= 2" in capsys.readouterr().err
