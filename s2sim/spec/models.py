@@ -14,6 +14,7 @@ messages name every field involved.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
@@ -452,9 +453,13 @@ class ChipSpec(_Strict):
     def pl(self, i: int) -> PerformanceLevel:
         """Performance level ``i``; SpecError naming the valid range otherwise."""
         n = len(self.performance_levels)
-        if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < n:
+        try:
+            k = operator.index(i)  # ints and numpy integers, not floats
+        except TypeError:
+            k = None
+        if k is None or isinstance(i, bool) or not 0 <= k < n:
             raise SpecError(f"performance level {i!r} does not exist (levels 0..{n - 1})")
-        return self.performance_levels[i]
+        return self.performance_levels[k]
 
     def leaves(self) -> list[tuple[str, _SourcedBase]]:
         """Every sourced leaf as ``(dotted path, Sourced)``, in spec order."""

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from s2sim.errors import SpecError
 from s2sim.spec import bundled_spec_text, dump_spec_yaml, load_spec, parse_set_args, save_spec
+from s2sim.spec.loader import parse_value
 
 
 @pytest.fixture()
@@ -201,3 +204,24 @@ def test_round_trip(tmp_path):
     assert again == spec
     assert dump_spec_yaml(again) == dump_spec_yaml(spec)
     assert [f.name for f in tmp_path.iterdir()] == ["dumped.yaml"]  # no temp file left behind
+
+
+_SPEC = load_spec()
+_NUMERIC = [p for p, s in _SPEC.leaves() if isinstance(s.value, int | float)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(path=st.sampled_from(_NUMERIC),
+       value=st.one_of(st.integers(-10, 10**10), st.floats(allow_nan=True, allow_infinity=True),
+                       st.text(max_size=5)))
+def test_any_override_loads_or_fails_in_one_line(path, value):
+    """Any value on any numeric leaf: a valid spec tagged USER, or a one-line SpecError."""
+    try:
+        spec = load_spec(overrides={path: value})
+    except SpecError as exc:
+        msg = str(exc)
+        assert "\n" not in msg and msg.startswith("spec spinnaker2.yaml (bundled): ")
+        return
+    leaf = dict(spec.leaves())[path]
+    assert leaf.source == "USER"
+    assert leaf.value == parse_value(value) if not isinstance(value, str) else True

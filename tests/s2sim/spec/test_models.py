@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from s2sim.errors import SpecError
@@ -34,8 +35,10 @@ def test_qpe_of_rejects_foreign_ids(spec, bad):
 
 def test_pl(spec):
     assert spec.pl(0).name == "PL0" and spec.pl(1).voltage_v.value == 0.8
-    with pytest.raises(SpecError, match=r"levels 0\.\.1"):
-        spec.pl(2)
+    assert spec.pl(np.int64(1)) is spec.performance_levels[1]
+    for bad in (2, -1, 1.0, True, "1"):
+        with pytest.raises(SpecError, match=r"levels 0\.\.1"):
+            spec.pl(bad)
 
 
 def test_coords_behave_like_lists(spec):
