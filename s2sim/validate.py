@@ -8,9 +8,9 @@ Rows and what they test (bounds are the ones the test suite asserts, see docs/sp
 
 * ``chip power, all PEs off``: nothing loaded. Calibrated (the chip floor *is* the published
   number), bound 1 %.
-* ``chip power, all PEs asleep`` per PL: an empty tick handler on every PE, so PEs sleep
-  (WFI) between timer ticks. Calibrated (the per-PE sleep power was derived from this row),
-  bound 1 %.
+* ``chip power, all PEs asleep`` per PL: a program with no handlers on every PE (powered, timer
+  off), so every PE sleeps (WFI) for the whole run. Calibrated (the per-PE sleep power was
+  derived from this row), bound 1 %.
 * ``chip power, all PEs busy`` per PL: a tick handler that charges every cycle of the tick period
   (CoreMark stands in as "busy every cycle"). Calibrated (active energy per cycle was derived
   from this row), bound 1 %.
@@ -172,21 +172,21 @@ def _programs(Program):
     """The workload programs, as subclasses of the runtime's Program (defined lazily)."""
 
     class Idle(Program):
+        """No handlers: the timer is not enabled and the PE sleeps (WFI) for the whole run."""
+
         name = "validate-idle"
 
         def sram_regions(self):
             return {}
 
-        def on_tick(self, pe, tick):
-            pass  # nothing to do: the PE sleeps until the next tick
-
     class Busy(Program):
         name = "validate-busy"
 
-        def __init__(self, cycles_per_tick: int):
-            # One cycle short of the tick period so the handler ends before the next tick
-            # fires (a handler ending exactly on the tick would count as an overrun).
-            self.cycles = max(cycles_per_tick - 1, 0)
+        def __init__(self, cycles_per_tick: int, irq_cycles: int):
+            # The runtime adds interrupt entry + exit to the tick handler; one cycle short of
+            # the tick period so the handler ends before the next tick fires (a handler ending
+            # exactly on the tick would count as an overrun).
+            self.cycles = max(cycles_per_tick - irq_cycles - 1, 0)
 
         def sram_regions(self):
             return {}
@@ -268,13 +268,16 @@ def _run(spec: ChipSpec, load, ticks: int):
 def simulate_power(spec: ChipSpec, state: str, pl: int | None, ticks: int) -> float:
     """Average chip power (W) with every PE off, asleep or busy at PL ``pl``."""
 
+    cyc = spec.cpu.cycles
+    irq = int(cyc.irq_entry.value) + int(cyc.irq_exit.value)
+
     def load(chip, Program):
         Idle, Busy, _, _ = _programs(Program)
         if state == "off":
             return []
         progs = []
         for pe in chip.pes:
-            p = Idle() if state == "asleep" else Busy(_cycles_per_tick(spec, spec.pl(pl)))
+            p = Idle() if state == "asleep" else Busy(_cycles_per_tick(spec, spec.pl(pl)), irq)
             chip.load(pe, p, pl=pl)
             progs.append(p)
         return progs
