@@ -1,1 +1,15 @@
-"""s2sim/hw."""
+"""s2sim/hw: the simulated SpiNNaker2 chip on SimPy (see docs/chip.md).
+
+    from s2sim.hw import Chip, Program, price
+"""
+
+from s2sim.hw.chip import Chip, RunResult
+from s2sim.hw.dvfs import cycles_to_ps
+from s2sim.hw.energy import COMPONENTS, EnergyReport, price
+from s2sim.hw.ledger import Counts
+from s2sim.hw.router import RoutingTable
+from s2sim.hw.runtime import PE, Program
+from s2sim.hw.sram import SramAllocator
+
+__all__ = ["COMPONENTS", "PE", "Chip", "Counts", "EnergyReport", "Program", "RoutingTable",
+           "RunResult", "SramAllocator", "cycles_to_ps", "price"]

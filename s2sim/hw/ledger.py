@@ -1,0 +1,221 @@
+"""Counts of what happened in a run (the ledger) — kept apart from prices (``energy.py``).
+
+Everything here is a count: cycles, picoseconds, MACs, bytes, packets, hops. ``price(counts,
+spec)`` turns counts into joules, so the same run can be re-priced with another spec.
+
+Per-PE counters are ``(n_pes, n_ticks)`` int64 arrays (row = ``pe_index``, the position of the
+PE id in ``chip.pes``; column = tick period in which the work started). Per-PL counters are
+``(n_pes, n_pls)`` totals. NoC counters are ``(n_ticks,)`` arrays (tick of the send).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from s2sim.errors import S2SimError
+
+# Per-PE, per-tick counters. Names are the ledger's vocabulary; ``pe.count(name=...)`` accepts
+# the ones marked "program" (the others are booked by the runtime itself).
+PE_FIELDS = (
+    "active_cycles",       # runtime: handler cycles incl. interrupt entry/exit
+    "active_ps",           # runtime: time executing handlers (clipped to the run)
+    "sleep_ps",            # runtime: powered, not executing and not switching PL (WFI)
+    "switch_ps",           # runtime: time stalled in PL switches
+    "off_ps",              # runtime: time powered off (PE not loaded)
+    "handlers",            # runtime: handler invocations (one per packet for packet batches)
+    "ticks_handled",       # runtime: timer-tick handlers run
+    "packets_sent",        # runtime: multicast packets sent by this PE
+    "packets_received",    # runtime: packets handed to on_packets
+    "queue_full",          # runtime: packets dropped because the packet queue was full
+    "tick_overruns",       # runtime: the PE was still busy when the next tick fired
+    "pl_switches",         # runtime: DVFS switches
+    "host_tx_bytes",       # runtime: bytes sent to the host over Ethernet
+    "dma_bytes",           # runtime: bytes moved by this PE's DMA (priced: SRAM writes)
+    "dram_bytes",          # runtime: DRAM bytes of those DMA transfers (priced: DRAM)
+    "macs",                # program: MACs on the MLA (priced per MAC per PL)
+    "cpu_macs",            # program: multiply-accumulates on the Cortex-M4F (in active_cycles)
+    "sram_read_bytes",     # program: CPU SRAM reads (already in active-cycle energy)
+    "sram_written_bytes",  # program: CPU SRAM writes (already in active-cycle energy)
+    "exp_calls",           # program: exp unit invocations
+    "log_calls",           # program: log unit invocations
+    "synaptic_events",     # program: application-level events (metrics only)
+)
+PROGRAM_FIELDS = frozenset(
+    ("macs", "cpu_macs", "sram_read_bytes", "sram_written_bytes", "exp_calls", "log_calls",
+     "synaptic_events")
+)
+PL_FIELDS = ("residency_ps", "cycles", "macs")
+NOC_FIELDS = (
+    "packets",          # multicast packets into the NoC (PE sends + host injections)
+    "flits",            # flit transmissions: one per packet to the router + one per dest QPE
+    "hops",             # link traversals of those flits
+    "router_lookups",   # event-router lookups
+    "deliveries",       # packets delivered to a loaded PE's queue
+    "dropped",          # deliveries to PEs that are powered off (not loaded)
+    "link_packets",     # packets sent out of chip links
+    "host_rx_packets",  # packets (to_host calls) delivered to the host
+    "host_injected",    # packets injected by the host
+)
+
+
+@dataclass
+class Counts:
+    """All counts of one run. Arrays are numpy; see the module doc for shapes."""
+
+    pe_ids: list[int]
+    tick_period_ps: int
+    n_ticks: int
+    duration_ps: int
+    loaded: np.ndarray                 # (n_pes,) bool: powered on for the run
+    pe: dict[str, np.ndarray]          # PE_FIELDS + extra program counters -> (n_pes, n_ticks)
+    pl: dict[str, np.ndarray]          # PL_FIELDS -> (n_pes, n_pls)
+    noc: dict[str, np.ndarray]         # NOC_FIELDS -> (n_ticks,)
+    link_packets_per_link: np.ndarray  # (chip_links,)
+    undelivered: int = 0               # packets still queued or in flight at the end
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def n_pes(self) -> int:
+        return len(self.pe_ids)
+
+    @property
+    def duration_s(self) -> float:
+        return self.duration_ps / 1e12
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        for d in (self.pe, self.noc, self.pl):
+            if name in d:
+                return d[name]
+        raise S2SimError(
+            f"no counter {name!r} (per-PE: {', '.join(self.pe)}; NoC: {', '.join(self.noc)}; "
+            f"per-PL: {', '.join(self.pl)})"
+        )
+
+    def total(self, name: str) -> int:
+        return int(self[name].sum())
+
+    def per_pe(self, name: str) -> np.ndarray:
+        a = self.pe[name] if name in self.pe else self.pl[name]
+        return a.sum(axis=1)
+
+    def per_tick(self, name: str) -> np.ndarray:
+        if name in self.noc:
+            return self.noc[name]
+        return self.pe[name].sum(axis=0)
+
+    def totals(self) -> dict[str, int]:
+        """Every counter summed over PEs, ticks and PLs (plain ints; stable key order)."""
+        out = {k: int(v.sum()) for k, v in self.pe.items()}
+        out.update({f"noc_{k}": int(v.sum()) for k, v in self.noc.items()})
+        out.update({f"pl_{k}": int(v.sum()) for k, v in self.pl.items()})
+        out["undelivered"] = int(self.undelivered)
+        return out
+
+    def save(self, path) -> None:
+        """Write the counts to an ``.npz`` file (atomically), for re-pricing later."""
+        arrays = {"pe_ids": np.asarray(self.pe_ids, dtype=np.int64),
+                  "loaded": self.loaded, "link_packets_per_link": self.link_packets_per_link,
+                  "meta": np.array([self.tick_period_ps, self.n_ticks, self.duration_ps,
+                                    self.undelivered], dtype=np.int64)}
+        for group, d in (("pe", self.pe), ("pl", self.pl), ("noc", self.noc)):
+            for k, v in d.items():
+                arrays[f"{group}__{k}"] = v
+        path = os.fspath(path)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".npz")
+        os.close(fd)
+        try:
+            np.savez_compressed(tmp, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path) -> Counts:
+        try:
+            z = np.load(os.fspath(path))
+            meta = z["meta"]
+            groups: dict[str, dict[str, np.ndarray]] = {"pe": {}, "pl": {}, "noc": {}}
+            for name in z.files:
+                if "__" in name:
+                    g, k = name.split("__", 1)
+                    groups[g][k] = z[name]
+            return cls(pe_ids=[int(x) for x in z["pe_ids"]], tick_period_ps=int(meta[0]),
+                       n_ticks=int(meta[1]), duration_ps=int(meta[2]), loaded=z["loaded"],
+                       pe=groups["pe"], pl=groups["pl"], noc=groups["noc"],
+                       link_packets_per_link=z["link_packets_per_link"],
+                       undelivered=int(meta[3]))
+        except (OSError, KeyError, ValueError) as exc:
+            raise S2SimError(f"counts file {path}: cannot read ({exc})") from None
+
+
+class Ledger:
+    """Mutable counters filled during a run; ``freeze()`` gives the Counts."""
+
+    def __init__(self, pe_ids: list[int], n_pls: int, n_ticks: int, tick_period_ps: int,
+                 chip_links: int):
+        self.pe_ids = list(pe_ids)
+        n = len(pe_ids)
+        self.n_ticks = int(n_ticks)
+        self.last_tick = max(self.n_ticks - 1, 0)
+        self.tick_period_ps = int(tick_period_ps)
+        cols = max(self.n_ticks, 1)
+        self.pe = {k: np.zeros((n, cols), dtype=np.int64) for k in PE_FIELDS}
+        self.pl = {k: np.zeros((n, n_pls), dtype=np.int64) for k in PL_FIELDS}
+        self.noc = {k: np.zeros(cols, dtype=np.int64) for k in NOC_FIELDS}
+        self.link_packets = np.zeros(max(int(chip_links), 0), dtype=np.int64)
+
+    def tick_of(self, t_ps: int) -> int:
+        k = int(t_ps) // self.tick_period_ps
+        return k if k < self.last_tick else self.last_tick
+
+    def ticks_of(self, t_ps: np.ndarray) -> np.ndarray:
+        return np.minimum(t_ps // self.tick_period_ps, self.last_tick)
+
+    def add_program(self, index: int, tick: int, counters: dict, who: str) -> None:
+        for name, value in counters.items():
+            if isinstance(value, bool) or int(value) != value or value < 0:
+                raise S2SimError(f"{who}: counter {name}={value!r} must be a non-negative integer")
+            arr = self.pe.get(name)
+            if arr is None:
+                if not name.isidentifier():
+                    raise S2SimError(f"{who}: counter name {name!r} is not an identifier")
+                # Programs may keep their own counters next to the ledger's names.
+                arr = self.pe[name] = np.zeros_like(self.pe["active_cycles"])
+            elif name not in PROGRAM_FIELDS:
+                allowed = ", ".join(sorted(PROGRAM_FIELDS))
+                raise S2SimError(f"{who}: counter {name!r} is booked by the runtime, not by "
+                                 f"programs (program counters: {allowed})")
+            arr[index, tick] += int(value)
+
+    def add_interval(self, field_name: str, index: int, start_ps: int, end_ps: int,
+                     run_end_ps: int) -> None:
+        """Book ``[start, end)`` clipped to the run into per-tick picoseconds of ``field_name``."""
+        end_ps = min(end_ps, run_end_ps)
+        if end_ps <= start_ps:
+            return
+        arr = self.pe[field_name]
+        P = self.tick_period_ps
+        k0, k1 = start_ps // P, (end_ps - 1) // P
+        if k0 == k1:
+            arr[index, k0] += end_ps - start_ps
+            return
+        t = start_ps
+        for k in range(k0, k1 + 1):
+            e = min(end_ps, (k + 1) * P)
+            arr[index, k] += e - t
+            t = e
+
+    def freeze(self, loaded: np.ndarray, duration_ps: int, undelivered: int) -> Counts:
+        n_ticks = self.n_ticks
+        pe = {k: v[:, :n_ticks] for k, v in self.pe.items()}
+        noc = {k: v[:n_ticks] for k, v in self.noc.items()}
+        return Counts(pe_ids=self.pe_ids, tick_period_ps=self.tick_period_ps, n_ticks=n_ticks,
+                      duration_ps=int(duration_ps), loaded=loaded.copy(), pe=pe, pl=self.pl,
+                      noc=noc, link_packets_per_link=self.link_packets,
+                      undelivered=int(undelivered))
