@@ -1,0 +1,81 @@
+"""Instantiate the firmware for a Mapping: each slice's core with its share of the weights,
+then one Program per PE (a CompositeProgram where a PE holds several slices)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from firmware_py.cores import CSR, EGRUSliceCore, ReadoutCore
+from firmware_py.cost import CostModel
+from firmware_py.keys import INPUT_SRC, egru_src
+
+__all__ = ["build_cores", "build_programs", "source_row_order"]
+
+
+def source_row_order(mapping, layer: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rows of layer ``layer``'s W as the PEs store them: (row order, slice offsets, src id)."""
+    if layer == 0:
+        n = mapping.n_in
+        return np.arange(n, dtype=np.int64), np.array([0, n], np.int64), INPUT_SRC
+    return _slice_order(mapping, layer - 1) + (egru_src(layer - 1),)
+
+
+def _slice_order(mapping, layer: int) -> tuple[np.ndarray, np.ndarray]:
+    sl = mapping.layer_slices(layer)
+    order = np.concatenate([np.asarray(s.units, np.int64) for s in sl])
+    offs = np.concatenate([[0], np.cumsum([len(s.units) for s in sl])]).astype(np.int64)
+    return order, offs
+
+
+def build_cores(mapping, network) -> dict[str, object]:
+    """slice id -> EGRUSliceCore / ReadoutCore (the input source core needs only a size)."""
+    cores: dict[str, object] = {}
+    for i, layer in enumerate(network.layers):
+        H = layer.hidden
+        w_order, w_off, w_src = source_row_order(mapping, i)
+        r_order, r_off = _slice_order(mapping, i)
+        Wr = layer.W[w_order]
+        Rr = layer.R[r_order]
+        for s in mapping.layer_slices(i):
+            U = np.asarray(s.units, np.int64)
+            cols = np.concatenate([U, H + U, 2 * H + U])
+            cores[s.id] = EGRUSliceCore(
+                CSR.from_dense(Wr[:, cols]), CSR.from_dense(Rr[:, cols]),
+                layer.b_x[cols], layer.b_r[cols], layer.theta[U], w_src=w_src,
+                r_src=egru_src(i), w_off=w_off[:-1], r_off=r_off[:-1])
+    L = len(network.layers)
+    ro = network.readout
+    unit_of = {s.index: np.asarray(s.units, np.int64) for s in mapping.layer_slices(L - 1)}
+    cores["readout"] = ReadoutCore(ro.n_in, unit_of, ro.weights, ro.bias, ro.trace)
+    return cores
+
+
+def build_programs(mapping, network, spec, n_steps: int, cores=None) -> dict[int, object]:
+    """PE id -> Program, for a run of ``n_steps`` steps."""
+    from firmware_py.composite import CompositeProgram
+    from firmware_py.egru_slice import EGRUSliceProgram
+    from firmware_py.input_source import InputSourceProgram
+    from firmware_py.readout import ReadoutProgram
+
+    cost = CostModel(spec)
+    cores = build_cores(mapping, network) if cores is None else cores
+    L = mapping.n_layers
+    progs: dict[str, object] = {}
+    for s in mapping.slices:
+        last = s.first_tick + n_steps - 1
+        if s.kind == "input":
+            progs[s.id] = InputSourceProgram(s.n_in, cost, s.regions, s.key_base, s.first_tick,
+                                             last)
+        elif s.kind == "egru":
+            progs[s.id] = EGRUSliceProgram(s.id, cores[s.id], cost, s.regions, s.key_base,
+                                           s.first_tick, last)
+        else:
+            progs[s.id] = ReadoutProgram(cores[s.id], cost, s.regions, egru_src(L - 1),
+                                         s.first_tick, last)
+    out: dict[int, object] = {}
+    for pe, sids in mapping.pe_slices().items():
+        if len(sids) == 1:
+            out[pe] = progs[sids[0]]
+        else:
+            out[pe] = CompositeProgram([(sid, progs[sid]) for sid in sids], cost)
+    return out, progs

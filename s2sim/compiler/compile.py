@@ -1,0 +1,328 @@
+"""``compile_network``: Network -> Mapping (partition -> place -> route), each stage checked.
+
+Time-step scheme (docs/compiler.md): one step (token / frame) per tick, pipelined across layers.
+The host sends step t's input to the input-source PE during tick interval t; the input source
+emits it as events at tick t+1; EGRU layer l updates step t at tick t+2+l (consuming the events
+layer l-1 sent in the previous tick and its own events of the step before); the readout collects
+the last layer's events and sends step t to the host at tick t+2+L. A new step enters every tick.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from firmware_py.cost import CostModel
+from s2sim.compiler import keys as K
+from s2sim.compiler.ir import Network
+from s2sim.compiler.mapping import Mapping, RouteEntry, SliceInfo
+from s2sim.compiler.partition import (
+    CONFIG_BYTES,
+    Budget,
+    LayerView,
+    check_partition,
+    get_partitioner,
+    slice_regions,
+)
+from s2sim.compiler.place import PlacementProblem, get_placer
+from s2sim.compiler.route import Route, check_table, compress_routes
+from s2sim.errors import CompileError, ResourceError
+
+__all__ = ["compile_network", "DEFAULTS"]
+
+DEFAULTS = {
+    "activity": 0.25,  # expected firing fraction of EGRU units per step (ICLR: 15-20 % on LM)
+    "input_activity": 1.0,  # embeddings are dense: every input is an event
+    "cycle_headroom": 0.3,  # keep 30 % of each tick free for jitter and bursts
+    "sram_headroom_bytes": 0,
+}
+
+
+def _align(n: int, a: int) -> int:
+    return -(-int(n) // a) * a
+
+
+def _gate_cols(units: np.ndarray, H: int) -> np.ndarray:
+    return np.concatenate([units, H + units, 2 * H + units])
+
+
+def compile_network(
+    network: Network,
+    *,
+    spec=None,
+    spec_path: str | None = None,
+    spec_overrides: dict | None = None,
+    pl: int | None = None,
+    max_pes: int | None = None,
+    partitioner="by_units",
+    placer="locality",
+    pins: dict[str, int] | None = None,
+    tick_period_s: float | None = None,
+    seed: int = 0,
+    **options,
+) -> Mapping:
+    t0 = time.perf_counter()
+    if spec is None:
+        from s2sim.spec import load_spec
+
+        spec = load_spec(spec_path, spec_overrides)
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise CompileError(f"unknown compile option(s) {sorted(unknown)}; "
+                           f"known: {sorted(DEFAULTS)}")
+    opts = {**DEFAULTS, **options}
+    n_levels = len(spec.performance_levels)
+    pl = n_levels - 1 if pl is None else pl
+    freq = float(spec.pl(pl).frequency_hz.value)
+    tick_s = float(spec.timing.tick_period_s.value if tick_period_s is None else tick_period_s)
+    if tick_s <= 0:
+        raise CompileError(f"tick period {tick_s} s: must be > 0")
+    tick_ps = int(round(tick_s * 1e12))
+    cycles_per_tick = int(math.floor(tick_s * freq))
+    align = int(spec.memory.sram_alignment_bytes.value)
+    avail = (int(spec.memory.data_sram_bytes.value) - int(spec.memory.stack_heap_bytes.value)
+             - int(opts["sram_headroom_bytes"]))
+    usable = int(spec.organisation.usable_pes.value)
+    max_pes = usable if max_pes is None else int(max_pes)
+    all_pes = spec.pe_ids()
+    if not 1 <= max_pes <= len(all_pes):
+        raise CompileError(f"--max-pes {max_pes}: must be 1..{len(all_pes)}")
+    budget = Budget(bytes_available=avail,
+                    cycles_available=int(cycles_per_tick * (1 - float(opts["cycle_headroom"]))),
+                    align=align, activity=float(opts["activity"]),
+                    input_activity=float(opts["input_activity"]))
+    cm = CostModel(spec)
+    pname, pfn = get_partitioner(partitioner)
+    L = len(network.layers)
+
+    # -- stage 1: partition ------------------------------------------------------------------
+    views, parts = [], []
+    for i, layer in enumerate(network.layers):
+        view = LayerView(index=i, n_in=layer.n_in, hidden=layer.hidden, stats=network.stats(i),
+                         budget=budget, cost=cm)
+        views.append(view)
+        lname = f"L{i}"
+        greedy = view.greedy_cuts()
+        if not greedy:
+            ub, uc = view.unit_costs()
+            u = int(np.argmax(ub))
+            b, _, c = view.footprint(np.array([u]))
+            raise CompileError(
+                f"layer {lname} ({layer.hidden} units): even a single unit (unit {u}) needs "
+                f"{b} bytes / {c} cycles per step, a PE offers {avail} bytes / "
+                f"{budget.cycles_available} cycles: no PE count fits this layer by output units")
+        slices = [np.asarray(s, np.int64) for s in pfn(view)]
+        check_partition(view, slices, lname)
+        for k, s in enumerate(slices):
+            b, _, c = view.footprint(s)
+            if b > avail or c > budget.cycles_available:
+                need = len(greedy)
+                raise CompileError(
+                    f"layer {lname} slice {k} ({len(s)} units): needs {b} bytes and ~{c} "
+                    f"cycles/step, a PE has {avail} bytes and {budget.cycles_available} cycles "
+                    f"(PL{pl}, {100 * budget.cycles_available / cycles_per_tick:.0f}% of a tick); "
+                    f"smallest PE count that fits this layer: {need}")
+        parts.append(slices)
+    n_slices_total = sum(len(p) for p in parts) + 2
+    if n_slices_total > max_pes:
+        _raise_too_large(network, views, parts, max_pes, avail)
+
+    # -- slices, with the real slice-offset table sizes ----------------------------------------
+    infos: list[SliceInfo] = []
+    n_in0 = network.input.n_out
+    in_regions = {k: _align(v, align) for k, v in
+                  {"frame": 4 * n_in0, "dirty": n_in0, "config": CONFIG_BYTES}.items()}
+    in_cycles = (cm.c("input_tick") + n_in0 * (cm.c("input_scan") + cm.c("input_packet")
+                                               + cm.irq_cycles)
+                 + int(math.ceil(budget.input_activity * n_in0)) * cm.c("input_send"))
+    infos.append(SliceInfo(id="input", kind="input", layer=-1, index=0,
+                           units=list(range(n_in0)), n_in=n_in0, regions=in_regions,
+                           sram_bytes=sum(in_regions.values()), est_cycles_per_step=in_cycles,
+                           key_base=K.key_base(K.INPUT_SRC, 0), first_tick=1))
+    for i, slices in enumerate(parts):
+        view = views[i]
+        n_src_in = 1 if i == 0 else len(parts[i - 1])
+        for k, s in enumerate(slices):
+            _, _, c = view.footprint(s)
+            st = network.stats(i)
+            nnz_w = int(st.nnz_w_per_unit[s].sum())
+            nnz_r = int(st.nnz_r_per_unit[s].sum())
+            regions = slice_regions(view.n_in, view.hidden, len(s), nnz_w, nnz_r, n_src_in,
+                                    len(slices), align)
+            infos.append(SliceInfo(
+                id=f"L{i}.S{k}", kind="egru", layer=i, index=k, units=[int(u) for u in s],
+                n_in=view.n_in, nnz_w=nnz_w, nnz_r=nnz_r, regions=regions,
+                sram_bytes=sum(regions.values()), est_cycles_per_step=c,
+                key_base=K.key_base(K.egru_src(i), k), first_tick=i + 2))
+    ro = network.readout
+    H_last = network.layers[-1].hidden
+    ro_raw = {"events": 8 * H_last, "config": CONFIG_BYTES}
+    if ro.weights is not None:
+        ro_raw.update({"weights": 4 * ro.n_out * H_last, "acc": 4 * ro.n_out,
+                       "bias": 4 * ro.n_out})
+    if ro.trace:
+        ro_raw["trace"] = 4 * H_last
+    ro_regions = {k: _align(v, align) for k, v in ro_raw.items()}
+    ro_cycles = (cm.c("readout_tick")
+                 + int(math.ceil(budget.activity * H_last))
+                 * (cm.c("readout_event") + cm.irq_cycles
+                    + (0 if ro.trace else ro.n_out * cm.c("readout_mac")))
+                 + (H_last * (cm.c("readout_trace_unit") + ro.n_out * cm.c("readout_mac"))
+                    if ro.trace else 0)
+                 + ro.n_out * cm.c("readout_out"))
+    infos.append(SliceInfo(id="readout", kind="readout", layer=L, index=0, units=[],
+                           n_in=H_last, regions=ro_regions, sram_bytes=sum(ro_regions.values()),
+                           est_cycles_per_step=ro_cycles, key_base=None, first_tick=L + 2))
+    for s in infos:
+        if s.sram_bytes > avail:
+            raise CompileError(f"{s.id}: needs {s.sram_bytes} bytes of data SRAM, a PE has "
+                               f"{avail} available (regions: {s.regions})")
+
+    # -- stage 2: placement -------------------------------------------------------------------
+    pins = {str(k): int(v) for k, v in (pins or {}).items()}
+    ids = [s.id for s in infos]
+    for sid, pe in pins.items():
+        if sid not in ids:
+            raise CompileError(f"pin {sid}={pe}: no slice {sid!r} (slices: {ids[0]}..{ids[-1]})")
+        if pe not in all_pes:
+            raise CompileError(f"pin {sid}={pe}: PE {pe} is not a PE of this chip")
+    pl_name, pl_fn = get_placer(placer)
+    free = [p for p in all_pes if p not in set(pins.values())]
+    problem = PlacementProblem(
+        slice_ids=[s for s in ids if s not in pins], slice_layer={s.id: s.layer for s in infos},
+        slice_bytes={s.id: s.sram_bytes for s in infos}, free_pes=free, spec=spec, seed=seed,
+        pinned=dict(pins))
+    placed = dict(pl_fn(problem))
+    placed.update(pins)
+    missing = [s for s in ids if s not in placed]
+    if missing:
+        raise CompileError(f"placement ({pl_name}) left {len(missing)} slice(s) unplaced, first "
+                           f"{missing[0]} (the chip has {len(all_pes)} PEs)")
+    pe_set = set(all_pes)
+    per_pe: dict[int, list[SliceInfo]] = {}
+    by_id = {s.id: s for s in infos}
+    for sid in ids:
+        pe = int(placed[sid])
+        if pe not in pe_set:
+            raise CompileError(f"placement ({pl_name}) puts {sid} on PE {pe}, not a PE of this "
+                               "chip")
+        per_pe.setdefault(pe, []).append(by_id[sid])
+    for pe, ss in sorted(per_pe.items()):
+        total = sum(s.sram_bytes for s in ss)
+        if total > avail:
+            raise ResourceError(
+                f"PE {pe} (QPE {(pe >> 5) & 7},{(pe >> 2) & 7}): slices "
+                f"{', '.join(s.id for s in ss)} need {total} bytes of data SRAM together, the PE "
+                f"has {avail} available")
+        cyc = sum(s.est_cycles_per_step for s in ss)
+        if len(ss) > 1 and cyc > budget.cycles_available:
+            raise ResourceError(
+                f"PE {pe}: slices {', '.join(s.id for s in ss)} need ~{cyc} cycles per step "
+                f"together, the budget is {budget.cycles_available} (PL{pl})")
+    if len(per_pe) > max_pes:
+        raise CompileError(f"placement ({pl_name}) uses {len(per_pe)} PEs, --max-pes is {max_pes}")
+
+    # -- stage 3: routing ---------------------------------------------------------------------
+    routes = _routes(network, parts, infos, placed)
+    n_before = len(routes)
+    routes_c = compress_routes(routes)
+    table = int(spec.router.table_entries.value)
+    check_table(len(routes_c), n_before, table)
+    routed_sources = {src for r in routes_c for src in r.sources}
+    for s in infos:
+        if s.key_base is not None and s.id not in routed_sources:
+            s.key_base = None  # nobody consumes this slice's events: it sends nothing
+
+    mapping = Mapping(
+        network_name=network.name, network_ref=network.ref,
+        network_fingerprint=network.fingerprint(), layer_sizes=network.sizes, n_in=n_in0,
+        readout_n_out=ro.n_out, readout_trace=bool(ro.trace), host_decoder=ro.host_decoder,
+        spec_path=None if spec_path is None else str(spec_path),
+        spec_overrides={str(k): str(v) for k, v in (spec_overrides or {}).items()},
+        pl=pl, frequency_hz=freq, tick_period_ps=tick_ps, cycles_per_tick=cycles_per_tick,
+        partitioner=pname, placer=pl_name,
+        options={k: opts[k] for k in sorted(opts)} | {"seed": seed, "max_pes": max_pes},
+        slices=infos, placement={sid: int(placed[sid]) for sid in ids}, pins=pins,
+        routes_before=n_before,
+        routes=[RouteEntry(key=r.key, mask=r.mask, pes=list(r.pes), sources=list(r.sources))
+                for r in routes_c],
+        table_entries=table, data_bytes_available=avail, pipeline_ticks=L + 1,
+    )
+    mapping._network = network
+    mapping.compile_s = time.perf_counter() - t0
+    return mapping
+
+
+def _raise_too_large(network, views, parts, max_pes, avail):
+    need = sum(len(p) for p in parts) + 2
+    room = max_pes - 2
+    # share the PEs there are in proportion to each layer's need; report the worst layer
+    shares = [max(1, int(room * len(p) / (need - 2))) for p in parts]
+    worst = None
+    for i, (view, share) in enumerate(zip(views, shares, strict=True)):
+        if share >= len(parts[i]):
+            continue
+        H = view.hidden
+        edges = np.linspace(0, H, share + 1).astype(np.int64)
+        for k in range(share):
+            units = np.arange(edges[k], edges[k + 1])
+            b, _, _ = view.footprint(units)
+            if worst is None or b - avail > worst[3] - avail:
+                worst = (i, k, share, b)
+    if worst is None:
+        raise CompileError(f"network needs {need} PEs (slices + input + readout), "
+                           f"--max-pes is {max_pes}")
+    i, k, share, b = worst
+    raise CompileError(
+        f"network too large for {max_pes} PEs: layer L{i} ({views[i].hidden} units) on {share} "
+        f"PEs needs {b} bytes in slice {k}, a PE has {avail} bytes available; smallest PE count "
+        f"that fits: {need}")
+
+
+def _fold_units(M: np.ndarray, H: int) -> np.ndarray:
+    nz = M != 0
+    return (nz[:, :H] | nz[:, H:2 * H] | nz[:, 2 * H:]).astype(np.float32)
+
+
+def _block_any(rows_slices: list[np.ndarray], Mu: np.ndarray,
+               cols_slices: list[np.ndarray]) -> np.ndarray:
+    """(n_row_slices, n_col_slices) bool: any nonzero of Mu in the block."""
+    n_rows, n_cols = Mu.shape
+    S = np.zeros((len(rows_slices), n_rows), np.float32)
+    for a, r in enumerate(rows_slices):
+        S[a, r] = 1
+    T = np.zeros((n_cols, len(cols_slices)), np.float32)
+    for b, c in enumerate(cols_slices):
+        T[c, b] = 1
+    return (S @ Mu @ T) > 0
+
+
+def _routes(network, parts, infos, placed) -> list[Route]:
+    L = len(network.layers)
+    by = {s.id: s for s in infos}
+    routes = [Route(K.key_base(K.HOST_SRC, 0), 0xFF000000, [placed["input"]], ["host"])]
+    # input source -> layer 0 slices with any nonzero W row
+    Wu0 = _fold_units(network.layers[0].W, network.layers[0].hidden)
+    any0 = _block_any([np.arange(network.input.n_out)], Wu0, parts[0])[0]
+    pes = {placed[f"L0.S{b}"] for b in np.flatnonzero(any0)}
+    if pes:
+        routes.append(Route(by["input"].key_base, K.SLICE_ENTRY_MASK, pes, ["input"]))
+    for i in range(L):
+        H = network.layers[i].hidden
+        rec = _block_any(parts[i], _fold_units(network.layers[i].R, H), parts[i])
+        nxt = None
+        if i + 1 < L:
+            nxt = _block_any(parts[i], _fold_units(network.layers[i + 1].W,
+                                                   network.layers[i + 1].hidden), parts[i + 1])
+        for k in range(len(parts[i])):
+            pes = {placed[f"L{i}.S{b}"] for b in np.flatnonzero(rec[k])}
+            if nxt is not None:
+                pes |= {placed[f"L{i + 1}.S{b}"] for b in np.flatnonzero(nxt[k])}
+            if i == L - 1:
+                pes.add(placed["readout"])
+            if pes:
+                routes.append(Route(by[f"L{i}.S{k}"].key_base, K.SLICE_ENTRY_MASK, pes,
+                                    [f"L{i}.S{k}"]))
+    return routes

@@ -1,0 +1,217 @@
+"""Network IR: input source -> EGRU layers -> readout, with sparse weights.
+
+Built from an ``LMModel`` / checkpoint (``Network.from_lm``, ``Network.from_checkpoint``), from
+the paper-shape model (``Network.paper_shape``), or by hand in Python::
+
+    net = Network.from_layers([EGRULayer(W, R, b_x, b_r, theta), ...])
+
+The EGRU parameters are the numpy reference's (``models.egru.reference.EGRULayer``; gate order
+``[z | r | g]``), so the oracle and the compiled program read the very same arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.egru.reference import EGRULayer, EGRUStack
+from s2sim.errors import CompileError
+
+__all__ = ["InputSource", "Readout", "Network", "LayerStats"]
+
+
+@dataclass
+class InputSource:
+    """Where the network's input comes from.
+
+    ``n_out`` inputs per step. ``embedding`` (V, n_out) float32 is a host-side lookup table
+    (token ids -> vectors); without one the inputs are vectors (frames) supplied per step.
+    On the chip an input-source PE collects a step's values from the host and emits the nonzero
+    ones as events.
+    """
+
+    n_out: int
+    embedding: np.ndarray | None = None
+    name: str = "input"
+
+
+@dataclass
+class Readout:
+    """What happens to the last layer's events.
+
+    ``weights`` (n_out, n_in) float32 and ``bias`` (n_out,): an on-chip linear readout (optionally
+    of the output trace ``tr = 0.9 tr + 0.1 y`` when ``trace``), whose outputs go to the host each
+    step. Without weights the readout PE forwards the step's events (unit, value) to the host
+    (the LM's tied decoder runs there: ``host_decoder``).
+    """
+
+    n_in: int
+    weights: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    trace: bool = False
+    host_decoder: str | None = None  # "tied" for the LM
+    name: str = "readout"
+
+    @property
+    def n_out(self) -> int:
+        return 0 if self.weights is None else int(self.weights.shape[0])
+
+
+@dataclass
+class LayerStats:
+    """Per-unit nonzero counts of one EGRU layer (all three gates), used for sizing."""
+
+    nnz_w_per_unit: np.ndarray  # (H,) nonzeros in the unit's 3 columns of W
+    nnz_r_per_unit: np.ndarray  # (H,)
+    nnz_w_per_row: np.ndarray  # (n_in,) nonzeros in each row of W
+    nnz_r_per_row: np.ndarray  # (H,)
+
+
+@dataclass
+class Network:
+    """An EGRU network: one input source, L EGRU layers, one readout."""
+
+    layers: list[EGRULayer]
+    input: InputSource
+    readout: Readout
+    name: str = "egru"
+    ref: str | None = None  # how to rebuild it: "checkpoint:PATH" | "paper:seed=N" | None
+    model: object = None  # the LMModel it came from, if any (host-side decoder)
+    _stats: list[LayerStats] = field(default_factory=list, repr=False)
+    _fingerprint: str | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if not self.layers:
+            raise CompileError(f"network {self.name!r}: needs at least one EGRU layer")
+        if self.layers[0].n_in != self.input.n_out:
+            raise CompileError(
+                f"network {self.name!r}: layer 0 takes {self.layers[0].n_in} inputs, the input "
+                f"source gives {self.input.n_out}")
+        for i in range(1, len(self.layers)):
+            if self.layers[i].n_in != self.layers[i - 1].hidden:
+                raise CompileError(
+                    f"network {self.name!r}: layer {i} takes {self.layers[i].n_in} inputs, layer "
+                    f"{i - 1} has {self.layers[i - 1].hidden} units")
+        if self.readout.n_in != self.layers[-1].hidden:
+            raise CompileError(
+                f"network {self.name!r}: readout takes {self.readout.n_in} inputs, last layer has "
+                f"{self.layers[-1].hidden} units")
+        if len(self.layers) > 250:
+            raise CompileError(f"network {self.name!r}: {len(self.layers)} layers, key layout "
+                               "allows at most 250")
+
+    # -- constructors ------------------------------------------------------------------------
+    @classmethod
+    def from_layers(cls, layers, readout_weights=None, readout_bias=None, trace=False,
+                    name="egru", embedding=None) -> Network:
+        layers = list(layers)
+        n_in = layers[0].n_in
+        ro = Readout(n_in=layers[-1].hidden,
+                     weights=None if readout_weights is None
+                     else np.asarray(readout_weights, np.float32),
+                     bias=None if readout_bias is None else np.asarray(readout_bias, np.float32),
+                     trace=trace)
+        if ro.weights is not None and ro.bias is None:
+            ro.bias = np.zeros(ro.weights.shape[0], np.float32)
+        return cls(layers=layers, input=InputSource(n_out=n_in, embedding=embedding),
+                   readout=ro, name=name)
+
+    @classmethod
+    def from_stack(cls, stack: EGRUStack, **kw) -> Network:
+        return cls.from_layers(stack.layers, **kw)
+
+    @classmethod
+    def from_lm(cls, model, name="lm", ref=None) -> Network:
+        """An ``models.egru.lm.LMModel``: embedding and tied decoder on the host."""
+        layers = list(model.stack.layers)
+        net = cls(layers=layers,
+                  input=InputSource(n_out=layers[0].n_in, embedding=model.embedding),
+                  readout=Readout(n_in=layers[-1].hidden, host_decoder="tied"),
+                  name=name, ref=ref, model=model)
+        return net
+
+    @classmethod
+    def from_checkpoint(cls, path) -> Network:
+        from models.egru.checkpoint import load_checkpoint
+
+        path = Path(path)
+        model = load_checkpoint(path)
+        return cls.from_lm(model, name=path.stem, ref=f"checkpoint:{path.resolve()}")
+
+    @classmethod
+    def paper_shape(cls, seed: int = 0) -> Network:
+        from models.egru.paper import paper_shape_model
+
+        return cls.from_lm(paper_shape_model(seed=seed), name="paper-shape",
+                           ref=f"paper:seed={seed}")
+
+    # -- views -------------------------------------------------------------------------------
+    @property
+    def stack(self) -> EGRUStack:
+        return EGRUStack(self.layers)
+
+    @property
+    def sizes(self) -> list[int]:
+        return [layer.hidden for layer in self.layers]
+
+    def stats(self, i: int) -> LayerStats:
+        if not self._stats:
+            for layer in self.layers:
+                H = layer.hidden
+                wnz = layer.W != 0
+                rnz = layer.R != 0
+                wc = wnz.sum(axis=0)
+                rc = rnz.sum(axis=0)
+                self._stats.append(LayerStats(
+                    nnz_w_per_unit=(wc[:H] + wc[H:2 * H] + wc[2 * H:]).astype(np.int64),
+                    nnz_r_per_unit=(rc[:H] + rc[H:2 * H] + rc[2 * H:]).astype(np.int64),
+                    nnz_w_per_row=wnz.sum(axis=1).astype(np.int64),
+                    nnz_r_per_row=rnz.sum(axis=1).astype(np.int64),
+                ))
+        return self._stats[i]
+
+    def fingerprint(self) -> str:
+        """sha256 over every on-chip parameter (and the shape of the host-side embedding)."""
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            for layer in self.layers:
+                for a in (layer.W, layer.R, layer.b_x, layer.b_r, layer.theta):
+                    h.update(str(a.shape).encode())
+                    h.update(np.ascontiguousarray(a).tobytes())
+            for a in (self.readout.weights, self.readout.bias):
+                if a is not None:
+                    h.update(np.ascontiguousarray(a).tobytes())
+            h.update(f"trace={self.readout.trace};dec={self.readout.host_decoder}".encode())
+            if self.input.embedding is not None:
+                h.update(str(self.input.embedding.shape).encode())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
+    def describe(self) -> list[dict]:
+        out = []
+        for i, layer in enumerate(self.layers):
+            st = self.stats(i)
+            out.append({
+                "layer": i, "n_in": layer.n_in, "hidden": layer.hidden,
+                "nnz_w": int(st.nnz_w_per_unit.sum()), "nnz_r": int(st.nnz_r_per_unit.sum()),
+                "density": float((st.nnz_w_per_unit.sum() + st.nnz_r_per_unit.sum())
+                                 / (3 * layer.hidden * (layer.n_in + layer.hidden))),
+            })
+        return out
+
+
+def resolve_network(ref: str | None) -> Network:
+    """Rebuild a network from a mapping's ``network_ref``."""
+    if not ref:
+        raise CompileError("mapping has no network_ref (network built in Python): pass network=")
+    kind, _, arg = ref.partition(":")
+    if kind == "checkpoint":
+        return Network.from_checkpoint(arg)
+    if kind == "paper":
+        seed = int(arg.partition("=")[2] or 0)
+        return Network.paper_shape(seed=seed)
+    raise CompileError(f"network_ref {ref!r}: unknown kind {kind!r} "
+                       "(checkpoint:PATH | paper:seed=N)")
