@@ -36,6 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulation engine (default analytic; des = discrete-event, slower)")
     p.add_argument("--pl", type=int, default=None,
                    help="performance level of the PEs (default: the compiler's, the fastest)")
+    p.add_argument("--tick-s", type=float, default=None,
+                   help="time step (tick) period in seconds (default: the spec's timing)")
     p.add_argument("--gpus", default="all",
                    help="GPUs to model: comma list of a100,h100,rtx4090,orin | all | none")
     p.add_argument("--gpu-measured", action="append", default=[], metavar="FILE",
@@ -203,7 +205,8 @@ def run(args: argparse.Namespace) -> int:
 
         net = _network(model, name, args)
         mapping = compile_network(net, pl=args.pl, placer=args.placer,
-                                  partitioner=args.partitioner, seed=args.seed)
+                                  partitioner=args.partitioner, seed=args.seed,
+                                  tick_period_s=args.tick_s)
         state["mapping"] = mapping
 
         state["stage"] = f"running {args.tokens} tokens on the {args.engine} engine"
@@ -255,6 +258,8 @@ def _argv_of(args: argparse.Namespace) -> list[str]:
         out += ["--data", str(args.data)]
     if args.gpus != "all":
         out += ["--gpus", args.gpus]
+    if args.tick_s is not None:
+        out += ["--tick-s", repr(args.tick_s)]
     if args.placer != "locality":
         out += ["--placer", args.placer]
     if args.partitioner != "by_units":
