@@ -101,7 +101,7 @@ def test_unmatched_pl_is_reported_not_simulated():
     from s2sim.validate import validate
 
     spec = load_spec(overrides={"performance_levels.1.frequency_hz": "350e6"})
-    rows = validate(spec, ticks=2)
+    rows = validate(spec, ticks=3)
     skipped = [r for r in rows if r.simulated is None]
     assert len(skipped) == 4
     assert all("no performance level at 0.80 V / 300 MHz" in r.note for r in skipped)
@@ -111,7 +111,7 @@ def test_cli_json(capsys):
     pytest.importorskip("s2sim.hw.chip")
     from s2sim.cli import main
 
-    rc = main(["validate", "--json", "--ticks", "2", "--check"])
+    rc = main(["validate", "--json", "--ticks", "3", "--check"])
     out = capsys.readouterr().out
     d = json.loads(out)
     assert rc == 0 and d["all_within_bounds"] is True
@@ -123,5 +123,5 @@ def test_cli_bad_ticks(capsys):
     pytest.importorskip("s2sim.hw.chip")
     from s2sim.cli import main
 
-    assert main(["validate", "--ticks", "1"]) == 2
-    assert "--ticks must be >= 2" in capsys.readouterr().err
+    assert main(["validate", "--ticks", "2"]) == 2
+    assert "--ticks must be >= 3" in capsys.readouterr().err
