@@ -70,6 +70,11 @@ def _one_line(exc: ValidationError, label: str) -> str:
         msg = "missing required field"
     elif kind == "extra_forbidden":
         msg = "unknown field"
+    elif kind == "model_type" and str(e.get("ctx", {}).get("class_name", "")).startswith(
+            "Sourced"):
+        msg = f"expected {{value: ..., source: ..., note: ...}}, got {e.get('input')!r}"
+    elif kind == "model_type":
+        msg = f"expected a mapping of fields, got {e.get('input')!r}"
     else:
         msg = str(e["msg"])
         for prefix in ("Value error, ", "Assertion failed, "):

@@ -146,6 +146,14 @@ def test_bool_and_string_numbers_rejected(tmp_path, raw):
     assert "noc.flit_bits.value: expected a number" in error_of(write(tmp_path, raw))
 
 
+def test_plain_number_instead_of_sourced(tmp_path, raw):
+    raw["noc"]["cycles_per_hop"] = 5
+    assert "noc.cycles_per_hop: expected {value: ..., source: ..., note: ...}, got 5" in error_of(
+        write(tmp_path, raw))
+    raw["noc"] = None
+    assert "noc: expected a mapping of fields, got None" in error_of(write(tmp_path, raw))
+
+
 def test_nan_rejected():
     assert "finite" in error_of(overrides={"noc.frequency_hz": "nan"})
 
