@@ -125,3 +125,16 @@ def test_cli_bad_ticks(capsys):
 
     assert main(["validate", "--ticks", "2"]) == 2
     assert "--ticks must be >= 3" in capsys.readouterr().err
+
+
+def test_cli_check_fails_on_a_wrong_model(capsys):
+    pytest.importorskip("s2sim.hw.chip")
+    from s2sim.cli import main
+
+    rc = main(["validate", "--ticks", "3", "--check",
+               "--set", "performance_levels.0.pe_sleep_power_w=1.2e-3"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    bad = [line for line in out.splitlines() if "OUT OF BOUND" in line]
+    assert bad and all("0.50 V" in line for line in bad)
+    assert "published SpiNNaker2 measurements vs simulated" in out
