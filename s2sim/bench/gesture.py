@@ -268,7 +268,8 @@ def auto_pl_study(results, spec, policy: str, frame_period_s: float):
     }
     floor_w = float(spec.power.chip_off_power_w.value)
     out = {"policy": policy, "pes": int(work.shape[0]), "steps": int(work.shape[1]),
-           "pl_names": list(costs.table.names), "scenarios": {}}
+           "pl_names": list(costs.table.names),
+           "highest_pl": costs.table.names[costs.highest], "scenarios": {}}
     for name, step_ps in scenarios.items():
         runs = compare(work, costs, step_ps, policy=policy)
         rows = {}
@@ -296,7 +297,7 @@ def compare_missed(runs, auto_key, high_key):
 
 
 def explain_auto_pl(study) -> list[str]:
-    """Plain-text comparison with the published −28 % (0.741 J vs 1.023 J)."""
+    """Plain-text comparison with the published −28 % (0.741 J vs 1.023 J), from the numbers."""
     if study is None:
         return ["auto-PL: the engine recorded no per-PE work (use --engine des or analytic)"]
     lines = []
@@ -304,17 +305,32 @@ def explain_auto_pl(study) -> list[str]:
     for name, sc in study["scenarios"].items():
         lines.append(
             f"auto-PL ({study['policy']}) at a {sc['step_period_s'] * 1e3:.3g} ms step ({name}): "
-            f"chip energy {sc['auto_saving_vs_fixed_high_chip']:+.1%} vs fixed highest PL "
-            f"(PEs alone {sc['auto_saving_vs_fixed_high_pe']:+.1%}); misses where the highest PL "
-            f"meets: {sc['auto_misses_where_high_meets']}; published {-paper:+.1%}")
-    lines.append(
-        f"why it differs from the published {paper:.0%}: this EGRU uses {study['pes']} of 152 PEs "
-        "and each PE is busy a small fraction of each step, so the PL-dependent energy is mostly "
-        "the PEs' sleep power (1.05 mW at 0.50 V vs 3.22 mW at 0.80 V, EST from the published "
-        "chip figures) while the 75.2 mW chip floor, drawn at any PL, dominates the chip total; "
-        "the published SNN ran more PEs with more work per step, and its figure includes "
-        "whatever its board and runtime drew. The PE-only saving is the upper bound the policy "
-        "can give here; the chip saving shrinks as the floor's share grows with the step period.")
+            f"chip energy {-sc['auto_saving_vs_fixed_high_chip']:+.1%} vs the fixed highest PL "
+            f"(PEs alone {-sc['auto_saving_vs_fixed_high_pe']:+.1%}); misses where the highest "
+            f"PL meets: {sc['auto_misses_where_high_meets']}; published {-paper:+.1%}")
+    sc = study["scenarios"]["frame_25ms"]
+    high = sc["runs"][f"fixed {study['highest_pl']}"]
+    if high["chip_energy_j"] > 0:
+        pe_share = high["pe_energy_j"] / high["chip_energy_j"]
+        pe_saving = sc["auto_saving_vs_fixed_high_pe"]
+        implied = paper / max(pe_saving, 1e-9)
+        rel = ("about the same as" if abs(implied - pe_share) < 0.05 else
+               "more than" if implied > pe_share else "less than")
+        lines.append(
+            f"how this compares with the published {paper:.0%}: the chip saving is the PEs' share "
+            f"of the chip energy ({pe_share:.0%} here at the fixed highest PL and a 25 ms frame, "
+            f"{study['pes']} of 152 PEs powered) times the PEs' own saving ({pe_saving:.0%}); the "
+            "PEs' saving is bounded by the spec's per-PE model, 67 % on sleep power (1.05 vs "
+            "3.22 mW) and 45 % on active energy per cycle (8.3 vs 15.0 pJ), both EST from the "
+            "published chip measurements, and these PEs sleep most of each step, so it sits near "
+            "the sleep bound. The 75.2 mW chip floor (NoC, router, periphery) is drawn at any PL "
+            "and sets the rest. The published figure is for a spiking network of unknown size and "
+            "load measured on the real chip, board and runtime included: with PEs as idle as "
+            f"these, 28 % would mean a PL-dependent share of about {implied:.0%}, {rel} here. A "
+            "close match is therefore partly coincidence of PE count against the floor (fewer PEs "
+            "or longer frames shrink the saving, more PEs grow it towards the PE bound), and busy "
+            "PEs save less (towards 45 %): see the tight-deadline row. The per-PE figures are "
+            "estimates: the published data do not separate them.")
     return lines
 
 
