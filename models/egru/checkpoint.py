@@ -39,7 +39,21 @@ __all__ = [
     "read_meta",
     "import_evnn_state_dict",
     "weight_sparsity",
+    "CHECKPOINT_DIR",
+    "NAMED_CHECKPOINTS",
+    "named_checkpoint_path",
+    "load_named",
 ]
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+# Short names for the shipped, trained checkpoints (docs/models.md has their provenance).
+# "small" is what `s2sim bench lm --model small` uses without any data set: the trained,
+# 95 %-pruned PTB EGRU. "paper" is the generated paper-shape model (models.egru.paper).
+NAMED_CHECKPOINTS = {
+    "small": "egru_ptb_p95.npz",
+    "egru_ptb_p95": "egru_ptb_p95.npz",
+    "egru_ptb": "egru_ptb.npz",
+}
 
 FORMAT = "s2sim-egru-lm"
 VERSION = 1
@@ -292,6 +306,28 @@ def load_checkpoint(path) -> LMModel:
     except ModelError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     return model
+
+
+def named_checkpoint_path(name: str) -> Path:
+    """Path of a shipped checkpoint by short name; CheckpointError if unknown or missing."""
+    if name not in NAMED_CHECKPOINTS:
+        raise CheckpointError(f"unknown model name '{name}' (known: "
+                              f"{', '.join([*NAMED_CHECKPOINTS, 'paper'])})")
+    path = CHECKPOINT_DIR / NAMED_CHECKPOINTS[name]
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file for model '{name}' not found")
+    return path
+
+
+def load_named(name: str, seed: int = 0) -> LMModel:
+    """Load a model by name: a shipped checkpoint, or 'paper' (generated paper shape)."""
+    if name == "paper":
+        from models.egru.paper import paper_shape_model
+
+        return paper_shape_model(seed=seed)
+    if Path(name).suffix == ".npz":
+        return load_checkpoint(name)
+    return load_checkpoint(named_checkpoint_path(name))
 
 
 # -- EvNN import -------------------------------------------------------------------------------

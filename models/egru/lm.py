@@ -121,7 +121,18 @@ class LMModel:
     def logits(self, y_top: np.ndarray) -> np.ndarray:
         """Tied decoder on the top layer's events: only embedding columns of active units."""
         cols = np.flatnonzero(y_top) if y_top.ndim == 1 else np.flatnonzero(np.any(y_top, 0))
-        return y_top[..., cols] @ self.embedding[:, cols].T + self.decoder_bias
+        return y_top[..., cols] @ self.decoder_rows[cols] + self.decoder_bias
+
+    @property
+    def decoder_rows(self) -> np.ndarray:
+        """Eᵀ (E, V) contiguous, so that the rows of active units are gathered cheaply.
+
+        Cached; rebuilt if the embedding array is replaced (not if it is edited in place)."""
+        cache = getattr(self, "_dec_cache", None)
+        if cache is None or cache[0] is not self.embedding:
+            cache = (self.embedding, np.ascontiguousarray(self.embedding.T))
+            self._dec_cache = cache
+        return cache[1]
 
     def evaluate(self, tokens, state=None, progress: bool = False) -> LMEval:
         """Next-token NLL and perplexity at batch size 1 over ``tokens`` (the paper's setting).
