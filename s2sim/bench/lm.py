@@ -22,7 +22,8 @@ DEFAULT_TOKENS = 140  # two 70-token sequences
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="small",
-                   help="small (shipped, default) | paper (paper shape) | PATH to a checkpoint")
+                   help="small (shipped, trained on PTB; default) | paper (paper shape) | "
+                        "PATH to a checkpoint")
     p.add_argument("--data", default=None, metavar="DIR",
                    help="data set folder (default: $S2SIM_DATA); without it the model "
                         "generates its own token stream")
@@ -36,8 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulation engine (default analytic; des = discrete-event, slower)")
     p.add_argument("--pl", type=int, default=None,
                    help="performance level of the PEs (default: the compiler's, the fastest)")
-    p.add_argument("--tick-s", type=float, default=None,
-                   help="time step (tick) period in seconds (default: the spec's timing)")
+    p.add_argument("--tick-s", default="auto",
+                   help="time step (tick) period in seconds, 'spec' for the spec's timing "
+                        "(1 ms), or 'auto' (default): the shortest whole microsecond that holds "
+                        "the busiest PE's estimated cycles per token plus the compiler's headroom")
     p.add_argument("--gpus", default="all",
                    help="GPUs to model: comma list of a100,h100,rtx4090,orin | all | none")
     p.add_argument("--gpu-measured", action="append", default=[], metavar="FILE",
@@ -75,10 +78,13 @@ def self_generated_tokens(model, n: int, seed: int, progress: bool = False):
         it = tqdm(it, desc="generating tokens", unit="tok", mininterval=1, leave=False)
     for t in it:
         y, state = model.stack.step(model.embedding[tokens[t - 1]], state)
-        lg = model.logits(y).astype(np.float64)
+        # dense decoder: one BLAS matvec beats gathering the active columns of the tied weights
+        lg = (model.embedding @ y + model.decoder_bias).astype(np.float64)
         p = np.exp(lg - lg.max())
-        p /= p.sum()
-        tokens[t] = rng.choice(len(p), p=p)
+        cdf = np.cumsum(p)
+        # inverse-CDF draw: one uniform per token (deterministic in the seed)
+        tokens[t] = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")),
+                        len(cdf) - 1)
     return tokens
 
 
@@ -105,12 +111,10 @@ def _network(model, name: str, args):
 
     if args.model == "paper":
         ref = f"paper:seed={args.seed}"
-    elif args.model == "small":
-        from s2sim.baselines.lm_models import shipped_checkpoint
-
-        ref = f"checkpoint:{shipped_checkpoint().resolve()}"
     else:
-        ref = f"checkpoint:{Path(args.model).resolve()}"
+        from s2sim.baselines.lm_models import checkpoint_path
+
+        ref = f"checkpoint:{checkpoint_path(args.model).resolve()}"
     return Network.from_lm(model, name=name, ref=ref)
 
 
@@ -166,8 +170,8 @@ def run(args: argparse.Namespace) -> int:
         name, source, model = load_lm(args.model, seed=args.seed)
         state.update(name=name, source=source)
         if model.meta.get("generated") or args.model == "paper":
-            state["notes"].append("paper-shape weights are generated and activity-calibrated, "
-                                  "not trained: perplexity is not meaningful for them")
+            state["notes"].append("the weights are generated and activity-calibrated "
+                                  "(models.egru.paper), not trained: perplexity is not meaningful")
 
         state["stage"] = "choosing the token stream"
         corpus = None
@@ -204,10 +208,10 @@ def run(args: argparse.Namespace) -> int:
         from s2sim.compiler.compile import compile_network
 
         net = _network(model, name, args)
-        mapping = compile_network(net, pl=args.pl, placer=args.placer,
-                                  partitioner=args.partitioner, seed=args.seed,
-                                  tick_period_s=args.tick_s)
+        mapping = _compile(compile_network, net, args, state["notes"])
         state["mapping"] = mapping
+        say(f"mapped onto {len(mapping.pes_used())} PEs, PL{mapping.pl}, tick "
+            f"{mapping.tick_period_ps / 1e6:g} us")
 
         state["stage"] = f"running {args.tokens} tokens on the {args.engine} engine"
         say(state["stage"])
@@ -249,6 +253,53 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tick_arg(text: str) -> float | str:
+    from s2sim.errors import S2SimError
+
+    if text in ("auto", "spec"):
+        return text
+    try:
+        v = float(text)
+    except ValueError:
+        raise S2SimError(f"--tick-s {text!r}: a number of seconds, 'auto' or 'spec'") from None
+    if not v > 0:
+        raise S2SimError(f"--tick-s {text}: must be > 0")
+    return v
+
+
+def _compile(compile_network, net, args, notes: list[str]):
+    """Compile; with ``--tick-s auto`` compile at the spec's tick, then at the shortest tick
+    (whole microseconds) that keeps every PE's estimated cycles within the compiler's budget."""
+    import math
+
+    from s2sim.compiler.compile import DEFAULTS
+    from s2sim.errors import CompileError
+
+    tick = _tick_arg(str(args.tick_s))
+    kw = dict(pl=args.pl, placer=args.placer, partitioner=args.partitioner, seed=args.seed)
+    if tick != "auto":
+        if tick == "spec":
+            return compile_network(net, **kw)
+        return compile_network(net, spec_overrides={"timing.tick_period_s": tick}, **kw)
+    first = compile_network(net, **kw)
+    est = max(s.est_cycles_per_step for s in first.slices)
+    need_s = est / (1.0 - float(DEFAULTS["cycle_headroom"])) / first.frequency_hz
+    tick_s = math.ceil(need_s * 1e6) / 1e6
+    if tick_s >= first.tick_period_ps * 1e-12:
+        return first
+    try:
+        # through the spec, so that the engines run the chip at the same tick
+        mapping = compile_network(net, spec_overrides={"timing.tick_period_s": tick_s}, **kw)
+    except CompileError as exc:  # a shorter tick changed the partition and no longer fits
+        notes.append(f"--tick-s auto: {tick_s * 1e6:g} us did not compile ({exc}); "
+                     "kept the spec's tick")
+        return first
+    notes.append(f"tick period {tick_s * 1e6:g} us chosen by --tick-s auto: busiest PE "
+                 f"~{est} cycles per token at {first.frequency_hz / 1e6:g} MHz + "
+                 f"{float(DEFAULTS['cycle_headroom']):.0%} headroom")
+    return mapping
+
+
 def _argv_of(args: argparse.Namespace) -> list[str]:
     """The options as given (for the report's record), in a fixed order."""
     out = ["--model", str(args.model), "--tokens", str(args.tokens), "--engine", args.engine]
@@ -258,8 +309,8 @@ def _argv_of(args: argparse.Namespace) -> list[str]:
         out += ["--data", str(args.data)]
     if args.gpus != "all":
         out += ["--gpus", args.gpus]
-    if args.tick_s is not None:
-        out += ["--tick-s", repr(args.tick_s)]
+    if str(args.tick_s) != "auto":
+        out += ["--tick-s", str(args.tick_s)]
     if args.placer != "locality":
         out += ["--placer", args.placer]
     if args.partitioner != "by_units":
