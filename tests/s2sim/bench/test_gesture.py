@@ -35,7 +35,7 @@ def test_bench_gesture_functional_without_data(tmp_path, monkeypatch):
 def test_bench_gesture_on_the_simulated_chip(tmp_path, monkeypatch):
     pytest.importorskip("s2sim.engine.des")
     monkeypatch.delenv("S2SIM_DATA", raising=False)
-    out, rep = _run(tmp_path, "--engine", "des", "--samples", "2")
+    out, rep = _run(tmp_path, "--engine", "des", "--samples", "3")
     q = rep["quality"]["metrics"]
     # functional and simulated-chip predictions agree on every simulated sample
     assert q["chip_functional_agreement"] == 1.0
@@ -93,3 +93,17 @@ def test_merge_results_sums_and_concatenates():
     m = merge_results([rr(2, 1.0), rr(3, 0.0)])
     assert m.n_steps == 5 and m.outputs.shape == (5, 2) and m.effective_macs == 15
     assert m.activation_sparsity == [pytest.approx(0.6)]
+
+
+@pytest.mark.slow
+def test_chip_agrees_with_functional_on_every_held_out_sample(tmp_path, monkeypatch):
+    """All 132 held-out synthetic samples on the discrete-event chip (about 4 min on 2 cores)."""
+    pytest.importorskip("s2sim.engine.des")
+    monkeypatch.delenv("S2SIM_DATA", raising=False)
+    out = tmp_path / "all"
+    assert main(["bench", "gesture", "--out", str(out), "--no-plots", "--quiet", "--gpus", "none",
+                 "--engine", "des", "--samples", "1000"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    q = rep["quality"]["metrics"]
+    assert q["chip_samples"] == 132 and q["chip_functional_agreement"] == 1.0
+    assert rep["s2"]["event_mismatches"] == 0 and rep["s2"]["value_mismatches"] == 0
