@@ -8,11 +8,10 @@
 Why this shape for Cortex-M4F cores: no convolutional front end (a CNN over 128 × 128 frames is
 millions of MACs per step on cores without SIMD floats); pooling is a shift per event; the EGRU
 layer does work only for nonzero inputs and for units that fired, which the chip exploits.
-The readout is 11 × H MACs per step on the trace; it runs on the host from the last layer's
-events (the engine returns them), so the chip runs exactly the EGRU stack.
-
-The mean over time of the trace is what the host accumulates step by step (a running sum), so
-a prediction is available after any number of steps; training uses the same quantity.
+The readout is 11 × H MACs per step on the trace; on the chip a readout PE computes
+``tr_t · W_out + b_out`` every step and sends it to the host, which averages over the steps:
+``mean_t(tr_t · W + b) = mean_t(tr_t) · W + b``, so chip and functional path compute the same
+logits (tested), and a prediction is available after any number of steps.
 """
 
 from __future__ import annotations

@@ -12,12 +12,13 @@ Host vs chip split (what this simulator does, and why):
 * **Host** (here, numpy): bins events by time, pools 128 × 128 to (128/pool)², counts, applies
   ``log1p`` and sends the *nonzero* entries of each frame to the chip as (index, value) packets.
   The DVS128 delivers events over USB to a host; on a SpiNNaker2 board the host link
-  (1 Gbit/s Ethernet) carries them in. Sending one packet per raw event would cost ~10-100×
-  the link traffic of the pooled frame (the synthetic streams average a few hundred events per
-  bin, the frames a few dozen nonzero cells), so the reduction is done before the link.
+  (1 Gbit/s Ethernet) carries them in. The pooled frame bounds the link traffic at n_in packets
+  per bin whatever the event rate (the synthetic streams: ~160 events vs ~67 nonzero cells per
+  bin; real recordings have higher event rates, so the saving grows).
 * **Chip**: the EGRU layer PEs receive the sparse frame and do only the work of the nonzero
-  inputs (rows of W); the readout over the output trace runs on the host from the last layer's
-  events (11 × H MACs per step — negligible next to the layer).
+  inputs (rows of W) and of the units that fired (rows of R); a readout PE keeps the output
+  trace and computes the 11-way readout of it every step. The host averages the per-step
+  readout over the sample and takes the argmax (11 adds per step).
 
 Where the pooling could move on-chip: an input PE receiving raw events would spend a shift, an
 add and a store per event (~5 Cortex-M4 cycles) plus the log per nonzero cell at the end of the
