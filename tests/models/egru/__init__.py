@@ -1,0 +1,1 @@
+"""Tests of models/egru (package so that test module names cannot collide)."""
