@@ -1,0 +1,120 @@
+"""`s2sim bench lm` end to end on a tiny model (seconds), plus diff on a worse mapping."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.egru.checkpoint import save_checkpoint
+from models.egru.paper import paper_shape_model
+from s2sim.cli import main
+from s2sim.report.io import load_report
+
+ENGINE = "des"  # the discrete-event engine: per-packet hops and timing on the simulated chip
+DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    model = paper_shape_model(seed=5, vocab_size=48, embedding_dim=16, layers=(32, 16),
+                              activity=(0.25, 0.25))
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.npz", model)
+
+
+def _bench(ckpt, out, *extra):
+    return main(["bench", "lm", "--model", str(ckpt), "--tokens", "30", "--engine", ENGINE,
+                 "--out", str(out), "--no-plots", "--quiet", *extra])
+
+
+def test_bench_lm_without_data_prints_table_and_writes_report(tiny_ckpt, tmp_path, capsys):
+    assert _bench(tiny_ckpt, tmp_path) == 0
+    out = capsys.readouterr().out
+    assert f"SpiNNaker2 ({ENGINE}" in out and "NVIDIA A100" in out and "Jetson AGX Orin" in out
+    assert "self-generated" in out
+    rep = load_report(tmp_path)
+    assert rep.complete and rep.workload.n_steps == 30
+    assert rep.s2.energy_per_step_j > 0 and rep.s2.latency_per_step_mean_s > 0
+    assert rep.s2.energy_by_component_j and rep.deployment.pes_used >= 1
+    assert len(rep.per_step) == 30 and len(rep.per_pe) == rep.deployment.pes_used
+    assert {r.gpu_key for r in rep.ratios} == {"a100", "h100", "rtx4090", "orin"}
+    assert rep.quality is None  # no data, no perplexity
+    for f in ("per_pe.csv", "per_step.csv", "gpu.csv"):
+        assert (tmp_path / f).is_file()
+
+
+def test_identical_runs_are_byte_identical_and_diff_exits_0(tiny_ckpt, tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _bench(tiny_ckpt, a) == 0 and _bench(tiny_ckpt, b) == 0
+    assert (a / "report.json").read_bytes() == (b / "report.json").read_bytes()
+    capsys.readouterr()
+    assert main(["diff", str(a), str(b)]) == 0
+    assert "no metric changed" in capsys.readouterr().out
+
+
+def test_worse_mapping_makes_diff_exit_1_naming_the_metric(tiny_ckpt, tmp_path, capsys):
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    assert _bench(tiny_ckpt, good) == 0
+    assert _bench(tiny_ckpt, bad, "--placer", "random", "--seed", "3") == 0
+    g, b = load_report(good), load_report(bad)
+    assert b.s2.hops_per_step_mean > g.s2.hops_per_step_mean  # scattered PEs: longer routes
+    capsys.readouterr()
+    assert main(["diff", str(good), str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "s2.hops_per_step_mean" in out and "WORSE" in out
+
+
+def test_measured_gpu_results_are_folded_in(tiny_ckpt, tmp_path, capsys):
+    from s2sim.baselines.result import GpuBaselineResult
+
+    m = GpuBaselineResult(gpu_key="measured-test", gpu_name="Test GPU", method="measured",
+                          label="measured on Test GPU", model_name="tiny",
+                          latency_per_token_s=1e-4, energy_per_token_j=1e-2, average_power_w=100,
+                          latency_per_sequence_s=7e-3, energy_per_sequence_j=0.7)
+    f = tmp_path / "gpu_measured.json"
+    f.write_text(json.dumps([m.model_dump(mode="json")]))
+    assert _bench(tiny_ckpt, tmp_path / "o", "--gpus", "a100", "--gpu-measured", str(f)) == 0
+    assert "measured on Test GPU" in capsys.readouterr().out
+    rep = load_report(tmp_path / "o")
+    assert [g.gpu_key for g in rep.gpu] == ["a100", "measured-test"]
+
+
+def test_bad_inputs_give_one_line_errors(tiny_ckpt, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert _bench(tiny_ckpt, tmp_path / "o", "--gpu-measured", str(bad)) == 2
+    assert _bench(tiny_ckpt, tmp_path / "o", "--gpus", "v100") == 2
+    assert main(["bench", "lm", "--model", str(tmp_path / "nope.npz"), "--quiet"]) == 2
+    errs = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("s2sim: error:")]
+    assert len(errs) == 3
+    assert "bad.json" in errs[0] and "v100" in errs[1] and "nope.npz" in errs[2]
+
+
+def test_interrupt_leaves_a_complete_report_marked_incomplete(tiny_ckpt, tmp_path, monkeypatch):
+    import s2sim.engine
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(s2sim.engine, "run_mapping", interrupted)
+    assert main(["bench", "lm", "--model", str(tiny_ckpt), "--tokens", "10", "--out",
+                 str(tmp_path), "--quiet"]) == 130
+    rep = load_report(tmp_path)
+    assert not rep.complete and "running 10 tokens" in rep.incomplete_reason
+    assert rep.gpu and rep.deployment is not None and rep.s2 is None
+
+
+@pytest.mark.skipif(not (DATA / "ptb" / "ptb.test.txt").is_file(), reason="no PTB data")
+def test_with_data_scores_perplexity(tmp_path):
+    model = paper_shape_model(seed=5, vocab_size=10000, embedding_dim=16, layers=(24, 16),
+                              activity=(0.25, 0.25))
+    ckpt = save_checkpoint(tmp_path / "ptbshape.npz", model)
+    assert main(["bench", "lm", "--model", str(ckpt), "--data", str(DATA), "--tokens", "20",
+                 "--engine", ENGINE,
+                 "--ppl-tokens", "300", "--gpus", "none", "--out", str(tmp_path / "o"),
+                 "--no-plots", "--quiet"]) == 0
+    rep = load_report(tmp_path / "o")
+    assert rep.workload.data_source.startswith("ptb test split")
+    ppl = rep.quality.metrics["test_perplexity"]
+    assert rep.quality.tokens_scored == 299
+    assert np.isfinite(ppl) and ppl > 1
