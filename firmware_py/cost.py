@@ -8,8 +8,8 @@ table (``spec.cpu.cycles``, source ARM TRM) and accelerator table (``spec.accele
 them. Change the instruction mix here, or the cycle table in the spec, and every user follows.
 
 The instruction mixes are what a straightforward C implementation compiles to (no unrolling, no
-SIMD): they are estimates of the code, the prices are the spec's. Interrupt entry/exit of every handler
-(packets and ticks) is added by the runtime (``s2sim.hw.runtime``), not here; the tick handler's
+SIMD): they are estimates of the code, the prices are the spec's. Interrupt entry/exit of every
+handler (packets and ticks) is added by the runtime (``s2sim.hw.runtime``), not here; the tick handler's
 is added by the runtime as well (every handler costs irq_entry + charged + irq_exit).
 """
 
@@ -102,20 +102,29 @@ def _mixes(rowptr_bytes: int) -> dict[str, tuple[Ops, int, int]]:
             14 * 4,
             7 * 4,
         ),
-        # EGRU slice, per unit that fired: c -= θ (VSUB), build the key (base | unit: ORR, + parity
-        # ORR), write payload then key to the comms controller (2 STR, the key write sends), store
-        # the reset c (VSTR).
-        "slice_fire": (Ops(fp_add=1, alu=2, store=2, fp_store=1), 0, 4),
-        # input source, per packet from the host: read key + payload (2 LDR), decode element (2
-        # ALU), bounds check (CMP + branch), load-add-store into the frame buffer (VLDR, VADD,
-        # VSTR), mark the element dirty (STRB).
-        "input_packet": (Ops(load=2, alu=3, branch_taken=1, fp_load=1, fp_add=1, fp_store=1,
-                             store=1), 4, 5),
+        # EGRU slice, per unit that fired: c -= θ (VSUB), store the reset c (VSTR), append
+        # (unit, value) to the step's send list (2 STR) and bump its count (ALU).
+        "slice_fire": (Ops(fp_add=1, fp_store=1, store=2, alu=1), 0, 12),
+        # EGRU slice, per event sent (a user-event handler of the send schedule, see
+        # docs/compiler.md): load (unit, value) from the send list (2 LDR), build the key
+        # (base | parity | unit: 2 ORR), write payload then key to the comms controller (2 STR,
+        # the key write sends), advance the list pointer (ADD, STR), compute and arm the next
+        # send time (4 ALU + 2 STR), loop test (CMP + taken branch).
+        "slice_send": (Ops(load=2, alu=7, store=5, branch_taken=1), 8, 4),
+        # input source, per packet from the host: read key (LDR), decode element + parity (3 ALU),
+        # parity/bounds check (CMP + taken branch), loop set-up over the payload words (ALU).
+        "input_packet": (Ops(load=1, alu=4, branch_taken=1), 0, 0),
+        # input source, per payload value: read the payload word (LDR), load-add-store into the
+        # frame buffer (VLDR, VADD, VSTR), loop (ALU + taken branch).
+        "input_value": (Ops(load=1, fp_load=1, fp_add=1, fp_store=1, alu=1, branch_taken=1), 4, 4),
         # input source tick, fixed part: step-window check, step bookkeeping, loop set-up.
         "input_tick": (Ops(load=2, store=1, alu=6, branch_taken=1), 8, 4),
         # input source tick, per buffer element scanned: load value (VLDR), compare with zero
         # (VCMP, VMRS), branch, loop (2 ALU + taken branch).
         "input_scan": (Ops(fp_load=1, alu=4, branch_taken=2), 4, 0),
+        # input source, per chunk of sends (user-event handler body): load the pending pointer
+        # and count, compute the chunk end, store them back, schedule the next chunk.
+        "input_chunk": (Ops(load=2, store=2, alu=6, branch_taken=1), 8, 8),
         # input source, per element sent: build key (2 ALU), payload + key to the comms controller
         # (2 STR), clear the element (VSTR).
         "input_send": (Ops(alu=2, store=2, fp_store=1), 0, 4),
@@ -176,14 +185,6 @@ class CostModel:
     def slice_tick_cycles(self, n_units: int, n_fired: int) -> int:
         return (self.c("slice_tick") + self.c("slice_unit") * n_units
                 + self.c("slice_fire") * n_fired)
-
-    def slice_tick_send_offsets(self, n_units: int, fired_pos: np.ndarray) -> np.ndarray:
-        """Cycle offset (from the tick handler's start) at which the packet of each fired unit is
-        sent: the unit loop reaches unit i after i unit bodies; the send is its last action."""
-        fired_pos = np.asarray(fired_pos, np.int64)
-        k = np.arange(fired_pos.size, dtype=np.int64)
-        return (self.c("slice_tick") + self.c("slice_unit") * (fired_pos + 1)
-                + self.c("slice_fire") * (k + 1))
 
     def event_sram(self, nnz) -> tuple[np.ndarray, np.ndarray]:
         ev, nz = self.work("slice_event"), self.work("slice_nnz")

@@ -5,8 +5,9 @@
   cycles per packet from ``CostModel.slice_event_cycles(nnz of the row)``.
 - on each tick k (first_tick <= k <= last_tick): close the step of the previous tick (parity
   (k-1) mod 2), apply the gate nonlinearities (exp unit), update the state, threshold, reset, and
-  send one multicast packet per event with its value (payload float32) at the cycle the unit loop
-  reaches it.
+  queue one multicast packet per event with its value (payload float32); the packets go out in
+  this slice's slots of the send schedule (``firmware_py.schedule``), one per user
+  event.
 - a packet whose parity says it belongs to a step this PE has already closed is *late*: it is
   counted (``late_packets``) and dropped, so the engine's oracle comparison shows its effect.
 """
@@ -17,6 +18,7 @@ import numpy as np
 
 from firmware_py.cores import EGRUSliceCore, decode, encode
 from firmware_py.cost import CostModel
+from firmware_py.schedule import SenderSlot, delay_until
 from s2sim.hw.runtime import Program
 
 __all__ = ["EGRUSliceProgram"]
@@ -26,7 +28,8 @@ class EGRUSliceProgram(Program):
     name = "egru_slice"
 
     def __init__(self, slice_id: str, core: EGRUSliceCore, cost: CostModel,
-                 regions: dict[str, int], key_base: int | None, first_tick: int, last_tick: int):
+                 regions: dict[str, int], key_base: int | None, first_tick: int, last_tick: int,
+                 schedule: SenderSlot | None = None):
         self.slice_id = slice_id
         self.core = core
         self.cost = cost
@@ -37,6 +40,9 @@ class EGRUSliceProgram(Program):
         self.fired_log: list[tuple[int, np.ndarray, np.ndarray]] = []  # (step, units, values)
         self.late_packets = 0
         self.max_tick_cycles = 0
+        self.schedule = schedule
+        self._queue = None  # (tick, fired, values, next index)
+        self.unsent = 0  # events still queued when the next step's sends began
 
     def sram_regions(self) -> dict[str, int]:
         return dict(self.regions)
@@ -55,7 +61,6 @@ class EGRUSliceProgram(Program):
         if late.any():
             n_late = int(late.sum())
             self.late_packets += n_late
-            pe.count(late_packets=n_late)
             cycles[late] = self.cost.c("slice_event")
             ok = ~late
             src, sl, parity, local, xs = src[ok], sl[ok], parity[ok], local[ok], xs[ok]
@@ -79,13 +84,40 @@ class EGRUSliceProgram(Program):
         cyc = cm.slice_tick_cycles(u, fired.size)
         self.max_tick_cycles = max(self.max_tick_cycles, cyc)
         pe.charge(cyc)
-        unit_w, fire_w, tick_w = cm.work("slice_unit"), cm.work("slice_fire"), cm.work("slice_tick")
+        unit_w, fire_w = cm.work("slice_unit"), cm.work("slice_fire")
+        tick_w = cm.work("slice_tick")
         pe.count(exp_calls=3 * u,
                  sram_read_bytes=tick_w.sram_read_bytes + u * unit_w.sram_read_bytes,
                  sram_written_bytes=(tick_w.sram_written_bytes + u * unit_w.sram_written_bytes
                                      + fired.size * fire_w.sram_written_bytes))
         self.fired_log.append((tick - self.first_tick, fired, vals))
         if fired.size and self.key_base is not None:
-            keys = encode(self.key_base, fired, tick & 1)
-            payloads = vals.view(np.uint32).reshape(-1, 1)
-            pe.send(keys, payloads, at_cycles=cm.slice_tick_send_offsets(u, fired))
+            if self._queue is not None:
+                self.unsent += self._queue[1].size - self._queue[3]
+            self._queue = (tick, fired, vals, 0)
+            self._arm(pe, cyc)
+
+    def _arm(self, pe, charged: int) -> None:
+        """Schedule the user event that sends the next queued event in this slice's slot."""
+        sch = self.schedule
+        tick, fired, _, k = self._queue
+        if sch is None:
+            pe.user_event("send", delay_cycles=0)
+            return
+        target = sch.target_ps(tick, k, pe.frequency_hz)
+        pe.user_event("send", delay_cycles=delay_until(pe, target, charged))
+
+    def on_user_event(self, pe, arg) -> None:
+        if self._queue is None:
+            return
+        tick, fired, vals, k = self._queue
+        w = self.cost.work("slice_send")
+        pe.charge(w.cycles)
+        pe.count(sram_read_bytes=w.sram_read_bytes, sram_written_bytes=w.sram_written_bytes)
+        pe.send(encode(self.key_base, fired[k:k + 1], tick & 1),
+                vals[k:k + 1].view(np.uint32).reshape(-1, 1))
+        if k + 1 < fired.size:
+            self._queue = (tick, fired, vals, k + 1)
+            self._arm(pe, w.cycles)
+        else:
+            self._queue = None

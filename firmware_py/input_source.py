@@ -1,10 +1,17 @@
 """Input-source program: collects a step's input from the host and emits it as events.
 
 The host sends step t's values (embedding vector of a token, or a frame's pooled pixels) as
-packets with key ``HOST_SRC | parity(t) | element``, payload float32, during tick interval t.
+packets with key ``HOST_SRC | parity(t) | element`` and a 128-bit payload holding the float32
+values of elements element..element+3 (``HOST_VALUES_PER_PACKET``), during tick interval t. Four
+values per packet keep the Ethernet bridge's packet rate below what the input PE's handler
+can absorb (1 Gbit/s delivers a 20-byte packet every 160 ns).
 They are added into the frame buffer of that parity (several packets may hit one element, which
 is how event frames are pooled). At tick t+1 the program scans the buffer, sends one multicast
-event per nonzero element (ascending element order) and clears it. Host packets arriving after
+event per nonzero element (ascending element order) and clears it. The events go out in chunks
+paced to the receivers' handler time (user events between chunks, the PE sleeps meanwhile), so a
+dense input vector does not overflow the receivers' packet queues (phase 0 of the send schedule,
+``firmware_py.schedule``). Within a chunk the PE spaces the sends by busy-waiting (charged), so a
+chunk of 16 keeps the input PE busy for 16 slots at most. Host packets arriving after
 their step was emitted are late: counted (``late_packets``) and dropped.
 """
 
@@ -15,16 +22,19 @@ import numpy as np
 from firmware_py.cores import InputCore, decode, encode
 from firmware_py.cost import CostModel
 from firmware_py.keys import HOST_SRC
+from firmware_py.schedule import SenderSlot, delay_until
 from s2sim.hw.runtime import Program
 
-__all__ = ["InputSourceProgram"]
+__all__ = ["InputSourceProgram", "HOST_VALUES_PER_PACKET"]
+
+HOST_VALUES_PER_PACKET = 4  # the 128-bit multicast payload
 
 
 class InputSourceProgram(Program):
     name = "input_source"
 
     def __init__(self, n: int, cost: CostModel, regions: dict[str, int], key_base: int | None,
-                 first_tick: int, last_tick: int):
+                 first_tick: int, last_tick: int, schedule: SenderSlot | None = None):
         self.core = InputCore(n)
         self.n = int(n)
         self.cost = cost
@@ -34,6 +44,8 @@ class InputSourceProgram(Program):
         self.last_tick = int(last_tick)
         self.late_packets = 0
         self.sent_per_step: list[int] = []
+        self.schedule = schedule
+        self._pending = None  # (tick, idx, vals, next index)
 
     def sram_regions(self) -> dict[str, int]:
         return dict(self.regions)
@@ -46,17 +58,21 @@ class InputSourceProgram(Program):
 
     def on_packets(self, pe, keys, payloads) -> np.ndarray:
         _, _, parity, elem = decode(keys)
-        xs = np.ascontiguousarray(payloads[:, 0]).view(np.float32)
+        w_words = payloads.shape[1]
         ok = (parity == (int(pe.tick) & 1)) & (elem < self.n)
         n_bad = int((~ok).sum())
         if n_bad:
             self.late_packets += n_bad
-            pe.count(late_packets=n_bad)
-        self.core.receive(parity[ok], elem[ok], xs[ok])
-        w = self.cost.work("input_packet")
-        pe.count(sram_read_bytes=w.sram_read_bytes * int(ok.sum()),
-                 sram_written_bytes=w.sram_written_bytes * int(ok.sum()))
-        return np.full(keys.size, w.cycles, np.int64)
+        vals = np.ascontiguousarray(payloads[ok]).view(np.float32)  # (n_ok, w)
+        e = elem[ok][:, None] + np.arange(w_words)[None, :]
+        inside = e < self.n
+        par = np.broadcast_to(parity[ok][:, None], e.shape)
+        self.core.receive(par[inside], e[inside], vals[inside])
+        pk, val = self.cost.work("input_packet"), self.cost.work("input_value")
+        n_vals = int(inside.sum())
+        pe.count(sram_read_bytes=pk.sram_read_bytes * int(ok.sum()) + val.sram_read_bytes * n_vals,
+                 sram_written_bytes=val.sram_written_bytes * n_vals)
+        return np.full(keys.size, pk.cycles + w_words * val.cycles, np.int64)
 
     def on_tick(self, pe, tick: int) -> None:
         cm = self.cost
@@ -64,15 +80,44 @@ class InputSourceProgram(Program):
             pe.charge(cm.c("input_tick"))
             return
         idx, vals = self.core.emit((tick - 1) & 1)
+        scan = cm.work("input_scan")
+        pe.charge(cm.c("input_tick") + self.n * scan.cycles)
+        pe.count(sram_read_bytes=self.n * scan.sram_read_bytes)
         n_sent = idx.size if self.key_base is not None else 0
-        scan, send = cm.work("input_scan"), cm.work("input_send")
-        pe.charge(cm.c("input_tick") + self.n * scan.cycles + n_sent * send.cycles)
-        pe.count(sram_read_bytes=self.n * scan.sram_read_bytes,
-                 sram_written_bytes=n_sent * send.sram_written_bytes)
         self.sent_per_step.append(int(n_sent))
         if n_sent:
-            # the scan reaches element e after e + 1 scan bodies; its send ends that body
-            at = (cm.c("input_tick") + (idx.astype(np.int64) + 1) * scan.cycles
-                  + (np.arange(n_sent, dtype=np.int64) + 1) * send.cycles)
-            pe.send(encode(self.key_base, idx, tick & 1), vals.view(np.uint32).reshape(-1, 1),
-                    at_cycles=at)
+            self._pending = (tick, idx, vals, 0)
+            self._arm(pe, cm.c("input_tick") + self.n * scan.cycles)
+
+    def _arm(self, pe, charged: int) -> None:
+        sch = self.schedule
+        if sch is None:
+            pe.user_event("send", delay_cycles=0)
+            return
+        tick, _, _, k = self._pending
+        target = sch.target_ps(tick, k, pe.frequency_hz)
+        pe.user_event("send", delay_cycles=delay_until(pe, target, charged))
+
+    def on_user_event(self, pe, arg) -> None:
+        """Send the next chunk of pending events, spaced ``period_cycles`` apart (the worst
+        per-event handler time of the receivers), then arm the next chunk."""
+        if self._pending is None:
+            return
+        tick, idx, vals, k = self._pending
+        sch = self.schedule
+        chunk = sch.chunk if sch is not None else idx.size
+        slot = sch.period_cycles if sch is not None else 0
+        n = min(chunk, idx.size - k)
+        send = self.cost.work("input_send")
+        body = self.cost.c("input_chunk") + n * max(send.cycles, slot)
+        pe.charge(body)
+        pe.count(sram_written_bytes=n * send.sram_written_bytes)
+        at = self.cost.c("input_chunk") + np.arange(1, n + 1, dtype=np.int64) * max(send.cycles,
+                                                                                     slot)
+        pe.send(encode(self.key_base, idx[k:k + n], tick & 1),
+                vals[k:k + n].view(np.uint32).reshape(-1, 1), at_cycles=at)
+        if k + n < idx.size:
+            self._pending = (tick, idx, vals, k + n)
+            self._arm(pe, body)
+        else:
+            self._pending = None

@@ -49,7 +49,6 @@ class ReadoutProgram(Program):
         n_bad = int((~ok).sum())
         if n_bad:
             self.late_packets += n_bad
-            pe.count(late_packets=n_bad)
         self.core.receive(sl[ok], parity[ok], local[ok], xs[ok])
         w = self.cost.work("readout_event")
         n_ok = int(ok.sum())

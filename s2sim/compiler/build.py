@@ -50,6 +50,24 @@ def build_cores(mapping, network) -> dict[str, object]:
     return cores
 
 
+def sender_slot(mapping, s):
+    """The SenderSlot of slice ``s`` (None when the mapping has no schedule or s sends nothing)."""
+    from firmware_py.schedule import SenderSlot
+
+    sch = mapping.schedule
+    if not sch or s.key_base is None:
+        return None
+    if s.kind == "input":
+        return SenderSlot(mapping.tick_period_ps, sch["start_a_cycles"], sch["slot_a_cycles"],
+                          chunk=int(sch.get("chunk", 16)))
+    if s.kind != "egru" or s.send_slot is None:
+        return None
+    ph = s.send_phase
+    start, slot, n = (sch["phase_start_cycles"][ph], sch["phase_slot_cycles"][ph],
+                      sch["phase_senders"][ph])
+    return SenderSlot(mapping.tick_period_ps, start + s.send_slot * slot, n * slot)
+
+
 def build_programs(mapping, network, spec, n_steps: int, cores=None) -> dict[int, object]:
     """PE id -> Program, for a run of ``n_steps`` steps."""
     from firmware_py.composite import CompositeProgram
@@ -65,10 +83,11 @@ def build_programs(mapping, network, spec, n_steps: int, cores=None) -> dict[int
         last = s.first_tick + n_steps - 1
         if s.kind == "input":
             progs[s.id] = InputSourceProgram(s.n_in, cost, s.regions, s.key_base, s.first_tick,
-                                             last)
+                                             last, schedule=sender_slot(mapping, s))
         elif s.kind == "egru":
             progs[s.id] = EGRUSliceProgram(s.id, cores[s.id], cost, s.regions, s.key_base,
-                                           s.first_tick, last)
+                                           s.first_tick, last,
+                                           schedule=sender_slot(mapping, s))
         else:
             progs[s.id] = ReadoutProgram(cores[s.id], cost, s.regions, egru_src(L - 1),
                                          s.first_tick, last)

@@ -134,8 +134,9 @@ def compile_network(
     n_in0 = network.input.n_out
     in_regions = {k: _align(v, align) for k, v in
                   {"frame": 4 * n_in0, "dirty": n_in0, "config": CONFIG_BYTES}.items()}
-    in_cycles = (cm.c("input_tick") + n_in0 * (cm.c("input_scan") + cm.c("input_packet")
-                                               + cm.irq_cycles)
+    n_host_pk = -(-n_in0 // 4)  # 4 values per host packet (firmware_py.input_source)
+    in_cycles = (cm.c("input_tick") + n_in0 * (cm.c("input_scan") + cm.c("input_value"))
+                 + n_host_pk * (cm.c("input_packet") + cm.irq_cycles)
                  + int(math.ceil(budget.input_activity * n_in0)) * cm.c("input_send"))
     infos.append(SliceInfo(id="input", kind="input", layer=-1, index=0,
                            units=list(range(n_in0)), n_in=n_in0, regions=in_regions,
@@ -158,7 +159,7 @@ def compile_network(
                 key_base=K.key_base(K.egru_src(i), k), first_tick=i + 2))
     ro = network.readout
     H_last = network.layers[-1].hidden
-    ro_raw = {"events": 8 * H_last, "config": CONFIG_BYTES}
+    ro_raw = {"events": 2 * 8 * H_last, "unit_table": 2 * H_last, "config": CONFIG_BYTES}
     if ro.weights is not None:
         ro_raw.update({"weights": 4 * ro.n_out * H_last, "acc": 4 * ro.n_out,
                        "bias": 4 * ro.n_out})
@@ -235,6 +236,8 @@ def compile_network(
         if s.key_base is not None and s.id not in routed_sources:
             s.key_base = None  # nobody consumes this slice's events: it sends nothing
 
+    schedule = _schedule(network, parts, infos, placed, cm, opts, cycles_per_tick)
+
     mapping = Mapping(
         network_name=network.name, network_ref=network.ref,
         network_fingerprint=network.fingerprint(), layer_sizes=network.sizes, n_in=n_in0,
@@ -249,6 +252,7 @@ def compile_network(
         routes=[RouteEntry(key=r.key, mask=r.mask, pes=list(r.pes), sources=list(r.sources))
                 for r in routes_c],
         table_entries=table, data_bytes_available=avail, pipeline_ticks=L + 1,
+        schedule=schedule,
     )
     mapping._network = network
     mapping.compile_s = time.perf_counter() - t0
@@ -326,3 +330,90 @@ def _routes(network, parts, infos, placed) -> list[Route]:
                 routes.append(Route(by[f"L{i}.S{k}"].key_base, K.SLICE_ENTRY_MASK, pes,
                                     [f"L{i}.S{k}"]))
     return routes
+
+
+def _slice_row_nnz(M: np.ndarray, H: int, parts: list[np.ndarray]) -> list[np.ndarray]:
+    """Per slice: nonzeros of each row of M within the slice's gate columns."""
+    nz = (M != 0).astype(np.float32)
+    out = []
+    for U in parts:
+        out.append(nz[:, _gate_cols(U, H)].sum(axis=1))
+    return out
+
+
+def _schedule(network, parts, infos, placed, cm, opts, cycles_per_tick) -> dict[str, int]:
+    """The send schedule (firmware_py.schedule): windows and slots from per-event handler costs.
+
+    Slots use the *mean* handler time per event (over the rows a receiver holds) with a 25 %
+    margin: with TDMA a receiver gets at most one packet per sender per round, so its backlog
+    stays far below the packet-queue depth while the mean keeps up.
+    """
+    irq = cm.irq_cycles
+    by = {s.id: s for s in infos}
+    L = len(network.layers)
+    for i, layer in enumerate(network.layers):
+        H = layer.hidden
+        w_rows = _slice_row_nnz(layer.W, H, parts[i])
+        r_rows = _slice_row_nnz(layer.R, H, parts[i])
+        for k, U in enumerate(parts[i]):
+            s = by[f"L{i}.S{k}"]
+            rows = np.concatenate([w_rows[k], r_rows[k]])
+            s.mean_event_cycles = int(math.ceil(cm.c("slice_event")
+                                                + cm.c("slice_nnz") * float(rows.mean())))
+            s.tick_cycles_max = cm.slice_tick_cycles(len(U), len(U))
+            # the input window only feeds layer 0: keep its own mean (W rows only)
+            if i == 0:
+                s.__dict__["_mean_w"] = int(math.ceil(cm.c("slice_event")
+                                                      + cm.c("slice_nnz") * float(w_rows[k].mean())))
+    ro = network.readout
+    rs = by["readout"]
+    rs.mean_event_cycles = cm.c("readout_event") + (
+        ro.n_out * cm.c("readout_mac") if ro.weights is not None and not ro.trace else 0)
+    rs.tick_cycles_max = rs.est_cycles_per_step
+    inp = by["input"]
+    inp.mean_event_cycles = cm.c("input_packet") + 4 * cm.c("input_value")
+    inp.tick_cycles_max = cm.c("input_tick") + inp.n_in * cm.c("input_scan")
+    per_pe_event: dict[int, int] = {}
+    per_pe_tick: dict[int, int] = {}
+    per_pe_event_a: dict[int, int] = {}
+    for s in infos:
+        pe = placed[s.id]
+        per_pe_event[pe] = per_pe_event.get(pe, 0) + s.mean_event_cycles
+        per_pe_tick[pe] = per_pe_tick.get(pe, 0) + s.tick_cycles_max
+        if s.kind == "egru" and s.layer == 0:
+            per_pe_event_a[pe] = per_pe_event_a.get(pe, 0) + s.__dict__.pop("_mean_w")
+    margin = 1.25
+    slot_a = int(math.ceil(margin * (max(per_pe_event_a.values()) + irq)))
+    start_a = max(per_pe_tick.values()) + irq + 500  # + NoC latency across the mesh
+    senders = [s for s in infos if s.kind == "egru" and s.key_base is not None]
+    phase_of = {s.id: (0 if s.layer % 2 else 1) for s in senders}
+    # receivers per phase: the consumers of that phase's senders (layers l and l+1, readout)
+    recv_event: list[dict[int, int]] = [{}, {}]
+    for s in infos:
+        if s.kind == "input":
+            continue
+        pe = placed[s.id]
+        lay = s.layer
+        for ph in (0, 1):
+            src_layers = [l_ for l_ in range(L) if (0 if l_ % 2 else 1) == ph]
+            if any(lay in (sl, sl + 1) for sl in src_layers):
+                recv_event[ph][pe] = recv_event[ph].get(pe, 0) + s.mean_event_cycles
+    rounds_u = max((len(s.units) for s in senders), default=0)
+    rounds = int(math.ceil(float(opts["activity"]) * rounds_u))
+    starts, slots, counts = [], [], []
+    t = start_a
+    for ph in (0, 1):
+        group = [s for s in senders if phase_of[s.id] == ph]
+        for j, s in enumerate(group):
+            s.send_phase, s.send_slot = ph, j
+        slot = int(math.ceil(margin * (max(recv_event[ph].values(), default=0) + irq)))
+        dur = rounds * len(group) * slot
+        if ph == 0:
+            dur = max(dur, network.input.n_out * slot_a)
+        starts.append(int(t))
+        slots.append(slot)
+        counts.append(len(group))
+        t += dur + 500
+    return {"start_a_cycles": int(start_a), "slot_a_cycles": slot_a, "chunk": 16,
+            "phase_start_cycles": starts, "phase_slot_cycles": slots, "phase_senders": counts,
+            "est_end_cycles": int(t)}

@@ -44,6 +44,10 @@ class SliceInfo(_Plain):
     est_cycles_per_step: int
     key_base: int | None = None  # None: sends nothing on chip
     first_tick: int  # first tick whose handler does work (pipeline fill)
+    send_phase: int | None = None  # EGRU senders: phase of the send schedule (0 odd, 1 even)
+    send_slot: int | None = None  # EGRU senders: turn within the phase (TDMA)
+    mean_event_cycles: int = 0  # expected handler cycles per received event (irq excluded)
+    tick_cycles_max: int = 0  # tick handler cycles with every unit firing (irq excluded)
 
 
 class RouteEntry(_Plain):
@@ -81,6 +85,7 @@ class Mapping(_Plain):
     table_entries: int
     data_bytes_available: int
     pipeline_ticks: int  # ticks from a step's input emission to its output reaching the readout
+    schedule: dict[str, int | list[int]] = Field(default_factory=dict)  # see _schedule
     compile_s: float = 0.0  # wall clock of the compile (not part of the deterministic report)
 
     _network = PrivateAttr(default=None)
@@ -241,6 +246,14 @@ class Mapping(_Plain):
             lines.append(f"  PE {pe:>3} ({'+'.join(ss)}): {total} B "
                          f"({100 * total / self.data_bytes_available:.1f}%): {detail}")
         lines.append("")
+        sch = self.schedule
+        if sch:
+            lines.append(f"## send schedule (cycles from the tick): input from "
+                         f"{sch['start_a_cycles']}, one per {sch['slot_a_cycles']}; phases (TDMA) "
+                         f"start {sch['phase_start_cycles']}, slot {sch['phase_slot_cycles']}, "
+                         f"senders {sch['phase_senders']}; at the assumed activity the sends end "
+                         f"by ~{sch['est_end_cycles']} of {self.cycles_per_tick}")
+            lines.append("")
         lines.append(f"## routing: {self.routes_before} entries before compression, "
                      f"{len(self.routes)} after, table holds {self.table_entries}")
         for r in self.routes:

@@ -125,3 +125,65 @@ def compare_with_oracle(run: PreparedRun, result: RunResult, atol: float = 1e-5)
     mm.first_mismatch = first
     mm.diverged_steps = 0 if first is None else run.n_steps - first[0]
     result.mismatches = mm
+
+
+def route_geometry(mapping, spec) -> dict[str, int]:
+    """NoC hops of one packet from each sender (slice id, "host", "to_host"), in the chip's NoC
+    model: source QPE -> event router (XY) + one flit per destination QPE router -> QPE (XY)."""
+    from s2sim.hw.noc import Mesh
+
+    org = spec.organisation
+    router = tuple(org.router_position.value)
+    bridge = tuple(spec.host.bridge_qpe.value)
+    mesh = Mesh([tuple(c) for c in org.qpe_coords.value] + [router, bridge])
+
+    def qpe(pe):
+        return ((pe >> 5) & 7, (pe >> 2) & 7)
+
+    out: dict[str, int] = {}
+    for r in mapping.routes:
+        dest = {qpe(p) for p in r.pes}
+        fan = sum(mesh.hops(router, q) for q in dest)
+        for src in r.sources:
+            origin = bridge if src == "host" else qpe(mapping.placement[src])
+            out[src] = mesh.hops(origin, router) + fan
+    out["to_host"] = mesh.hops(qpe(mapping.placement["readout"]), bridge)
+    return out
+
+
+def slice_events(mapping, ys: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """(T,) events sent per step by each EGRU slice."""
+    return {s.id: np.count_nonzero(ys[s.layer][:, s.units], axis=1).astype(np.int64)
+            for s in mapping.slices if s.kind == "egru"}
+
+
+def host_packets_per_step(xs: np.ndarray, per_packet: int = 4) -> np.ndarray:
+    """Host -> input-source packets per step: groups of 4 elements holding a nonzero value."""
+    T, n = xs.shape
+    padded = np.zeros((T, -(-n // per_packet) * per_packet), np.float32)
+    padded[:, :n] = xs
+    return np.count_nonzero(np.any(padded.reshape(T, -1, per_packet) != 0, axis=2), axis=1
+                            ).astype(np.int64)
+
+
+def packets_and_hops(run: PreparedRun, events: np.ndarray, in_events: np.ndarray,
+                     ys: list[np.ndarray] | None = None):
+    """Per step: multicast packets on chip (host injections + input + EGRU events) and the NoC
+    hops they and the step's readout message travel."""
+    m = run.mapping
+    geo = route_geometry(m, run.spec)
+    host_pk = host_packets_per_step(run.xs)
+    pk = host_pk.copy()  # host -> input PE
+    hops = host_pk * geo.get("host", 0)
+    inp = m.slice("input")
+    if inp.key_base is not None:
+        pk = pk + in_events
+        hops = hops + in_events * geo.get("input", 0)
+    if ys is None:
+        raise ValueError("packets_and_hops needs the per-layer outputs")
+    for sid, ev in slice_events(m, ys).items():
+        if m.slice(sid).key_base is not None:
+            pk = pk + ev
+            hops = hops + ev * geo.get(sid, 0)
+    hops = hops + geo["to_host"]
+    return pk.astype(np.int64), hops.astype(np.int64)
