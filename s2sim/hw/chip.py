@@ -119,6 +119,15 @@ class Chip:
         self._ran = False
         self.env: simpy.Environment | None = None
 
+    @property
+    def tick_period_ps(self) -> int:
+        """The timer tick period in picoseconds (``spec.timing.tick_period_s``)."""
+        return self._period_ps
+
+    def pe_index(self, pe_id: int) -> int:
+        """Position of ``pe_id`` in ``chip.pes`` (the row of the count arrays)."""
+        return self.pe(pe_id).index
+
     # -- set-up ---------------------------------------------------------------------------------
 
     def pe(self, pe_id: int) -> PE:

@@ -48,6 +48,7 @@ PROGRAM_FIELDS = frozenset(
     ("macs", "cpu_macs", "sram_read_bytes", "sram_written_bytes", "exp_calls", "log_calls",
      "synaptic_events")
 )
+RUNTIME_FIELDS = frozenset(PE_FIELDS) - PROGRAM_FIELDS
 PL_FIELDS = ("residency_ps", "cycles", "macs")
 NOC_FIELDS = (
     "packets",          # multicast packets into the NoC (PE sends + host injections)
@@ -187,7 +188,7 @@ class Ledger:
                     raise S2SimError(f"{who}: counter name {name!r} is not an identifier")
                 # Programs may keep their own counters next to the ledger's names.
                 arr = self.pe[name] = np.zeros_like(self.pe["active_cycles"])
-            elif name not in PROGRAM_FIELDS:
+            elif name in RUNTIME_FIELDS:
                 allowed = ", ".join(sorted(PROGRAM_FIELDS))
                 raise S2SimError(f"{who}: counter {name!r} is booked by the runtime, not by "
                                  f"programs (program counters: {allowed})")

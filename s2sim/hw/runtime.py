@@ -114,6 +114,7 @@ class PE:
         self._timer = False
         self._busy_until = 0
         self._next_tick = 0
+        self._overrun_mark = 0               # last tick already counted as an overrun
         self._chunks: list[tuple] = []       # queued packets: (arrival, keys, payloads, widths)
         self._last_starts = _EMPTY_I64       # start times of the previous packet batch
         self._dma: list[tuple] = []          # heap of (due_ps, seq, tag)
@@ -259,17 +260,20 @@ class PE:
         """Run the highest-priority work that is due, if the PE is free."""
         chip = self._chip
         now = chip.env.now
+        P = chip._period_ps
         if self._busy_until > now:
+            if self._timer and now % P == 0:
+                k = now // P
+                if 0 < k < chip._n_ticks and self._overrun_mark < k:
+                    # tick k fires while the PE is still busy: the work of tick k-1 overran
+                    self._overrun_mark = k
+                    chip._ledger.pe["tick_overruns"][self.index, k - 1] += 1
             self._ensure_wake(self._busy_until)
             return
-        P = chip._period_ps
         nt = self._next_tick
         ran = False
         if self._timer and nt < chip._n_ticks and nt * P <= now:
             self._next_tick = nt + 1
-            if now > nt * P and nt > 0:
-                # the tick fired while the PE was still busy: the previous tick overran
-                chip._ledger.pe["tick_overruns"][self.index, nt - 1] += 1
             self._run_simple(now, 0, nt)
             ran = True
         if not ran and self._chunks:
@@ -398,26 +402,31 @@ class PE:
                                            < depth):
             self._last_starts = self._run_batch(a, keys, pay, widths, now)
             return True
-        # Overload: go chunk by chunk so that only accepted packets reach the program.
-        known = prev
+        # Possible overload: go chunk by chunk so that only accepted packets reach the program.
+        # A chunk is the longest run whose waiting count is certainly below the depth even if
+        # none of its packets had started; a run that finds the queue full (counting only
+        # packets already timed) is dropped.
+        known = prev[-depth:]
         idx = 0
         L = self._chip._ledger
         starts_all = []
+        ar = np.arange(depth + 1)
         while idx < n:
-            rem = a[idx:]
+            rem = a[idx:idx + depth + 1]
             waiting = known.shape[0] - np.searchsorted(known, rem, side="right")
-            ok = (waiting + np.arange(rem.shape[0])) < depth
-            bad = np.flatnonzero(~ok)
-            take = int(bad[0]) if bad.size else rem.shape[0]
-            if take == 0:
-                L.pe["queue_full"][self.index, L.tick_of(int(rem[0]))] += 1
-                idx += 1
+            full = waiting >= depth
+            if full[0]:
+                j = int(np.argmin(full)) if not full.all() else rem.shape[0]
+                np.add.at(L.pe["queue_full"][self.index], L.ticks_of(rem[:j]), 1)
+                idx += j
                 continue
+            ok = (waiting + ar[:rem.shape[0]]) < depth
+            take = int(np.argmin(ok)) if not ok.all() else rem.shape[0]
             sl = slice(idx, idx + take)
             free = max(now, self._busy_until)
             st = self._run_batch(a[sl], keys[sl], pay[sl], widths[sl], free)
             starts_all.append(st)
-            known = np.concatenate([known, st])
+            known = np.concatenate([known, st])[-depth:]
             idx += take
         self._last_starts = np.concatenate(starts_all) if starts_all else _EMPTY_I64
         return True

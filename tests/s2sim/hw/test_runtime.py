@@ -1,0 +1,268 @@
+import numpy as np
+import pytest
+
+from s2sim.errors import S2SimError
+from s2sim.hw import Chip, Program
+from s2sim.hw.dvfs import cycles_to_ps, seconds_to_ps
+from s2sim.spec import encode_pe_id, load_spec
+
+F0 = 150e6
+IRQ = 12 + 10
+
+
+class Slow(Program):
+    """Handles each packet in `cycles` cycles and records (start, keys, payloads) per batch."""
+
+    def __init__(self, cycles):
+        self.cycles = cycles
+        self.batches = []
+
+    def on_packets(self, pe, keys, payloads):
+        self.batches.append((pe.now_ps, keys.copy(), payloads.copy()))
+        return np.full(len(keys), self.cycles, dtype=np.int64)
+
+
+def _host_chip(spec, dst_prog, n_packets, payloads=None, t0=0):
+    chip = Chip(spec)
+    dst = encode_pe_id(2, 2, 0)
+    chip.load(dst, dst_prog)
+    chip.router.add(0x50, 0xFFFFFFF0, pes={dst})
+    keys = 0x50 + (np.arange(n_packets) % 16)
+    chip.inject(t0, keys, payloads, from_host=False)  # all enter at the router at t0
+    return chip, dst
+
+
+def test_packets_are_timed_serially_in_one_batch(spec):
+    prog = Slow(100)
+    chip, dst = _host_chip(spec, prog, 5, payloads=np.arange(10, dtype=np.uint32).reshape(5, 2))
+    res = chip.run(ticks=1)
+    assert len(prog.batches) == 1  # one on_packets call for the 5 packets
+    start, keys, pay = prog.batches[0]
+    assert keys.tolist() == [0x50, 0x51, 0x52, 0x53, 0x54]
+    assert pay.shape == (5, 2) and pay[4].tolist() == [8, 9]
+    c = res.counts
+    i = chip.pe_index(dst)
+    assert c.pe["packets_received"][i, 0] == 5
+    assert c.pe["active_cycles"][i, 0] == 5 * (100 + IRQ)
+    # each packet holds the PE for 122 cycles; packets arrive one flit time apart, far less
+    assert c.pe["active_ps"][i, 0] == 5 * cycles_to_ps(122, F0)
+
+
+def test_full_queue_drops_and_counts(spec):
+    small = load_spec(overrides={"timing.packet_queue_depth": 4})
+    prog = Slow(10_000)  # much slower than the arrivals
+    chip, dst = _host_chip(small, prog, 10)
+    res = chip.run(ticks=1)
+    i = chip.pe_index(dst)
+    # one packet running + 4 waiting; the other 5 find the queue full
+    assert res.counts.pe["queue_full"][i, 0] == 5
+    assert res.counts.pe["packets_received"][i, 0] == 5
+    got = np.concatenate([b[1] for b in prog.batches]).tolist()
+    assert got == [0x50, 0x51, 0x52, 0x53, 0x54]
+    s = res.summary()
+    assert s["queue_full"] == 5 and s["queue_full_pes"] == [dst]
+    assert "queue_full: 5 packet(s)" in res.report() and not res.ok
+
+
+def test_no_drop_when_queue_is_deep_enough(spec):
+    prog = Slow(10_000)
+    chip, dst = _host_chip(spec, prog, 10)
+    res = chip.run(ticks=1)
+    assert res.counts.total("queue_full") == 0 and res.ok and res.report() == ""
+    assert res.counts.total("packets_received") == 10
+
+
+class Overrun(Program):
+    def __init__(self, cycles_tick0):
+        self.cycles_tick0 = cycles_tick0
+        self.starts = []
+
+    def on_tick(self, pe, tick):
+        self.starts.append(pe.now_ps)
+        if tick == 0:
+            pe.charge(self.cycles_tick0)
+
+
+def test_tick_overrun_is_detected_per_pe_and_tick(spec):
+    P = seconds_to_ps(spec.timing.tick_period_s.value)
+    chip = Chip(spec)
+    a, b = chip.pes[0], chip.pes[1]
+    pa, pb = Overrun(225_000), Overrun(1000)  # 1.5 ticks at 150 MHz / well inside
+    chip.load(a, pa)
+    chip.load(b, pb)
+    res = chip.run(ticks=4)
+    ov = res.counts.pe["tick_overruns"]
+    assert ov[0].tolist() == [1, 0, 0, 0] and ov[1].sum() == 0
+    # tick 1 runs late, when tick 0's handler is done
+    assert pa.starts[1] == cycles_to_ps(225_000 + IRQ, F0) and pb.starts[1] == P
+    assert pa.starts[2] == 2 * P
+    assert res.summary()["tick_overrun_pes"] == [a]
+    # active time is split across the tick boundary
+    assert res.counts.pe["active_ps"][0, :2].tolist() == [P, cycles_to_ps(225_022, F0) - P
+                                                          + cycles_to_ps(IRQ, F0)]
+
+
+def test_busy_at_end_of_run_counts_an_overrun(spec):
+    chip = Chip(spec)
+    chip.load(chip.pes[0], Overrun(10**6))
+    res = chip.run(ticks=2)
+    assert res.counts.pe["tick_overruns"][0].tolist() == [1, 1]
+
+
+class Echo(Program):
+    """Re-sends every packet's key + 0x100 right after handling that packet."""
+
+    def on_packets(self, pe, keys, payloads):
+        cyc = np.full(len(keys), 50, dtype=np.int64)
+        pe.send(keys + 0x100, payloads, at_cycles=np.cumsum(cyc))
+        return cyc
+
+
+def test_send_at_cycles_inside_a_batch_maps_to_each_packet(spec):
+    chip = Chip(spec)
+    mid = encode_pe_id(2, 2, 0)
+    sink_pe = encode_pe_id(2, 2, 1)
+    chip.load(mid, Echo())
+    sink = Slow(0)
+    chip.load(sink_pe, sink)
+    chip.router.add(0x50, 0xFFFFFFF0, pes={mid})
+    chip.router.add(0x150, 0xFFFFFFF0, pes={sink_pe})
+    chip.inject(0, [0x50, 0x51, 0x52], [[1], [2], [3]], from_host=False)
+    res = chip.run(ticks=1)
+    got = np.concatenate([b[1] for b in sink.batches]).tolist()
+    assert got == [0x150, 0x151, 0x152]
+    assert np.concatenate([b[2] for b in sink.batches]).ravel().tolist() == [1, 2, 3]
+    assert res.counts.pe["packets_sent"][chip.pe_index(mid), 0] == 3
+    # the first echo leaves after packet 0's 12 + 50 cycles, so the sink's first batch starts
+    # before the middle PE has finished all three
+    first_sink_start = sink.batches[0][0]
+    mid_busy_ps = 3 * cycles_to_ps(50 + IRQ, F0)
+    assert first_sink_start < mid_busy_ps
+
+
+class Prio(Program):
+    """Tick 0: a user event, a DMA and a self-sent packet all become due; records the order."""
+
+    def __init__(self):
+        self.log = []
+
+    def on_tick(self, pe, tick):
+        if tick == 0:
+            pe.user_event("u")          # due at once
+            pe.dma_read(4096, tag=7)    # done after 512 NoC cycles
+            pe.charge(10_000)
+            pe.send([0x9])              # leaves at the end of the handler
+
+    def on_packets(self, pe, keys, payloads):
+        self.log.append(("pk", pe.now_ps))
+        return np.zeros(len(keys), dtype=np.int64)
+
+    def on_dma_done(self, pe, tag):
+        self.log.append(("dma", tag, pe.now_ps))
+
+    def on_user_event(self, pe, arg):
+        self.log.append(("user", arg, pe.now_ps))
+
+
+def test_priorities_dma_and_user_events(spec):
+    chip = Chip(spec)
+    pid = chip.pes[0]
+    prog = Prio()
+    chip.load(pid, prog)
+    chip.router.add(0x9, 0xFFFFFFFF, pes={pid})
+    res = chip.run(ticks=1)
+    # at the end of the tick the DMA (priority 2) and the user event (3) are both due; the DMA
+    # runs first; the packet (1) arrives while it runs and goes next; the user event comes last
+    end_tick = cycles_to_ps(10_000 + IRQ, F0)
+    h = cycles_to_ps(IRQ, F0)
+    assert prog.log == [("dma", 7, end_tick), ("pk", end_tick + h), ("user", "u", end_tick + 2 * h)]
+    # the DMA of 4096 B takes 512 NoC cycles at 8 B/cycle (DRAM at 6.4 GB/s is faster)
+    assert cycles_to_ps(12, F0) + cycles_to_ps(512, 300e6) < end_tick
+    c = res.counts
+    assert c.total("dma_bytes") == 4096 and c.total("dram_bytes") == 4096
+    e = res.energy()
+    assert e.components_j["dram"] == pytest.approx(4096 * spec.power.dram_energy_j_per_byte.value)
+    assert e.components_j["sram"] == pytest.approx(4096 * spec.power.sram_energy_j_per_byte.value)
+
+
+class Reporter(Program):
+    def on_tick(self, pe, tick):
+        pe.charge(100)
+        pe.to_host(64, payload=("tick", tick))
+        pe.count(macs=1000, sram_read_bytes=64, my_counter=3)
+
+
+def test_to_host_and_counters(spec):
+    chip = Chip(spec)
+    chip.load(chip.pes[0], Reporter())
+    res = chip.run(ticks=2)
+    assert [r[1:] for r in res.host_rx] == [(chip.pes[0], 64, ("tick", 0)),
+                                             (chip.pes[0], 64, ("tick", 1))]
+    overhead = seconds_to_ps(spec.host.per_packet_overhead_s.value)
+    assert res.host_rx[0][0] > overhead + cycles_to_ps(100, F0)
+    c = res.counts
+    assert c.total("macs") == 2000 and c.pl["macs"][0].tolist() == [2000, 0]
+    assert c.total("my_counter") == 6 and c.total("host_tx_bytes") == 128
+    assert res.energy().components_j["mla"] == pytest.approx(
+        2000 * spec.performance_levels[0].mla_energy_j_per_mac.value)
+
+
+class BadReturn(Program):
+    def on_packets(self, pe, keys, payloads):
+        return [1]
+
+
+class BadCount(Program):
+    def on_tick(self, pe, tick):
+        pe.count(active_cycles=5)
+
+
+class BadPayload(Program):
+    def on_tick(self, pe, tick):
+        pe.send([1], np.zeros((1, 3), dtype=np.uint32))
+
+
+def test_program_mistakes_are_one_line_errors(spec):
+    chip, _ = _host_chip(spec, BadReturn(), 2)
+    with pytest.raises(S2SimError, match=r"on_packets must return int cycles of shape \(2,\)"):
+        chip.run(ticks=1)
+    chip = Chip(spec)
+    chip.load(chip.pes[0], BadCount())
+    with pytest.raises(S2SimError, match="'active_cycles' is booked by the runtime"):
+        chip.run(ticks=1)
+    chip = Chip(spec)
+    chip.load(chip.pes[0], BadPayload())
+    chip.router.add(1, 0xFFFFFFFF, pes={chip.pes[1]})
+    with pytest.raises(S2SimError, match="payload of 3 32-bit words"):
+        chip.run(ticks=1)
+    with pytest.raises(S2SimError, match="outside a handler"):
+        chip.pe(chip.pes[0]).charge(5)
+
+
+def test_unloaded_destinations_are_dropped_and_counted(spec):
+    chip = Chip(spec)
+    chip.router.add(0x50, 0xFFFFFFF0, pes={chip.pes[0], chip.pes[1]})
+    chip.load(chip.pes[0], Slow(1))
+    chip.inject(0, [0x50, 0x51])
+    res = chip.run(ticks=1)
+    assert res.counts.total("packets_received") == 2
+    assert res.summary()["dropped_to_off_pes"] == 2
+
+
+def test_host_injection_pays_ethernet_and_overhead(spec):
+    prog = Slow(0)
+    chip, _ = _host_chip(spec, prog, 1)
+    chip2 = Chip(spec)
+    dst = encode_pe_id(2, 2, 0)
+    prog2 = Slow(0)
+    chip2.load(dst, prog2)
+    chip2.router.add(0x50, 0xFFFFFFF0, pes={dst})
+    chip2.inject(0, [0x50])  # from the host
+    chip.run(ticks=1)
+    chip2.run(ticks=1)
+    eth_ps = cycles_to_ps(32, 1e9)  # a 4-byte key at 1 Gbit/s
+    overhead = seconds_to_ps(spec.host.per_packet_overhead_s.value)
+    direct = prog.batches[0][0]
+    via_host = prog2.batches[0][0]
+    assert via_host - direct > eth_ps + overhead
+    assert via_host - direct < eth_ps + overhead + 20 * cycles_to_ps(5, 300e6)
