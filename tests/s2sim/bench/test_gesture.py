@@ -32,10 +32,12 @@ def test_bench_gesture_functional_without_data(tmp_path, monkeypatch):
     assert (out / "per_step.csv").exists()
 
 
-def test_bench_gesture_on_the_simulated_chip(tmp_path, monkeypatch):
+@pytest.mark.parametrize("pl", ["0", "1"])
+def test_bench_gesture_on_the_simulated_chip(tmp_path, monkeypatch, pl):
     pytest.importorskip("s2sim.engine.des")
     monkeypatch.delenv("S2SIM_DATA", raising=False)
-    out, rep = _run(tmp_path, "--engine", "des", "--samples", "3")
+    out, rep = _run(tmp_path, "--engine", "des", "--samples", "3", "--pl", pl)
+    assert rep["workload"]["performance_level"] == int(pl)
     q = rep["quality"]["metrics"]
     # functional and simulated-chip predictions agree on every simulated sample
     assert q["chip_functional_agreement"] == 1.0
@@ -49,6 +51,10 @@ def test_bench_gesture_on_the_simulated_chip(tmp_path, monkeypatch):
         auto = runs[f"auto ({study['policy']})"]
         fixed = [v for k, v in runs.items() if k.startswith("fixed")]
         assert auto["chip_energy_j"] <= max(f["chip_energy_j"] for f in fixed) * (1 + 1e-9)
+    # the replay's timeline prices a fixed PL exactly as the simulated chip did at that PL
+    pl_name = study["pl_names"][rep["workload"]["performance_level"]]
+    replay = study["scenarios"]["tick"]["runs"][f"fixed {pl_name}"]
+    assert replay["chip_energy_j"] == pytest.approx(rep["s2"]["energy_total_j"], rel=1e-9)
     # the tight scenario forces the slow PL to miss and the policy to mix levels
     tight = study["scenarios"]["tight"]["runs"]
     slow = min((k for k in tight if k.startswith("fixed")), key=lambda k: tight[k]["energy_j"])
