@@ -71,14 +71,44 @@ def energy_per_pe(energy: Any, pe_ids: list[int]) -> np.ndarray | None:
     return np.array([float(v[index[p]]) for p in pe_ids])
 
 
-def energy_per_step(energy: Any, n_steps: int) -> np.ndarray | None:
-    if energy is None:
+def energy_per_tick(result, mapping) -> np.ndarray | None:
+    """Chip energy of each tick, priced by ``s2sim.hw.energy.price`` on one-tick slices of the
+    run's counts. Only for runs at one fixed PL (the per-PL counters are totals); the slices must
+    add up to the run's total energy, else None (no number rather than a wrong one)."""
+    counts = getattr(result, "counts", None)
+    if counts is None or mapping is None or not hasattr(counts, "pe") or result.energy_j is None:
         return None
-    v = _get(energy, "per_step_j", "per_tick_j", "by_step_j")
-    if v is None:
+    try:
+        from s2sim.hw.energy import price
+        from s2sim.hw.ledger import PL_FIELDS, Counts
+
+        if int(counts.pe["pl_switches"].sum()) != 0:
+            return None
+        spec = mapping.load_spec()
+        n_pes, n_pl = counts.pl["cycles"].shape
+        pl = int(mapping.pl)
+        out = np.zeros(counts.n_ticks)
+        for k in range(counts.n_ticks):
+            pe = {name: a[:, k : k + 1] for name, a in counts.pe.items()}
+            pla = {f: np.zeros((n_pes, n_pl), np.int64) for f in PL_FIELDS}
+            pla["residency_ps"][:, pl] = (pe["active_ps"] + pe["sleep_ps"] + pe["switch_ps"])[:, 0]
+            pla["cycles"][:, pl] = pe["active_cycles"][:, 0]
+            pla["macs"][:, pl] = pe["macs"][:, 0]
+            start = k * counts.tick_period_ps
+            dur = max(0, min(counts.tick_period_ps, counts.duration_ps - start))
+            one = Counts(
+                pe_ids=counts.pe_ids, tick_period_ps=counts.tick_period_ps, n_ticks=1,
+                duration_ps=dur, loaded=counts.loaded, pe=pe, pl=pla,
+                noc={n: a[k : k + 1] for n, a in counts.noc.items()},
+                link_packets_per_link=np.zeros_like(counts.link_packets_per_link),
+            )
+            out[k] = price(one, spec).total_j
+    except (ImportError, KeyError, AttributeError, IndexError, ValueError):
         return None
-    v = np.asarray(v, dtype=float)
-    return v[:n_steps] if len(v) >= n_steps else None
+    total = float(result.energy_j)
+    if total <= 0 or abs(out.sum() - total) > 1e-6 * total:
+        return None
+    return out
 
 
 def deployment_of(mapping) -> Deployment:
@@ -185,10 +215,10 @@ def per_pe_rows(result, mapping, frequency_hz: float) -> list[PeRow]:
     return rows
 
 
-def per_step_rows(result) -> list[StepRow]:
+def per_step_rows(result, mapping=None) -> list[StepRow]:
     T = result.n_steps
     lat = result.latency_ps
-    e = energy_per_step(result.energy, T)
+    e = energy_per_tick(result, mapping)
     ev = np.asarray(result.events_per_step).reshape(T, -1).sum(axis=1)
     pk = result.packets_per_step
     hp = result.hops_per_step
@@ -197,7 +227,7 @@ def per_step_rows(result) -> list[StepRow]:
         StepRow(
             step=t,
             latency_s=float(lat[t]) * PS if lat is not None else 0.0,
-            energy_j=float(e[t]) if e is not None else None,
+            tick_energy_j=float(e[t]) if e is not None and t < len(e) else None,
             events=int(ev[t]),
             packets=int(pk[t]) if pk is not None else 0,
             hops=int(hp[t]) if hp is not None else 0,
@@ -238,7 +268,7 @@ def build_report(
         s2 = s2_totals(result, workload.steps_per_sequence)
         freq = float(getattr(mapping, "frequency_hz", 0.0) or 0.0)
         per_pe = per_pe_rows(result, mapping, freq)
-        per_step = per_step_rows(result)
+        per_step = per_step_rows(result, mapping)
     return Report(
         complete=complete,
         incomplete_reason=incomplete_reason,

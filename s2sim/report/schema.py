@@ -107,7 +107,9 @@ class PeRow(_Strict):
 class StepRow(_Strict):
     step: int
     latency_s: float
-    energy_j: float | None = None
+    # energy the whole chip used during tick ``step`` (tokens are pipelined across ticks, so
+    # this is not one token's energy); None where the engine's counts have no per-tick split
+    tick_energy_j: float | None = None
     events: int
     packets: int
     hops: int

@@ -25,7 +25,8 @@ def make_report(energy_scale: float = 1.0, latency_scale: float = 1.0) -> Report
         for i, p in enumerate(pes)
     ]
     per_step = [
-        StepRow(step=t, latency_s=1e-5 * (1 + t % 2) * latency_scale, energy_j=2e-6 * energy_scale,
+        StepRow(step=t, latency_s=1e-5 * (1 + t % 2) * latency_scale,
+                tick_energy_j=2e-6 * energy_scale,
                 events=10 + t, packets=12 + t, hops=30 + t, effective_macs=500 + t)
         for t in range(5)
     ]

@@ -26,7 +26,7 @@ def test_csv_tables_have_units_and_one_row_per_pe_and_step(tmp_path, sample_repo
     step = (tmp_path / "per_step.csv").read_text().splitlines()
     assert pe[0].startswith("pe_id,pe_index,qx,qy,pe_in_qpe,energy_j,busy_fraction,sram_bytes")
     assert len(pe) == 1 + 4 and len(step) == 1 + 5
-    assert "latency_s" in step[0] and "energy_j" in step[0]
+    assert "latency_s" in step[0] and "tick_energy_j" in step[0]
     assert (tmp_path / "gpu.csv").read_text().count("\n") == 1 + 2
 
 
