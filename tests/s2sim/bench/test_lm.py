@@ -37,6 +37,12 @@ def test_bench_lm_without_data_prints_table_and_writes_report(tiny_ckpt, tmp_pat
     assert rep.s2.energy_per_step_j > 0 and rep.s2.latency_per_step_mean_s > 0
     assert rep.s2.energy_by_component_j and rep.deployment.pes_used >= 1
     assert len(rep.per_step) == 30 and len(rep.per_pe) == rep.deployment.pes_used
+    # per-tick energies come from pricing one-tick slices of the counts; they are part of the
+    # total (the ticks after the last token's input, draining the pipeline, are the rest)
+    ticks = [r.tick_energy_j for r in rep.per_step]
+    assert all(e is not None and e > 0 for e in ticks)
+    assert sum(ticks) < rep.s2.energy_total_j
+    assert sum(p.energy_j for p in rep.per_pe) < rep.s2.energy_total_j  # + floor, NoC, router
     assert {r.gpu_key for r in rep.ratios} == {"a100", "h100", "rtx4090", "orin"}
     assert rep.quality is None  # no data, no perplexity
     for f in ("per_pe.csv", "per_step.csv", "gpu.csv"):
