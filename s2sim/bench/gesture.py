@@ -165,10 +165,36 @@ def model_gpus_gesture(model, gpus, frames_per_sample: int):
 # -- merging per-sample runs ------------------------------------------------------------------
 
 
+def merge_counts(counts):
+    """hw Counts of runs played back to back: per-tick arrays concatenated, totals summed.
+
+    Exact when every run lasts a whole number of ticks (the engines end runs on a tick)."""
+    import dataclasses
+
+    import numpy as np
+
+    c0 = counts[0]
+    if any(c is None for c in counts):
+        return None
+    if any(c.tick_period_ps != c0.tick_period_ps or c.pe_ids != c0.pe_ids for c in counts):
+        return None
+    return dataclasses.replace(
+        c0,
+        n_ticks=sum(c.n_ticks for c in counts),
+        duration_ps=sum(c.duration_ps for c in counts),
+        loaded=np.any([c.loaded for c in counts], axis=0),
+        pe={k: np.concatenate([c.pe[k] for c in counts], axis=1) for k in c0.pe},
+        pl={k: np.sum([c.pl[k] for c in counts], axis=0) for k in c0.pl},
+        noc={k: np.concatenate([c.noc[k] for c in counts]) for k in c0.noc},
+        link_packets_per_link=np.sum([c.link_packets_per_link for c in counts], axis=0),
+        undelivered=sum(c.undelivered for c in counts),
+        extra={"runs": len(counts)},
+    )
+
+
 def merge_results(results):
     """One RunResult over several independent runs of the same mapping (samples), for the report:
-    per-step arrays concatenated, totals summed; ``meta['sample_counts']`` keeps each run's
-    hw counts for the per-PE work replay."""
+    per-step arrays concatenated, totals summed, hw counts played back to back."""
     import numpy as np
 
     from s2sim.engine.result import HostWork, Mismatches, RunResult
@@ -221,13 +247,13 @@ def merge_results(results):
         latency_ps=cat("latency_ps"), step_period_ps=r0.step_period_ps,
         sim_time_ps=None if r0.sim_time_ps is None else sum(r.sim_time_ps for r in results),
         packets_per_step=cat("packets_per_step"), hops_per_step=cat("hops_per_step"),
-        pe_ids=r0.pe_ids, pe_counts=pe_counts, max_step_cycles=msc, counts=r0.counts,
+        pe_ids=r0.pe_ids, pe_counts=pe_counts, max_step_cycles=msc,
+        counts=merge_counts([r.counts for r in results]) if r0.counts is not None else None,
         energy=energy, energy_j=None if r0.energy_j is None else float(
             sum(r.energy_j for r in results)),
         mismatches=mm, dropped_packets=sum(r.dropped_packets for r in results),
         tick_overruns=sum(r.tick_overruns for r in results), host=host,
-        meta={**r0.meta, "samples": len(results),
-              "sample_counts": [r.counts for r in results]},
+        meta={**r0.meta, "samples": len(results)},
     )
 
 
