@@ -9,8 +9,8 @@ them. Change the instruction mix here, or the cycle table in the spec, and every
 
 The instruction mixes are what a straightforward C implementation compiles to (no unrolling, no
 SIMD): they are estimates of the code, the prices are the spec's. Interrupt entry/exit of every
-handler (packets and ticks) is added by the runtime (``s2sim.hw.runtime``), not here; the tick handler's
-is added by the runtime as well (every handler costs irq_entry + charged + irq_exit).
+handler (packets, ticks, user events) is added by the runtime (``s2sim.hw.runtime``), not here
+(every handler costs irq_entry + charged + irq_exit).
 """
 
 from __future__ import annotations

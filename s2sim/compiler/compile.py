@@ -64,10 +64,19 @@ def compile_network(
     **options,
 ) -> Mapping:
     t0 = time.perf_counter()
+    spec_overrides = dict(spec_overrides or {})
+    if tick_period_s is not None:
+        # the tick is a chip setting: through the spec, so that every engine runs at this tick
+        spec_overrides["timing.tick_period_s"] = float(tick_period_s)
+    given_spec = spec
     if spec is None:
         from s2sim.spec import load_spec
 
-        spec = load_spec(spec_path, spec_overrides)
+        spec = load_spec(spec_path, spec_overrides or None)
+    elif tick_period_s is not None:
+        from s2sim.spec import with_overrides
+
+        spec = with_overrides(spec, {"timing.tick_period_s": float(tick_period_s)})
     unknown = set(options) - set(DEFAULTS)
     if unknown:
         raise CompileError(f"unknown compile option(s) {sorted(unknown)}; "
@@ -76,7 +85,7 @@ def compile_network(
     n_levels = len(spec.performance_levels)
     pl = n_levels - 1 if pl is None else pl
     freq = float(spec.pl(pl).frequency_hz.value)
-    tick_s = float(spec.timing.tick_period_s.value if tick_period_s is None else tick_period_s)
+    tick_s = float(spec.timing.tick_period_s.value)
     if tick_s <= 0:
         raise CompileError(f"tick period {tick_s} s: must be > 0")
     tick_ps = int(round(tick_s * 1e12))
@@ -243,7 +252,7 @@ def compile_network(
         network_fingerprint=network.fingerprint(), layer_sizes=network.sizes, n_in=n_in0,
         readout_n_out=ro.n_out, readout_trace=bool(ro.trace), host_decoder=ro.host_decoder,
         spec_path=None if spec_path is None else str(spec_path),
-        spec_overrides={str(k): str(v) for k, v in (spec_overrides or {}).items()},
+        spec_overrides={str(k): str(v) for k, v in spec_overrides.items()},
         pl=pl, frequency_hz=freq, tick_period_ps=tick_ps, cycles_per_tick=cycles_per_tick,
         partitioner=pname, placer=pl_name,
         options={k: opts[k] for k in sorted(opts)} | {"seed": seed, "max_pes": max_pes},
@@ -255,6 +264,7 @@ def compile_network(
         schedule=schedule,
     )
     mapping._network = network
+    mapping._spec = given_spec and spec  # an in-memory spec object is used as is by the engines
     mapping.compile_s = time.perf_counter() - t0
     return mapping
 
@@ -363,8 +373,8 @@ def _schedule(network, parts, infos, placed, cm, opts, cycles_per_tick) -> dict[
             s.tick_cycles_max = cm.slice_tick_cycles(len(U), len(U))
             # the input window only feeds layer 0: keep its own mean (W rows only)
             if i == 0:
-                s.__dict__["_mean_w"] = int(math.ceil(cm.c("slice_event")
-                                                      + cm.c("slice_nnz") * float(w_rows[k].mean())))
+                s.__dict__["_mean_w"] = int(math.ceil(
+                    cm.c("slice_event") + cm.c("slice_nnz") * float(w_rows[k].mean())))
     ro = network.readout
     rs = by["readout"]
     rs.mean_event_cycles = cm.c("readout_event") + (

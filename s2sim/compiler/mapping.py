@@ -89,6 +89,7 @@ class Mapping(_Plain):
     compile_s: float = 0.0  # wall clock of the compile (not part of the deterministic report)
 
     _network = PrivateAttr(default=None)
+    _spec = PrivateAttr(default=None)
 
     # -- access ------------------------------------------------------------------------------
     @property
@@ -134,6 +135,10 @@ class Mapping(_Plain):
         return self._network
 
     def load_spec(self):
+        """The chip spec the mapping was compiled for (the in-memory one if compile_network was
+        given a spec object; else the spec file + overrides recorded in the mapping)."""
+        if self._spec is not None:
+            return self._spec
         from s2sim.spec import load_spec
 
         return load_spec(self.spec_path, dict(self.spec_overrides) or None)
