@@ -185,3 +185,19 @@ def test_import_evnn_state_dict(small_model):
     del sd["rnns.1.thr"]
     with pytest.raises(CheckpointError, match="layer 1 key 'rnns.1.thr' missing"):
         import_evnn_state_dict(sd)
+
+
+def test_named_checkpoints():
+    from models.egru.checkpoint import NAMED_CHECKPOINTS, load_named, named_checkpoint_path
+
+    with pytest.raises(CheckpointError, match="unknown model name 'huge'"):
+        load_named("huge")
+    for name in NAMED_CHECKPOINTS:
+        try:
+            path = named_checkpoint_path(name)
+        except CheckpointError as exc:
+            pytest.skip(str(exc))
+        m = load_named(name)
+        assert path.stat().st_size <= 5_000_000
+        assert m.meta["provenance"]["test_ppl"] > 1
+        assert m.placement["embedding"] == "host"
