@@ -17,7 +17,9 @@ TINY_CHECKPOINT = GOLDEN_DIR / "tiny_lm.npz"
 
 # name -> `s2sim bench lm` arguments (the model path is filled in by argv())
 WORKLOADS: dict[str, list[str]] = {
+    "lm-tiny-analytic": ["--tokens", "70", "--engine", "analytic"],
     "lm-tiny-des": ["--tokens", "24", "--engine", "des"],
+    "lm-tiny-des-pl0": ["--tokens", "12", "--engine", "des", "--pl", "0"],
 }
 
 

@@ -11,7 +11,7 @@ from models.egru.paper import paper_shape_model
 from s2sim.cli import main
 from s2sim.report.io import load_report
 
-ENGINE = "des"  # the discrete-event engine: per-packet hops and timing on the simulated chip
+ENGINE = "analytic"  # the default engine: prices the firmware op counts (cross-checked vs des)
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
 
