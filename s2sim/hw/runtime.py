@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import heapq
 
+import numba
 import numpy as np
 
 from s2sim.errors import ResourceError, S2SimError
@@ -394,40 +395,31 @@ class PE:
             self._chunks = []
         depth = self._chip._depth
         prev = self._last_starts
-        # waiting_i <= (previous batch still waiting at a_i) + i: if that bound stays below the
-        # queue depth no packet can be dropped and the whole batch is one call.
-        pw = prev.shape[0] - np.searchsorted(prev, a, side="right") if prev.shape[0] else None
         n = a.shape[0]
-        if (pw is None and n <= depth) or (pw is not None and int((pw + np.arange(n)).max())
-                                           < depth):
+        if n <= depth and (prev.shape[0] == 0 or prev[-1] <= a[0]):
+            # nothing of the previous batch still waits and the batch fits: no drop possible
             self._last_starts = self._run_batch(a, keys, pay, widths, now)
             return True
-        # Possible overload: go chunk by chunk so that only accepted packets reach the program.
-        # A chunk is the longest run whose waiting count is certainly below the depth even if
-        # none of its packets had started; a run that finds the queue full (counting only
-        # packets already timed) is dropped.
+        # The queue may fill up. Decide acceptance chunk by chunk (_queue_scan) so that only
+        # accepted packets reach the program, each chunk as one on_packets call.
         known = prev[-depth:]
-        idx = 0
         L = self._chip._ledger
+        free = max(now, self._busy_until)
         starts_all = []
-        ar = np.arange(depth + 1)
+        idx = 0
+        accept = np.empty(n, dtype=np.bool_)
         while idx < n:
-            rem = a[idx:idx + depth + 1]
-            waiting = known.shape[0] - np.searchsorted(known, rem, side="right")
-            full = waiting >= depth
-            if full[0]:
-                j = int(np.argmin(full)) if not full.all() else rem.shape[0]
-                np.add.at(L.pe["queue_full"][self.index], L.ticks_of(rem[:j]), 1)
-                idx += j
-                continue
-            ok = (waiting + ar[:rem.shape[0]]) < depth
-            take = int(np.argmin(ok)) if not ok.all() else rem.shape[0]
-            sl = slice(idx, idx + take)
-            free = max(now, self._busy_until)
-            st = self._run_batch(a[sl], keys[sl], pay[sl], widths[sl], free)
-            starts_all.append(st)
-            known = np.concatenate([known, st])[-depth:]
-            idx += take
+            stop = idx + _queue_scan(a[idx:], known, free, depth, accept[idx:])
+            acc = np.flatnonzero(accept[idx:stop]) + idx
+            if acc.shape[0] < stop - idx:
+                dropped = np.flatnonzero(~accept[idx:stop]) + idx
+                np.add.at(L.pe["queue_full"][self.index], L.ticks_of(a[dropped]), 1)
+            if acc.shape[0]:
+                st = self._run_batch(a[acc], keys[acc], pay[acc], widths[acc], free)
+                starts_all.append(st)
+                known = np.concatenate([known, st])[-depth:]
+                free = self._busy_until
+            idx = stop
         self._last_starts = np.concatenate(starts_all) if starts_all else _EMPTY_I64
         return True
 
@@ -537,6 +529,34 @@ class PE:
             self.pl = new_pl
             self.frequency_hz = chip._pl.frequency_hz[new_pl]
             self._busy_until = t_done
+
+
+@numba.njit(cache=True, nogil=True)
+def _queue_scan(a, known, free, depth, accept):  # pragma: no cover - compiled
+    """Which packets (arrivals ``a``, sorted) the queue accepts, as far as it can be decided.
+
+    ``known``: sorted start times of packets already timed (all before ``free``, the time the
+    PE can start the next one). A packet is waiting at ``a_r`` if it arrived before and has not
+    started. Waiting = known starts after ``a_r`` + accepted-but-untimed packets before r; the
+    latter cannot start before ``free``, so for ``a_r < free`` the count is exact, and for
+    ``a_r >= free`` it is an upper bound. Accept when it is below ``depth``; drop when it is
+    exact; otherwise stop (returns the number of packets decided).
+    """
+    j = 0
+    nk = known.shape[0]
+    acc = 0
+    for r in range(a.shape[0]):
+        while j < nk and known[j] <= a[r]:
+            j += 1
+        w = nk - j + acc
+        if w < depth:
+            accept[r] = True
+            acc += 1
+        elif a[r] < free:
+            accept[r] = False
+        else:
+            return r
+    return a.shape[0]
 
 
 def _payload_block(payloads, n: int, label: str) -> tuple[np.ndarray, np.ndarray]:
