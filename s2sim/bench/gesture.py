@@ -84,8 +84,11 @@ def release_test_samples(folder: Path):
         names = [ln.strip() for ln in listing.read_text().splitlines() if ln.strip()]
         files = [folder / n for n in names]
     else:
-        files = sorted(f for f in folder.glob("user*_*.aedat")
-                       if int(re.match(r"user(\d+)", f.name).group(1)) in TEST_SUBJECTS)
+        files = []
+        for f in sorted(folder.glob("user*_*.aedat")):
+            m = re.match(r"user(\d+)_", f.name)
+            if m and int(m.group(1)) in TEST_SUBJECTS:
+                files.append(f)
     if not files:
         raise DataError(f"{folder}: no test recordings (user24..29 *.aedat or trials_to_test.txt)")
     out = []
