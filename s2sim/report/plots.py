@@ -95,6 +95,7 @@ def latency_per_step(report: Report, path: Path) -> None:
         ax.axhline(report.s2.step_period_s * 1e6, color="grey", ls="--", lw=0.8,
                    label="step period")
         ax.legend(loc="upper right")
+    ax.set_ylim(bottom=0)
     ax.set_xlabel(report.workload.step_name)
     ax.set_ylabel("latency (us)")
     ax.set_title("S2 latency per step")
