@@ -3,8 +3,9 @@
 The composite dispatches each received packet to every member that consumes the packet's source
 id (key bits 31..24), adds the members' handler cycles per packet plus the dispatch (a source
 lookup: LDR + CMP + taken branch per member), and runs the members' tick handlers one after the
-other; a member's sends are offset by the cycles of the members before it. SRAM regions are the
-members' regions, prefixed with the member's slice id.
+other; a member's sends and user events are offset by the cycles of the members before it, and
+user events go back to the member that scheduled them. SRAM regions are the members' regions,
+prefixed with the member's slice id.
 """
 
 from __future__ import annotations
@@ -19,12 +20,20 @@ __all__ = ["CompositeProgram"]
 
 
 class _OffsetPE:
-    """The PE context seen by a member's tick handler: charges add up, sends are offset."""
+    """The PE context seen by a member's tick or user-event handler: charges add up, sends and
+    user events are offset by the members that ran before, user events come back tagged with the
+    member's index."""
 
-    def __init__(self, pe, offset_cycles: int):
+    def __init__(self, pe, offset_cycles: int, member: int):
         self._pe = pe
         self._offset = int(offset_cycles)
+        self._member = int(member)
         self.charged = 0
+
+    def user_event(self, arg, delay_cycles: int = 0):
+        # the real handler has charged nothing yet (the composite charges at its end)
+        return self._pe.user_event((self._member, arg),
+                                   delay_cycles=int(delay_cycles) + self._offset + self.charged)
 
     def __getattr__(self, name):
         return getattr(self._pe, name)
@@ -70,8 +79,14 @@ class CompositeProgram(Program):
 
     def on_tick(self, pe, tick: int) -> None:
         offset = 0
-        for _, prog in self.members:
-            proxy = _OffsetPE(pe, offset)
+        for j, (_, prog) in enumerate(self.members):
+            proxy = _OffsetPE(pe, offset, j)
             prog.on_tick(proxy, tick)
             offset += proxy.charged
         pe.charge(offset)
+
+    def on_user_event(self, pe, arg) -> None:
+        j, inner = arg
+        proxy = _OffsetPE(pe, 0, j)
+        self.members[j][1].on_user_event(proxy, inner)
+        pe.charge(proxy.charged)

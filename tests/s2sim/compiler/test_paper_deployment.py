@@ -1,0 +1,45 @@
+"""The paper's deployment: the paper-shape LM (3 x EGRU 1350/1350/750, 95 % pruned, float32)
+compiles onto one chip in at most 150 PEs with at most 96 KiB of data per PE."""
+
+import time
+
+import numpy as np
+import pytest
+
+from s2sim.compiler.compile import compile_network
+from s2sim.compiler.ir import Network
+from s2sim.engine import run_mapping
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return Network.paper_shape(seed=0)
+
+
+def test_paper_shape_fits_150_pes_and_96_kib(paper):
+    t0 = time.perf_counter()
+    m = compile_network(paper, max_pes=150)
+    wall = time.perf_counter() - t0
+    sm = m.summary()
+    print(f"paper-shape: {sm['pes_used']} PEs, largest footprint {sm['largest_pe_bytes']} B, "
+          f"compile {wall:.2f} s")
+    assert m.layer_sizes == [1350, 1350, 750]
+    assert sm["pes_used"] <= 150
+    assert sm["largest_pe_bytes"] <= 96 * 1024
+    assert max(s.est_cycles_per_step for s in m.slices) <= m.cycles_per_tick
+    assert m.schedule["est_end_cycles"] <= m.cycles_per_tick
+    # every weight is on the chip exactly once
+    nnz = sum(int(np.count_nonzero(la.W)) + int(np.count_nonzero(la.R)) for la in paper.layers)
+    assert sum(s.nnz_w + s.nnz_r for s in m.slices) == nnz
+
+
+def test_paper_shape_at_the_slow_level_still_fits(paper):
+    m = compile_network(paper, max_pes=150, pl=0)
+    assert len(m.pes_used()) <= 150 and max(m.pe_bytes().values()) <= 96 * 1024
+
+
+def test_paper_shape_runs_on_the_analytic_engine(paper):
+    m = compile_network(paper, max_pes=150)
+    toks = np.random.default_rng(0).integers(0, 33278, 4)
+    r = run_mapping(m, toks, engine="analytic")
+    assert r.mismatches.total == 0 and r.tick_overruns == 0 and r.energy_j > 0
