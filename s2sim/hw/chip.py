@@ -410,6 +410,9 @@ class Chip:
         end = self._run_end_ps
         L = self._ledger
         self._residency.close(end)
+        for pe in self._pes:
+            pe._write_acc()
+            pe._flush_pl_cycles()
         for pe in timer_pes:
             if pe._busy_until > end:
                 L.pe["tick_overruns"][pe.index, L.last_tick] += 1

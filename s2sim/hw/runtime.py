@@ -30,7 +30,7 @@ import numba
 import numpy as np
 
 from s2sim.errors import ResourceError, S2SimError
-from s2sim.hw.dvfs import cycles_to_ps
+from s2sim.hw.dvfs import _ratio, cycles_to_ps
 from s2sim.hw.sram import SramAllocator, pe_label
 
 INF = np.iinfo(np.int64).max
@@ -122,6 +122,11 @@ class PE:
         self._user: list[tuple] = []         # heap of (due_ps, seq, arg)
         self._wakes: list[int] = []          # heap of scheduled wake-up times
         self._dma_free = 0
+        # per-tick accumulators (see _flush_acc)
+        self._acc_k = -1
+        self._acc_cycles = self._acc_handlers = self._acc_ticks = self._acc_active_ps = 0
+        self._acc_rec: list[tuple] = []
+        self._pl_cycles = [0] * len(chip._pl)
         # running-handler context
         self._in_handler = False
         self._h_start = 0
@@ -315,6 +320,36 @@ class PE:
 
     # -- simple handlers (tick, DMA done, user event) ------------------------------------------
 
+    def _flush_acc(self) -> None:
+        """Close the current tick's accumulators (appended as one record; _write_acc books
+        all records into the ledger arrays at the end of the run)."""
+        if self._acc_k < 0:
+            return
+        self._acc_rec.append((self._acc_k, self._acc_cycles, self._acc_handlers,
+                              self._acc_ticks, self._acc_active_ps))
+        self._acc_cycles = self._acc_handlers = self._acc_ticks = self._acc_active_ps = 0
+        self._acc_k = -1
+
+    def _write_acc(self) -> None:
+        self._flush_acc()
+        if not self._acc_rec:
+            return
+        L = self._chip._ledger
+        rec = np.array(self._acc_rec, dtype=np.int64)
+        self._acc_rec = []
+        ks = np.minimum(rec[:, 0], L.last_tick)
+        i = self.index
+        for col, name in enumerate(("active_cycles", "handlers", "ticks_handled", "active_ps"),
+                                   start=1):
+            np.add.at(L.pe[name][i], ks, rec[:, col])
+
+    def _flush_pl_cycles(self) -> None:
+        pl_cycles = self._chip._ledger.pl["cycles"][self.index]
+        for j, c in enumerate(self._pl_cycles):
+            if c:
+                pl_cycles[j] += c
+                self._pl_cycles[j] = 0
+
     def _begin(self, start: int, batch: bool) -> None:
         self._in_handler = True
         self._h_start = start
@@ -341,16 +376,24 @@ class PE:
         body = self._h_charged
         cycles = chip._irq_in + body + chip._irq_out
         f = self.frequency_hz
-        end = start + cycles_to_ps(cycles, f)
-        L = chip._ledger
-        i = self.index
-        k = L.tick_of(start)
-        L.pe["active_cycles"][i, k] += cycles
-        L.pe["handlers"][i, k] += 1
+        num, den = _ratio(f)
+        end = start - ((-cycles * num) // den)
+        # book into Python-int accumulators of the current tick (numpy scalar updates per
+        # handler would dominate an idle chip's run time); _flush_acc writes them out
+        P = chip._period_ps
+        k = start // P
+        if k != self._acc_k:
+            self._flush_acc()
+            self._acc_k = k
+        self._acc_cycles += cycles
+        self._acc_handlers += 1
         if kind == 0:
-            L.pe["ticks_handled"][i, k] += 1
-        L.pl["cycles"][i, self.pl] += cycles
-        L.add_interval("active_ps", i, start, end, chip._run_end_ps)
+            self._acc_ticks += 1
+        self._pl_cycles[self.pl] += cycles
+        if end <= (k + 1) * P and end <= chip._run_end_ps:
+            self._acc_active_ps += end - start
+        else:
+            chip._ledger.add_interval("active_ps", self.index, start, end, chip._run_end_ps)
         self._busy_until = end
         irq_in = chip._irq_in
         if self._h_sends:
@@ -460,14 +503,17 @@ class PE:
         P = chip._period_ps
         run_end = chip._run_end_ps
         total_c = int(c.sum())
-        L.pl["cycles"][i, self.pl] += total_c
+        self._pl_cycles[self.pl] += total_c
         k0 = int(start[0]) // P
         last_end = int(end[-1])
-        if last_end <= (k0 + 1) * P and k0 < L.last_tick:
-            L.pe["active_cycles"][i, k0] += total_c
-            L.pe["handlers"][i, k0] += n
+        if last_end <= (k0 + 1) * P and last_end <= run_end:
+            if k0 != self._acc_k:
+                self._flush_acc()
+                self._acc_k = k0
+            self._acc_cycles += total_c
+            self._acc_handlers += n
+            self._acc_active_ps += int(d.sum())
             L.pe["packets_received"][i, k0] += n
-            L.pe["active_ps"][i, k0] += int(d.sum())
         else:
             ks = L.ticks_of(start)
             np.add.at(L.pe["active_cycles"][i], ks, c)
@@ -522,6 +568,7 @@ class PE:
             elif kind == "pl":
                 new_pl = act[3]
         if new_pl is not None and new_pl != self.pl:
+            self._flush_pl_cycles()
             t_done = handler_end + chip._pl.switch_ps
             L.add_interval("switch_ps", self.index, handler_end, t_done, chip._run_end_ps)
             L.pe["pl_switches"][self.index, L.tick_of(handler_end)] += 1
