@@ -108,6 +108,13 @@ def summarize(report: Report, source: str = "") -> str:
             f"{s.event_mismatches} event / {s.value_mismatches} value mismatches vs reference"
         )
         lines.append(checks)
+        if s.tick_overruns or s.event_mismatches or s.dropped_packets:
+            lines.append(
+                f"!! WARNING: {s.tick_overruns} tick overruns / {s.dropped_packets} dropped "
+                f"packets / {s.event_mismatches} event mismatches: the step period "
+                f"{_si(s.step_period_s, 's')} is too short for this mapping (work spills into the "
+                "next step); rerun with a longer --tick-s"
+            )
     q = report.quality
     if q is not None and q.metrics:
         lines.append(

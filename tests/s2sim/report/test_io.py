@@ -132,3 +132,11 @@ def test_missing_file(tmp_path):
 
 def test_version_constant_matches_schema_default():
     assert Report.model_fields["version"].default == REPORT_VERSION
+
+
+def test_summary_warns_on_overruns(sample_report):
+    from s2sim.report.summary import summarize
+
+    assert "WARNING" not in summarize(sample_report)
+    sample_report.s2.tick_overruns = 4
+    assert "!! WARNING: 4 tick overruns" in summarize(sample_report)
