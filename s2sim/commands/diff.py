@@ -32,6 +32,13 @@ def run(args: argparse.Namespace) -> int:
     old, new = load_report(args.old), load_report(args.new)
     changes = diff_reports(old, new, rtol=args.rtol, metrics=args.metric)
     print(format_changes(changes))
+    differ = [
+        f"{k} {getattr(old.workload, k)} vs {getattr(new.workload, k)}"
+        for k in ("kind", "model_name", "n_steps", "engine", "performance_level", "data_source")
+        if getattr(old.workload, k) != getattr(new.workload, k)
+    ]
+    if differ:
+        print("note: the workloads differ (" + "; ".join(differ) + ")")
     worse = regressions(changes)
     if worse:
         names = ", ".join(c.metric for c in worse)
