@@ -5,9 +5,9 @@
   cycles per packet from ``CostModel.slice_event_cycles(nnz of the row)``.
 - on each tick k (first_tick <= k <= last_tick): close the step of the previous tick (parity
   (k-1) mod 2), apply the gate nonlinearities (exp unit), update the state, threshold, reset, and
-  queue one multicast packet per event with its value (payload float32); the packets go out in
-  this slice's slots of the send schedule (``firmware_py.schedule``), one per user
-  event.
+  queue one multicast packet per event with its value (payload float32); the packets go out
+  back to back at this slice's time of the send schedule (``firmware_py.schedule``), from a
+  user event.
 - a packet whose parity says it belongs to a step this PE has already closed is *late*: it is
   counted (``late_packets``) and dropped, so the engine's oracle comparison shows its effect.
 """
@@ -98,26 +98,23 @@ class EGRUSliceProgram(Program):
             self._arm(pe, cyc)
 
     def _arm(self, pe, charged: int) -> None:
-        """Schedule the user event that sends the next queued event in this slice's slot."""
+        """Schedule the user event that sends the queued events at this slice's send time."""
         sch = self.schedule
-        tick, fired, _, k = self._queue
         if sch is None:
             pe.user_event("send", delay_cycles=0)
             return
-        target = sch.target_ps(tick, k, pe.frequency_hz)
+        target = sch.target_ps(self._queue[0], pe.frequency_hz)
         pe.user_event("send", delay_cycles=delay_until(pe, target, charged))
 
     def on_user_event(self, pe, arg) -> None:
+        """Send the step's events back to back (``slice_send`` cycles each)."""
         if self._queue is None:
             return
         tick, fired, vals, k = self._queue
+        n = fired.size - k
         w = self.cost.work("slice_send")
-        pe.charge(w.cycles)
-        pe.count(sram_read_bytes=w.sram_read_bytes, sram_written_bytes=w.sram_written_bytes)
-        pe.send(encode(self.key_base, fired[k:k + 1], tick & 1),
-                vals[k:k + 1].view(np.uint32).reshape(-1, 1))
-        if k + 1 < fired.size:
-            self._queue = (tick, fired, vals, k + 1)
-            self._arm(pe, w.cycles)
-        else:
-            self._queue = None
+        pe.charge(n * w.cycles)
+        pe.count(sram_read_bytes=n * w.sram_read_bytes, sram_written_bytes=n * w.sram_written_bytes)
+        pe.send(encode(self.key_base, fired[k:], tick & 1), vals[k:].view(np.uint32).reshape(-1, 1),
+                at_cycles=np.arange(1, n + 1, dtype=np.int64) * w.cycles)
+        self._queue = None

@@ -10,8 +10,7 @@ is how event frames are pooled). At tick t+1 the program scans the buffer, sends
 event per nonzero element (ascending element order) and clears it. The events go out in chunks
 paced to the receivers' handler time (user events between chunks, the PE sleeps meanwhile), so a
 dense input vector does not overflow the receivers' packet queues (phase 0 of the send schedule,
-``firmware_py.schedule``). Within a chunk the PE spaces the sends by busy-waiting (charged), so a
-chunk of 16 keeps the input PE busy for 16 slots at most. Host packets arriving after
+``firmware_py.schedule``); the PE spaces the sends by busy-waiting (charged). Host packets arriving after
 their step was emitted are late: counted (``late_packets``) and dropped.
 """
 
@@ -94,30 +93,21 @@ class InputSourceProgram(Program):
         if sch is None:
             pe.user_event("send", delay_cycles=0)
             return
-        tick, _, _, k = self._pending
-        target = sch.target_ps(tick, k, pe.frequency_hz)
+        target = sch.target_ps(self._pending[0], pe.frequency_hz)
         pe.user_event("send", delay_cycles=delay_until(pe, target, charged))
 
     def on_user_event(self, pe, arg) -> None:
-        """Send the next chunk of pending events, spaced ``period_cycles`` apart (the worst
-        per-event handler time of the receivers), then arm the next chunk."""
+        """Send the pending events, one every ``period_cycles`` (the receivers' mean handler
+        time; the PE busy-waits between sends, receiving nothing but host packets meanwhile)."""
         if self._pending is None:
             return
-        tick, idx, vals, k = self._pending
-        sch = self.schedule
-        chunk = sch.chunk if sch is not None else idx.size
-        slot = sch.period_cycles if sch is not None else 0
-        n = min(chunk, idx.size - k)
+        tick, idx, vals, _ = self._pending
+        n = idx.size
         send = self.cost.work("input_send")
-        body = self.cost.c("input_chunk") + n * max(send.cycles, slot)
-        pe.charge(body)
+        gap = max(send.cycles, self.schedule.period_cycles if self.schedule else 0)
+        pe.charge(self.cost.c("input_chunk") + n * gap)
         pe.count(sram_written_bytes=n * send.sram_written_bytes)
-        at = self.cost.c("input_chunk") + np.arange(1, n + 1, dtype=np.int64) * max(send.cycles,
-                                                                                     slot)
-        pe.send(encode(self.key_base, idx[k:k + n], tick & 1),
-                vals[k:k + n].view(np.uint32).reshape(-1, 1), at_cycles=at)
-        if k + n < idx.size:
-            self._pending = (tick, idx, vals, k + n)
-            self._arm(pe, body)
-        else:
-            self._pending = None
+        at = self.cost.c("input_chunk") + np.arange(1, n + 1, dtype=np.int64) * gap
+        pe.send(encode(self.key_base, idx, tick & 1), vals.view(np.uint32).reshape(-1, 1),
+                at_cycles=at)
+        self._pending = None

@@ -6,15 +6,15 @@ from many senders at once overflows it. The programs therefore send at fixed tim
 counted from the tick's nominal start (all PEs share the timer), after the longest tick handler
 of the chip:
 
-- phase 0: the input source sends its events one every ``slot`` cycles (the mean per-event handler
-  time of its receivers, the layer-0 slices, with a margin), in chunks; at the same time the
-  slices of the odd layers (1, 3, ...) send, whose receivers (layers 1-2, 3-4, ...) are disjoint
-  from the input's;
+- phase 0: the input source sends its events one every ``slot_a`` cycles (the mean per-event
+  handler time of its receivers, the layer-0 slices, with a margin) in one burst; at the same
+  time the slices of the odd layers (1, 3, ...) send, whose receivers (layers 1-2, 3-4, ...) are
+  disjoint from the input's;
 - phase 1, after phase 0: the slices of the even layers (0, 2, ...).
-Within a phase, senders take turns (TDMA): sender j of n sends its k-th event at
-``start + (k * n + j) * slot``, where ``slot`` is the largest mean per-packet handler time of the
-phase's receivers. A receiver then gets at most one packet per sender per round: its queue stays
-short while it keeps up on average.
+Within a phase the senders go in groups; a group sends all its events at the start of its window
+(back to back), the window being long enough for the receivers to drain the expected burst,
+which is sized to half a packet queue. Sending in bursts at known times also lets the simulator
+hand each receiver a group's packets as one batch.
 """
 
 from __future__ import annotations
@@ -28,16 +28,15 @@ __all__ = ["SenderSlot", "delay_until"]
 
 @dataclass(frozen=True)
 class SenderSlot:
-    """When one sender sends: k-th packet at ``start_cycles + k * period_cycles`` of the tick."""
+    """When one sender sends: all its events from ``start_cycles`` of the tick, one every
+    ``period_cycles`` (0: back to back, as fast as the send code runs)."""
 
     tick_period_ps: int
     start_cycles: int
     period_cycles: int
-    chunk: int = 1  # packets sent back to back (spaced period_cycles apart) per wake-up
 
-    def target_ps(self, tick: int, k: int, frequency_hz: float) -> int:
-        return tick * self.tick_period_ps + cycles_to_ps(
-            int(self.start_cycles + k * self.period_cycles), frequency_hz)
+    def target_ps(self, tick: int, frequency_hz: float) -> int:
+        return tick * self.tick_period_ps + cycles_to_ps(int(self.start_cycles), frequency_hz)
 
 
 def delay_until(pe, target_ps: int, charged_cycles: int) -> int:

@@ -58,14 +58,13 @@ def sender_slot(mapping, s):
     if not sch or s.key_base is None:
         return None
     if s.kind == "input":
-        return SenderSlot(mapping.tick_period_ps, sch["start_a_cycles"], sch["slot_a_cycles"],
-                          chunk=int(sch.get("chunk", 16)))
+        # the whole input in one burst, one event per slot (the receivers' mean handler time)
+        return SenderSlot(mapping.tick_period_ps, sch["start_a_cycles"], sch["slot_a_cycles"])
     if s.kind != "egru" or s.send_slot is None:
         return None
     ph = s.send_phase
-    start, slot, n = (sch["phase_start_cycles"][ph], sch["phase_slot_cycles"][ph],
-                      sch["phase_senders"][ph])
-    return SenderSlot(mapping.tick_period_ps, start + s.send_slot * slot, n * slot)
+    start = sch["phase_start_cycles"][ph] + s.send_slot * sch["group_window_cycles"][ph]
+    return SenderSlot(mapping.tick_period_ps, start, 0)
 
 
 def build_programs(mapping, network, spec, n_steps: int, cores=None) -> dict[int, object]:

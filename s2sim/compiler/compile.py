@@ -36,6 +36,7 @@ DEFAULTS = {
     "activity": 0.25,  # expected firing fraction of EGRU units per step (ICLR: 15-20 % on LM)
     "input_activity": 1.0,  # embeddings are dense: every input is an event
     "cycle_headroom": 0.3,  # keep 30 % of each tick free for jitter and bursts
+    "queue_depth": None,  # packet-queue depth the send schedule plans for (None: the spec's)
     "sram_headroom_bytes": 0,
 }
 
@@ -245,6 +246,8 @@ def compile_network(
         if s.key_base is not None and s.id not in routed_sources:
             s.key_base = None  # nobody consumes this slice's events: it sends nothing
 
+    if opts["queue_depth"] is None:
+        opts["queue_depth"] = int(spec.timing.packet_queue_depth.value)
     schedule = _schedule(network, parts, infos, placed, cm, opts, cycles_per_tick)
 
     mapping = Mapping(
@@ -354,9 +357,10 @@ def _slice_row_nnz(M: np.ndarray, H: int, parts: list[np.ndarray]) -> list[np.nd
 def _schedule(network, parts, infos, placed, cm, opts, cycles_per_tick) -> dict[str, int]:
     """The send schedule (firmware_py.schedule): windows and slots from per-event handler costs.
 
-    Slots use the *mean* handler time per event (over the rows a receiver holds) with a 25 %
-    margin: with TDMA a receiver gets at most one packet per sender per round, so its backlog
-    stays far below the packet-queue depth while the mean keeps up.
+    Senders of a phase go in groups of ``group_size``; a group sends all its events at once at
+    the start of its window, sized so that the expected burst (group_size x activity x units)
+    fills at most half a packet queue, and the window lasts as long as the receivers need to
+    drain it at their *mean* handler time per event (+ 25 %).
     """
     irq = cm.irq_cycles
     by = {s.id: s for s in infos}
@@ -408,22 +412,33 @@ def _schedule(network, parts, infos, placed, cm, opts, cycles_per_tick) -> dict[
             src_layers = [l_ for l_ in range(L) if (0 if l_ % 2 else 1) == ph]
             if any(lay in (sl, sl + 1) for sl in src_layers):
                 recv_event[ph][pe] = recv_event[ph].get(pe, 0) + s.mean_event_cycles
-    rounds_u = max((len(s.units) for s in senders), default=0)
-    rounds = int(math.ceil(float(opts["activity"]) * rounds_u))
-    starts, slots, counts = [], [], []
+    max_u = max((len(s.units) for s in senders), default=0)
+    per_sender = max(1, int(math.ceil(float(opts["activity"]) * max_u)))  # expected events
+    queue = int(opts.get("queue_depth") or 256)
+    group_size = max(1, (queue // 2) // per_sender)  # a group's burst fills half a queue
+    starts, slots, counts, groups = [], [], [], []
     t = start_a
+    g = 0
     for ph in (0, 1):
-        group = [s for s in senders if phase_of[s.id] == ph]
-        for j, s in enumerate(group):
-            s.send_phase, s.send_slot = ph, j
+        members = [s for s in senders if phase_of[s.id] == ph]
         slot = int(math.ceil(margin * (max(recv_event[ph].values(), default=0) + irq)))
-        dur = rounds * len(group) * slot
+        window = group_size * per_sender * slot  # time for receivers to drain one group's burst
+        t_ph = t
+        for j, s in enumerate(members):
+            s.send_phase, s.send_slot = ph, j // group_size
+        n_groups = -(-len(members) // group_size)
+        for k in range(n_groups):
+            groups.append(int(t_ph + k * window))
+        dur = n_groups * window
         if ph == 0:
             dur = max(dur, network.input.n_out * slot_a)
-        starts.append(int(t))
+        starts.append(int(t_ph))
         slots.append(slot)
-        counts.append(len(group))
+        counts.append(n_groups)
+        g += n_groups
         t += dur + 500
-    return {"start_a_cycles": int(start_a), "slot_a_cycles": slot_a, "chunk": 16,
-            "phase_start_cycles": starts, "phase_slot_cycles": slots, "phase_senders": counts,
+    return {"start_a_cycles": int(start_a), "slot_a_cycles": slot_a,
+            "phase_start_cycles": starts, "phase_slot_cycles": slots, "phase_groups": counts,
+            "group_size": group_size, "group_window_cycles": [
+                group_size * per_sender * sl for sl in slots],
             "est_end_cycles": int(t)}

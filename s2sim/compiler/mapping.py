@@ -254,10 +254,11 @@ class Mapping(_Plain):
         sch = self.schedule
         if sch:
             lines.append(f"## send schedule (cycles from the tick): input from "
-                         f"{sch['start_a_cycles']}, one per {sch['slot_a_cycles']}; phases (TDMA) "
-                         f"start {sch['phase_start_cycles']}, slot {sch['phase_slot_cycles']}, "
-                         f"senders {sch['phase_senders']}; at the assumed activity the sends end "
-                         f"by ~{sch['est_end_cycles']} of {self.cycles_per_tick}")
+                         f"{sch['start_a_cycles']}, one per {sch['slot_a_cycles']}; phases "
+                         f"start {sch['phase_start_cycles']}, {sch['phase_groups']} groups of "
+                         f"{sch['group_size']} senders, windows {sch['group_window_cycles']}; "
+                         f"at the assumed activity the sends end by ~{sch['est_end_cycles']} of "
+                         f"{self.cycles_per_tick}")
             lines.append("")
         lines.append(f"## routing: {self.routes_before} entries before compression, "
                      f"{len(self.routes)} after, table holds {self.table_entries}")

@@ -75,9 +75,8 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
     pin = m.placement["input"]
     n_in = s_in.n_in
     n_send = in_events if s_in.key_base is not None else np.zeros(T, np.int64)
-    chunk = int(m.schedule.get("chunk", 16)) if m.schedule else max(1, n_in)
     slot_a = int(m.schedule.get("slot_a_cycles", 0)) if m.schedule else 0
-    n_chunks = -(-n_send // chunk)
+    n_chunks = (n_send > 0).astype(np.int64)  # one user event sends the whole step
     send_c = max(cm.c("input_send"), slot_a)
     rx_c = host_pk * (cm.c("input_packet") + 4 * cm.c("input_value") + irq)
     book(pin, steps, active_cycles=rx_c, packets_received=host_pk, handlers=host_pk,
@@ -131,8 +130,9 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
         t_c = cm.slice_tick_cycles(u, 0) + fired * cm.c("slice_fire") + irq
         uw, fw, tw, sw = (cm.work(k) for k in ("slice_unit", "slice_fire", "slice_tick",
                                                "slice_send"))
+        burst = (sends > 0).astype(np.int64)  # one user event sends the step's events
         book(m.placement[s.id], steps + 2 + i,
-             active_cycles=t_c + sends * (cm.c("slice_send") + irq), handlers=1 + sends,
+             active_cycles=t_c + sends * cm.c("slice_send") + burst * irq, handlers=1 + burst,
              packets_sent=sends, exp_calls=np.full(T, 3 * u),
              sram_read_bytes=tw.sram_read_bytes + u * uw.sram_read_bytes
              + sends * sw.sram_read_bytes,
