@@ -377,10 +377,14 @@ class Chip:
         for item in self._injections:
             self._route_ids(item[1], None)
             by_time.setdefault(item[0], []).append(item)
+        late = 0
         for t in sorted(by_time):
             if t < self._run_end_ps:
                 ev = env.timeout(t)
                 ev.callbacks.append(lambda _e, items=by_time[t]: self._inject_at(items))
+            else:  # injected after the end of the run: never enter the chip, counted
+                late += sum(int(item[1].shape[0]) for item in by_time[t])
+        self._late_injections = late
         for pe in loaded:
             pe._begin(0, False)
             try:
@@ -421,7 +425,8 @@ class Chip:
         L.pe["sleep_ps"][:] = np.where(on, P - L.pe["active_ps"] - L.pe["switch_ps"], 0)
         L.pe["off_ps"][:] = np.where(on, 0, P)
         L.pl["residency_ps"][:] = self._residency.ps
-        undelivered = sum(int(c[0].shape[0]) for pe in self._pes for c in pe._chunks)
+        undelivered = self._late_injections + sum(int(c[0].shape[0]) for pe in self._pes
+                                                  for c in pe._chunks)
         counts = L.freeze(self._loaded, end, undelivered)
         host_rx = [(t, pid, nb, p) for t, _s, pid, nb, p in sorted(self._host_rx,
                                                                  key=lambda r: (r[0], r[1]))]

@@ -245,6 +245,8 @@ class PE:
         if wakes and wakes[0] <= t:
             return  # an earlier wake-up will look again
         env = self._chip.env
+        if t < env.now:
+            t = env.now
         heapq.heappush(wakes, t)
         ev = env.timeout(t - env.now)
         ev.callbacks.append(self._on_wake)

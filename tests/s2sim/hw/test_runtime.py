@@ -266,3 +266,12 @@ def test_host_injection_pays_ethernet_and_overhead(spec):
     via_host = prog2.batches[0][0]
     assert via_host - direct > eth_ps + overhead
     assert via_host - direct < eth_ps + overhead + 20 * cycles_to_ps(5, 300e6)
+
+
+def test_packets_left_at_the_end_are_counted_as_undelivered(spec):
+    prog = Slow(0)
+    chip, _ = _host_chip(spec, prog, 3, t0=10**9 - 1000)  # arrive after the 1 ms run ends
+    chip.inject(5 * 10**9, [0x50])                        # injected after the end
+    res = chip.run(ticks=1)
+    assert res.counts.total("packets_received") == 0
+    assert res.summary()["undelivered_at_end"] == 4
