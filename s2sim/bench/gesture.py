@@ -554,11 +554,11 @@ def format_auto_pl(study) -> str:
         return "auto-PL: not run (no per-PE timing from this engine)"
     lines = [f"automatic per-PE performance levels ({study['policy']}), {study['pes']} PEs x "
              f"{study['steps']} ticks of recorded work:"]
-    hdr = f"  {'step':>9} {'run':<14} {'chip_J':>11} {'PE_J':>11} {'misses':>7} {'switches':>8}"
+    hdr = f"  {'step':>9} {'run':<17} {'chip_J':>11} {'PE_J':>11} {'misses':>7} {'switches':>8}"
     lines.append(hdr)
     for sc in study["scenarios"].values():
         for label, row in sc["runs"].items():
-            lines.append(f"  {sc['step_period_s'] * 1e3:>7.3g}ms {label:<14} "
+            lines.append(f"  {sc['step_period_s'] * 1e3:>7.3g}ms {label:<17} "
                          f"{row['chip_energy_j']:>11.4e} {row['pe_energy_j']:>11.4e} "
                          f"{row['deadline_misses']:>7d} {row['switches']:>8d}")
     p = study["paper"]
