@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from s2sim.errors import S2SimError
 from s2sim.hw import Chip, Program
@@ -275,3 +277,56 @@ def test_packets_left_at_the_end_are_counted_as_undelivered(spec):
     res = chip.run(ticks=1)
     assert res.counts.total("packets_received") == 0
     assert res.summary()["undelivered_at_end"] == 4
+
+
+class KeyCost(Program):
+    """Handler cycles depend on the key; records every handled key in order."""
+
+    def __init__(self):
+        self.keys = []
+
+    def on_packets(self, pe, keys, payloads):
+        self.keys += keys.tolist()
+        return (keys.astype(np.int64) % 16) * 37
+
+
+@settings(max_examples=25, deadline=None)
+@given(gaps=st.lists(st.integers(min_value=4_000, max_value=900_000), min_size=1, max_size=40),
+       keys=st.lists(st.integers(min_value=0, max_value=15), min_size=40, max_size=40),
+       depth=st.integers(min_value=1, max_value=6), burst=st.booleans())
+def test_queue_and_serial_timing_match_a_packet_by_packet_reference(gaps, keys, depth, burst):
+    """Spread: one injection per time (many small batches). Burst: all at one instant, so the
+    PE gets one big batch that the queue scan must split exactly."""
+    spec = load_spec(overrides={"timing.packet_queue_depth": depth})
+    chip = Chip(spec)
+    dst = encode_pe_id(4, 2, 0)  # one hop south of the event router
+    prog = KeyCost()
+    chip.load(dst, prog)
+    chip.router.add(0x50, 0xFFFFFFF0, pes={dst})
+    flit_ps = cycles_to_ps(1, 300e6)
+    if burst:
+        keys = keys[:len(gaps)]
+        chip.inject(1000, [0x50 + k for k in keys], from_host=False)
+        # the first link out of the router serialises them one flit time apart
+        times = [1000 + i * flit_ps for i in range(len(keys))]
+    else:
+        times = np.cumsum(gaps).tolist()
+        for t, k in zip(times, keys, strict=False):
+            chip.inject(t, [0x50 + k], from_host=False)  # >= 1 flit time apart: no contention
+    res = chip.run(ticks=1)
+    # reference: one packet at a time, FIFO, drop when `depth` packets wait
+    latency = cycles_to_ps(4, 400e6) + cycles_to_ps(5, 300e6)
+    accepted, starts, end, drops = [], [], 0, 0
+    for t, k in zip(times, keys, strict=False):
+        a = t + latency
+        if sum(s > a for s in starts) >= depth:
+            drops += 1
+            continue
+        s = max(a, end)
+        end = s + cycles_to_ps((k % 16) * 37 + IRQ, F0)
+        starts.append(s)
+        accepted.append(0x50 + k)
+    assert prog.keys == accepted
+    assert res.counts.total("queue_full") == drops
+    busy = res.counts.total("active_ps")
+    assert busy == sum(cycles_to_ps((k - 0x50) * 37 + IRQ, F0) for k in accepted)
