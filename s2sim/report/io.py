@@ -37,7 +37,12 @@ def write_report(report: Report, out_dir: str | Path, plots: bool = True) -> Pat
     complete also has the tables that belong to it.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"output folder {out}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"output folder {out}: cannot create ({exc.strerror})") from None
     from s2sim.report.schema import PeRow, StepRow
 
     write_text_atomic(

@@ -140,3 +140,10 @@ def test_summary_warns_on_overruns(sample_report):
     assert "WARNING" not in summarize(sample_report)
     sample_report.s2.tick_overruns = 4
     assert "!! WARNING: 4 tick overruns" in summarize(sample_report)
+
+
+def test_output_folder_that_is_a_file(tmp_path, sample_report):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(ReportError, match="exists and is not a folder"):
+        write_report(sample_report, f, plots=False)
