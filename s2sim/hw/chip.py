@@ -343,20 +343,27 @@ class Chip:
 
     # -- run ------------------------------------------------------------------------------------
 
-    def run(self, ticks: int) -> RunResult:
-        """Simulate ``ticks`` tick periods (deterministic). A chip runs once."""
+    def run(self, ticks: int, ticks_per_column: int = 1) -> RunResult:
+        """Simulate ``ticks`` tick periods (deterministic). A chip runs once.
+
+        ``ticks_per_column``: ticks summed into one column of the per-tick count arrays (1 =
+        per tick; larger values bound the memory of long runs, ~27 kB per column).
+        """
         if self._ran:
             raise S2SimError("chip.run() called twice: build a new Chip for another run")
         if isinstance(ticks, bool) or int(ticks) != ticks or ticks < 1:
             raise S2SimError(f"run(ticks={ticks!r}): ticks must be a positive integer")
+        tpc = ticks_per_column
+        if isinstance(tpc, bool) or int(tpc) != tpc or tpc < 1:
+            raise S2SimError(f"run(ticks_per_column={tpc!r}): must be a positive integer")
         self._ran = True
         n_ticks = int(ticks)
         P = self._period_ps
         self._n_ticks = n_ticks
         self._run_end_ps = n_ticks * P
         self.env = env = simpy.Environment()
-        self._ledger = Ledger(self.pes, len(self._pl), n_ticks, P, int(self.spec.links.chip_links
-                                                                       .value))
+        self._ledger = Ledger(self.pes, len(self._pl), n_ticks, P,
+                              int(self.spec.links.chip_links.value), int(tpc))
         self._residency = Residency(len(self.pes), len(self._pl))
         self._loaded = np.array([pe.loaded for pe in self._pes], dtype=bool)
         self._outbox = []
@@ -420,10 +427,10 @@ class Chip:
         for pe in timer_pes:
             if pe._busy_until > end:
                 L.pe["tick_overruns"][pe.index, L.last_tick] += 1
-        P = self._period_ps
+        col_ps = L.powered_ps_per_column()[None, :]
         on = self._loaded[:, None]
-        L.pe["sleep_ps"][:] = np.where(on, P - L.pe["active_ps"] - L.pe["switch_ps"], 0)
-        L.pe["off_ps"][:] = np.where(on, 0, P)
+        L.pe["sleep_ps"][:] = np.where(on, col_ps - L.pe["active_ps"] - L.pe["switch_ps"], 0)
+        L.pe["off_ps"][:] = np.where(on, 0, col_ps)
         L.pl["residency_ps"][:] = self._residency.ps
         undelivered = self._late_injections + sum(int(c[0].shape[0]) for pe in self._pes
                                                   for c in pe._chunks)

@@ -3,9 +3,11 @@
 Everything here is a count: cycles, picoseconds, MACs, bytes, packets, hops. ``price(counts,
 spec)`` turns counts into joules, so the same run can be re-priced with another spec.
 
-Per-PE counters are ``(n_pes, n_ticks)`` int64 arrays (row = ``pe_index``, the position of the
-PE id in ``chip.pes``; column = tick period in which the work started). Per-PL counters are
-``(n_pes, n_pls)`` totals. NoC counters are ``(n_ticks,)`` arrays (tick of the send).
+Per-PE counters are ``(n_pes, n_columns)`` int64 arrays (row = ``pe_index``, the position of
+the PE id in ``chip.pes``; column = tick period in which the work started). Per-PL counters are
+``(n_pes, n_pls)`` totals. NoC counters are ``(n_columns,)`` arrays (tick of the send). By
+default there is one column per tick; ``chip.run(ticks, ticks_per_column=m)`` sums m ticks per
+column, for long runs (each column costs about 27 kB).
 """
 
 from __future__ import annotations
@@ -77,11 +79,16 @@ class Counts:
     noc: dict[str, np.ndarray]         # NOC_FIELDS -> (n_ticks,)
     link_packets_per_link: np.ndarray  # (chip_links,)
     undelivered: int = 0               # packets still queued or in flight at the end
+    ticks_per_column: int = 1          # ticks summed in one column of the per-tick arrays
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def n_pes(self) -> int:
         return len(self.pe_ids)
+
+    @property
+    def n_columns(self) -> int:
+        return -(-self.n_ticks // self.ticks_per_column)
 
     @property
     def duration_s(self) -> float:
@@ -121,7 +128,7 @@ class Counts:
         arrays = {"pe_ids": np.asarray(self.pe_ids, dtype=np.int64),
                   "loaded": self.loaded, "link_packets_per_link": self.link_packets_per_link,
                   "meta": np.array([self.tick_period_ps, self.n_ticks, self.duration_ps,
-                                    self.undelivered], dtype=np.int64)}
+                                    self.undelivered, self.ticks_per_column], dtype=np.int64)}
         for group, d in (("pe", self.pe), ("pl", self.pl), ("noc", self.noc)):
             for k, v in d.items():
                 arrays[f"{group}__{k}"] = v
@@ -150,7 +157,7 @@ class Counts:
                        n_ticks=int(meta[1]), duration_ps=int(meta[2]), loaded=z["loaded"],
                        pe=groups["pe"], pl=groups["pl"], noc=groups["noc"],
                        link_packets_per_link=z["link_packets_per_link"],
-                       undelivered=int(meta[3]))
+                       undelivered=int(meta[3]), ticks_per_column=int(meta[4]))
         except (OSError, KeyError, ValueError) as exc:
             raise S2SimError(f"counts file {path}: cannot read ({exc})") from None
 
@@ -159,24 +166,41 @@ class Ledger:
     """Mutable counters filled during a run; ``freeze()`` gives the Counts."""
 
     def __init__(self, pe_ids: list[int], n_pls: int, n_ticks: int, tick_period_ps: int,
-                 chip_links: int):
+                 chip_links: int, ticks_per_column: int = 1):
         self.pe_ids = list(pe_ids)
         n = len(pe_ids)
         self.n_ticks = int(n_ticks)
-        self.last_tick = max(self.n_ticks - 1, 0)
+        self.ticks_per_column = int(ticks_per_column)
+        self.n_columns = max(-(-self.n_ticks // self.ticks_per_column), 1)
+        self.last_tick = self.n_columns - 1  # last column index
         self.tick_period_ps = int(tick_period_ps)
-        cols = max(self.n_ticks, 1)
+        self.col_ps = self.tick_period_ps * self.ticks_per_column
+        cols = self.n_columns
         self.pe = {k: np.zeros((n, cols), dtype=np.int64) for k in PE_FIELDS}
         self.pl = {k: np.zeros((n, n_pls), dtype=np.int64) for k in PL_FIELDS}
         self.noc = {k: np.zeros(cols, dtype=np.int64) for k in NOC_FIELDS}
         self.link_packets = np.zeros(max(int(chip_links), 0), dtype=np.int64)
 
     def tick_of(self, t_ps: int) -> int:
-        k = int(t_ps) // self.tick_period_ps
+        """Column of the time ``t_ps`` (clipped to the last one)."""
+        k = int(t_ps) // self.col_ps
         return k if k < self.last_tick else self.last_tick
 
     def ticks_of(self, t_ps: np.ndarray) -> np.ndarray:
-        return np.minimum(t_ps // self.tick_period_ps, self.last_tick)
+        return np.minimum(t_ps // self.col_ps, self.last_tick)
+
+    def col_of_tick(self, tick: int) -> int:
+        k = int(tick) // self.ticks_per_column
+        return k if k < self.last_tick else self.last_tick
+
+    def cols_of_ticks(self, ticks: np.ndarray) -> np.ndarray:
+        return np.minimum(ticks // self.ticks_per_column, self.last_tick)
+
+    def powered_ps_per_column(self) -> np.ndarray:
+        """Picoseconds of run time in each column (the last may hold fewer ticks)."""
+        ticks = np.full(self.n_columns, self.ticks_per_column, dtype=np.int64)
+        ticks[-1] = self.n_ticks - self.ticks_per_column * (self.n_columns - 1)
+        return ticks * self.tick_period_ps
 
     def add_program(self, index: int, tick: int, counters: dict, who: str) -> None:
         for name, value in counters.items():
@@ -201,7 +225,7 @@ class Ledger:
         if end_ps <= start_ps:
             return
         arr = self.pe[field_name]
-        P = self.tick_period_ps
+        P = self.col_ps
         k0, k1 = start_ps // P, (end_ps - 1) // P
         if k0 == k1:
             arr[index, k0] += end_ps - start_ps
@@ -213,10 +237,7 @@ class Ledger:
             t = e
 
     def freeze(self, loaded: np.ndarray, duration_ps: int, undelivered: int) -> Counts:
-        n_ticks = self.n_ticks
-        pe = {k: v[:, :n_ticks] for k, v in self.pe.items()}
-        noc = {k: v[:n_ticks] for k, v in self.noc.items()}
-        return Counts(pe_ids=self.pe_ids, tick_period_ps=self.tick_period_ps, n_ticks=n_ticks,
-                      duration_ps=int(duration_ps), loaded=loaded.copy(), pe=pe, pl=self.pl,
-                      noc=noc, link_packets_per_link=self.link_packets,
-                      undelivered=int(undelivered))
+        return Counts(pe_ids=self.pe_ids, tick_period_ps=self.tick_period_ps,
+                      n_ticks=self.n_ticks, duration_ps=int(duration_ps), loaded=loaded.copy(),
+                      pe=self.pe, pl=self.pl, noc=self.noc, link_packets_per_link=self.link_packets,
+                      undelivered=int(undelivered), ticks_per_column=self.ticks_per_column)

@@ -275,7 +275,8 @@ class PE:
                 if 0 < k < chip._n_ticks and self._overrun_mark < k:
                     # tick k fires while the PE is still busy: the work of tick k-1 overran
                     self._overrun_mark = k
-                    chip._ledger.pe["tick_overruns"][self.index, k - 1] += 1
+                    L = chip._ledger
+                    L.pe["tick_overruns"][self.index, L.col_of_tick(k - 1)] += 1
             self._ensure_wake(self._busy_until)
             return
         nt = self._next_tick
@@ -339,7 +340,7 @@ class PE:
         L = self._chip._ledger
         rec = np.array(self._acc_rec, dtype=np.int64)
         self._acc_rec = []
-        ks = np.minimum(rec[:, 0], L.last_tick)
+        ks = L.cols_of_ticks(rec[:, 0])
         i = self.index
         for col, name in enumerate(("active_cycles", "handlers", "ticks_handled", "active_ps"),
                                    start=1):
@@ -515,7 +516,7 @@ class PE:
             self._acc_cycles += total_c
             self._acc_handlers += n
             self._acc_active_ps += int(d.sum())
-            L.pe["packets_received"][i, k0] += n
+            L.pe["packets_received"][i, L.col_of_tick(k0)] += n
         else:
             ks = L.ticks_of(start)
             np.add.at(L.pe["active_cycles"][i], ks, c)

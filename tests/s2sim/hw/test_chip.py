@@ -75,3 +75,22 @@ def test_run_once_and_input_checks(spec):
         chip.run(ticks=1)
     with pytest.raises(S2SimError):
         chip.router.add(1, 0xFFFFFFFF, pes={chip.pes[0]})
+
+
+def test_ticks_per_column_sums_ticks_without_changing_totals(spec):
+    def run(tpc):
+        chip = Chip(spec)
+        for i, pid in enumerate(chip.pes[:8]):
+            chip.load(pid, AllToAll(i))
+            chip.router.add(i, 0xFFFFFFFF, pes=set(chip.pes[:8]) - {pid})
+        return chip.run(ticks=7, ticks_per_column=tpc)
+
+    per_tick, binned = run(1), run(3)
+    assert per_tick.counts.pe["active_cycles"].shape == (152, 7)
+    assert binned.counts.pe["active_cycles"].shape == (152, 3)
+    assert binned.counts.n_columns == 3
+    assert per_tick.counts.totals() == binned.counts.totals()
+    a = per_tick.counts.pe["sleep_ps"]
+    assert binned.counts.pe["sleep_ps"][:, 2].tolist() == a[:, 6].tolist()
+    assert binned.counts.pe["sleep_ps"][:, 0].tolist() == a[:, :3].sum(axis=1).tolist()
+    assert binned.energy().as_dict() == per_tick.energy().as_dict()
