@@ -84,11 +84,14 @@ def energy_per_tick(result, mapping) -> np.ndarray | None:
 
         if int(counts.pe["pl_switches"].sum()) != 0:
             return None
+        if int(getattr(counts, "ticks_per_column", 1)) != 1:
+            return None  # long runs bin several ticks per column: no per-tick split
         spec = mapping.load_spec()
         n_pes, n_pl = counts.pl["cycles"].shape
         pl = int(mapping.pl)
-        out = np.zeros(counts.n_ticks)
-        for k in range(counts.n_ticks):
+        n_cols = counts.pe["active_cycles"].shape[1]
+        out = np.zeros(n_cols)
+        for k in range(n_cols):
             pe = {name: a[:, k : k + 1] for name, a in counts.pe.items()}
             pla = {f: np.zeros((n_pes, n_pl), np.int64) for f in PL_FIELDS}
             pla["residency_ps"][:, pl] = (pe["active_ps"] + pe["sleep_ps"] + pe["switch_ps"])[:, 0]
