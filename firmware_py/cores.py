@@ -42,6 +42,45 @@ def _accumulate(acc, par, is_r, rows, xs, rp_w, cols_w, vals_w, rp_r, cols_r, va
         nnz_out[i] = b - a
 
 
+@numba.njit(cache=True, nogil=True)
+def _events(acc, keys, xs, tick_parity, r_src, w_off, r_off, rp_w, cols_w, vals_w, rp_r, cols_r,
+            vals_r, event_cycles, nnz_cycles, late_cycles, cycles_out):  # pragma: no cover
+    """Decode + late check + accumulate a batch of events in arrival order (one call per batch).
+
+    Returns (events applied, late events, weights touched); per-event cycles in cycles_out."""
+    n_ok = 0
+    n_late = 0
+    total = 0
+    r_base = acc.shape[1] // 2
+    for i in range(keys.shape[0]):
+        k = np.int64(keys[i])
+        src = (k >> SRC_SHIFT) & 0xFF
+        sl = (k >> SLICE_SHIFT) & 0xFF
+        p = (k >> PARITY_BIT) & 1
+        local = k & UNIT_MASK
+        if p != tick_parity:
+            n_late += 1
+            cycles_out[i] = late_cycles
+            continue
+        x = xs[i]
+        if src == r_src:
+            row = r_off[min(sl, r_off.shape[0] - 1)] + local
+            a, b = rp_r[row], rp_r[row + 1]
+            for j in range(a, b):
+                c = r_base + cols_r[j]
+                acc[p, c] = np.float32(acc[p, c] + np.float32(x * vals_r[j]))
+        else:
+            row = w_off[min(sl, w_off.shape[0] - 1)] + local
+            a, b = rp_w[row], rp_w[row + 1]
+            for j in range(a, b):
+                c = cols_w[j]
+                acc[p, c] = np.float32(acc[p, c] + np.float32(x * vals_w[j]))
+        cycles_out[i] = event_cycles + nnz_cycles * (b - a)
+        total += b - a
+        n_ok += 1
+    return n_ok, n_late, total
+
+
 def decode(keys: np.ndarray):
     k = np.asarray(keys, np.uint32).astype(np.int64)
     return (k >> SRC_SHIFT) & 0xFF, (k >> SLICE_SHIFT) & 0xFF, (k >> PARITY_BIT) & 1, k & UNIT_MASK
@@ -108,6 +147,17 @@ class EGRUSliceCore:
                     self.W.rowptr, self.W.cols, self.W.vals, self.R.rowptr, self.R.cols,
                     self.R.vals, 3 * self.u, nnz)
         return nnz
+
+    def on_events(self, keys, xs, tick_parity: int, event_cycles: int, nnz_cycles: int,
+                  late_cycles: int):
+        """The packet handler's work on a batch: returns (cycles (n,), applied, late, nnz)."""
+        cycles = np.empty(keys.shape[0], np.int64)
+        ok, late, nnz = _events(self.acc, np.asarray(keys, np.uint32), np.asarray(xs, _F32),
+                                int(tick_parity), self.r_src, self.w_off, self.r_off,
+                                self.W.rowptr, self.W.cols, self.W.vals, self.R.rowptr,
+                                self.R.cols, self.R.vals, int(event_cycles), int(nnz_cycles),
+                                int(late_cycles), cycles)
+        return cycles, ok, late, nnz
 
     def update(self, parity: int):
         """Close the step held in accumulator ``parity``: returns (fired local idx, y values)."""

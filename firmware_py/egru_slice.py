@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from firmware_py.cores import EGRUSliceCore, decode, encode
+from firmware_py.cores import EGRUSliceCore, encode
 from firmware_py.cost import CostModel
 from firmware_py.schedule import SenderSlot, delay_until
 from s2sim.hw.runtime import Program
@@ -42,6 +42,10 @@ class EGRUSliceProgram(Program):
         self.max_tick_cycles = 0
         self.schedule = schedule
         self._queue = None  # (tick, fired, values, next index)
+        ev, nz = cost.work("slice_event"), cost.work("slice_nnz")
+        self._ev_cycles, self._nnz_cycles = ev.cycles, nz.cycles
+        self._ev_rd, self._nnz_rd, self._nnz_wr = (ev.sram_read_bytes, nz.sram_read_bytes,
+                                                   nz.sram_written_bytes)
         self.unsent = 0  # events still queued when the next step's sends began
 
     def sram_regions(self) -> dict[str, int]:
@@ -54,24 +58,13 @@ class EGRUSliceProgram(Program):
         return None
 
     def on_packets(self, pe, keys, payloads) -> np.ndarray:
-        src, sl, parity, local = decode(keys)
         xs = np.ascontiguousarray(payloads[:, 0]).view(np.float32)
-        late = parity != (int(pe.tick) & 1)
-        cycles = np.empty(src.size, np.int64)
-        if late.any():
-            n_late = int(late.sum())
-            self.late_packets += n_late
-            cycles[late] = self.cost.c("slice_event")
-            ok = ~late
-            src, sl, parity, local, xs = src[ok], sl[ok], parity[ok], local[ok], xs[ok]
-        else:
-            ok = slice(None)
-        nnz = self.core.accumulate(src, sl, parity, local, xs)
-        cycles[ok] = self.cost.slice_event_cycles(nnz)
-        rd, wr = self.cost.event_sram(nnz)
-        total_nnz = int(nnz.sum())
-        pe.count(cpu_macs=total_nnz, synaptic_events=total_nnz,
-                 sram_read_bytes=int(rd.sum()), sram_written_bytes=int(wr.sum()))
+        cycles, n_ok, n_late, nnz = self.core.on_events(
+            keys, xs, int(pe.tick) & 1, self._ev_cycles, self._nnz_cycles, self._ev_cycles)
+        self.late_packets += n_late
+        pe.count(cpu_macs=nnz, synaptic_events=nnz,
+                 sram_read_bytes=self._ev_rd * (n_ok + n_late) + self._nnz_rd * nnz,
+                 sram_written_bytes=self._nnz_wr * nnz)
         return cycles
 
     def on_tick(self, pe, tick: int) -> None:

@@ -7,11 +7,11 @@ values per packet keep the Ethernet bridge's packet rate below what the input PE
 can absorb (1 Gbit/s delivers a 20-byte packet every 160 ns).
 They are added into the frame buffer of that parity (several packets may hit one element, which
 is how event frames are pooled). At tick t+1 the program scans the buffer, sends one multicast
-event per nonzero element (ascending element order) and clears it. The events go out in chunks
-paced to the receivers' handler time (user events between chunks, the PE sleeps meanwhile), so a
-dense input vector does not overflow the receivers' packet queues (phase 0 of the send schedule,
-``firmware_py.schedule``); the PE spaces the sends by busy-waiting (charged). Host packets arriving after
-their step was emitted are late: counted (``late_packets``) and dropped.
+event per nonzero element (ascending element order) and clears it. The events go out from a user
+event at the input's time of the send schedule (``firmware_py.schedule``), one per slot (the
+receivers' mean handler time; the PE busy-waits between sends, charged), so a dense input vector
+does not overflow the receivers' packet queues. Host packets arriving after their step was
+emitted are late: counted (``late_packets``) and dropped.
 """
 
 from __future__ import annotations

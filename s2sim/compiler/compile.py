@@ -33,7 +33,9 @@ from s2sim.errors import CompileError, ResourceError
 __all__ = ["compile_network", "DEFAULTS"]
 
 DEFAULTS = {
-    "activity": 0.25,  # expected firing fraction of EGRU units per step (ICLR: 15-20 % on LM)
+    # expected firing fraction of EGRU units per step, for sizing: None = the model's recorded
+    # activity (Network.activity_hint) + 5 points, else 0.25 (ICLR: 15-20 % on the LM)
+    "activity": None,
     "input_activity": 1.0,  # embeddings are dense: every input is an event
     "cycle_headroom": 0.3,  # keep 30 % of each tick free for jitter and bursts
     "queue_depth": None,  # packet-queue depth the send schedule plans for (None: the spec's)
@@ -83,6 +85,9 @@ def compile_network(
         raise CompileError(f"unknown compile option(s) {sorted(unknown)}; "
                            f"known: {sorted(DEFAULTS)}")
     opts = {**DEFAULTS, **options}
+    if opts["activity"] is None:
+        hint = getattr(network, "activity_hint", None)
+        opts["activity"] = min(1.0, hint + 0.05) if hint else 0.25
     n_levels = len(spec.performance_levels)
     pl = n_levels - 1 if pl is None else pl
     freq = float(spec.pl(pl).frequency_hz.value)

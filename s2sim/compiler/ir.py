@@ -80,6 +80,7 @@ class Network:
     name: str = "egru"
     ref: str | None = None  # how to rebuild it: "checkpoint:PATH" | "paper:seed=N" | None
     model: object = None  # the LMModel it came from, if any (host-side decoder)
+    activity_hint: float | None = None  # measured/calibrated firing fraction (model metadata)
     _stats: list[LayerStats] = field(default_factory=list, repr=False)
     _fingerprint: str | None = field(default=None, repr=False)
 
@@ -130,7 +131,8 @@ class Network:
         net = cls(layers=layers,
                   input=InputSource(n_out=layers[0].n_in, embedding=model.embedding),
                   readout=Readout(n_in=layers[-1].hidden, host_decoder="tied"),
-                  name=name, ref=ref, model=model)
+                  name=name, ref=ref, model=model,
+                  activity_hint=activity_from_meta(getattr(model, "meta", None)))
         return net
 
     @classmethod
@@ -201,6 +203,25 @@ class Network:
                                  / (3 * layer.hidden * (layer.n_in + layer.hidden))),
             })
         return out
+
+
+def activity_from_meta(meta) -> float | None:
+    """The largest per-layer activity a model's metadata records (keys ``activity_reached`` or
+    ``activity``, a number or a list, anywhere in the nesting), or None."""
+    found: list[float] = []
+
+    def walk(obj):
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if k in ("activity_reached", "activity"):
+                    vals = v if isinstance(v, list | tuple) else [v]
+                    found.extend(float(x) for x in vals if isinstance(x, int | float))
+                else:
+                    walk(v)
+
+    walk(meta or {})
+    good = [a for a in found if 0.0 < a <= 1.0]
+    return max(good) if good else None
 
 
 def resolve_network(ref: str | None) -> Network:

@@ -65,10 +65,11 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
     host_pk = host_packets_per_step(run.xs)
     routed = {src for r in m.routes for src in r.sources}
     receivers: dict[str, set[str]] = {}
+    pe_sl = m.pe_slices()
     for r in m.routes:
+        dest = {sid for p in r.pes for sid in pe_sl[p]}
         for src in r.sources:
-            receivers.setdefault(src, set()).update(
-                sid for p in r.pes for sid in m.pe_slices()[p])
+            receivers.setdefault(src, set()).update(dest)
 
     # -- input source -------------------------------------------------------------------------
     s_in = m.slice("input")
