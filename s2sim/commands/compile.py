@@ -33,11 +33,24 @@ def add_compile_arguments(p: argparse.ArgumentParser) -> None:
                    help="explicit placement table: JSON {slice_id: pe_id} for every slice")
     p.add_argument("--pin", metavar="SLICE=PE", action="append", default=[],
                    help="pin one slice to a PE id, e.g. L0.S3=37 (repeatable)")
-    p.add_argument("--tick-s", type=float, default=None,
-                   help="tick period in seconds (default: spec timing.tick_period_s)")
+    p.add_argument("--tick-s", type=_tick, default=None,
+                   help="tick period in seconds, or 'auto' (the shortest whole-microsecond tick "
+                        "that holds the work and the send schedule); default: the spec's")
     p.add_argument("--activity", type=float, default=None,
                    help="expected fraction of units firing per step, for sizing (default 0.25)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random placer")
+
+
+def _tick(text: str):
+    if text == "auto":
+        return text
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: seconds or 'auto'") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be > 0")
+    return v
 
 
 def load_network(model: str):

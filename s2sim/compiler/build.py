@@ -62,8 +62,7 @@ def sender_slot(mapping, s):
         return SenderSlot(mapping.tick_period_ps, sch["start_a_cycles"], sch["slot_a_cycles"])
     if s.kind != "egru" or s.send_slot is None:
         return None
-    ph = s.send_phase
-    start = sch["phase_start_cycles"][ph] + s.send_slot * sch["group_window_cycles"][ph]
+    start = sch["group_start_cycles"][s.send_phase][s.send_slot]
     return SenderSlot(mapping.tick_period_ps, start, 0)
 
 

@@ -66,6 +66,13 @@ def compile_network(
     seed: int = 0,
     **options,
 ) -> Mapping:
+    if isinstance(tick_period_s, str):
+        if tick_period_s != "auto":
+            raise CompileError(f"tick_period_s {tick_period_s!r}: seconds or 'auto'")
+        return _compile_auto_tick(network, spec=spec, spec_path=spec_path,
+                                  spec_overrides=spec_overrides, pl=pl, max_pes=max_pes,
+                                  partitioner=partitioner, placer=placer, pins=pins, seed=seed,
+                                  **options)
     t0 = time.perf_counter()
     spec_overrides = dict(spec_overrides or {})
     if tick_period_s is not None:
@@ -277,6 +284,29 @@ def compile_network(
     return mapping
 
 
+def _compile_auto_tick(network, **kw) -> Mapping:
+    """The shortest tick (whole microseconds) whose cycles hold the busiest slice's estimated
+    work (+ headroom) and the whole send schedule: compile at the spec's tick, then shorten."""
+    t0 = time.perf_counter()
+    first = compile_network(network, **kw)
+    best = first
+    need = first.required_cycles_per_tick
+    for _ in range(6):
+        tick_s = math.ceil(need / first.frequency_hz * 1e6) / 1e6
+        if tick_s * 1e12 >= best.tick_period_ps:
+            break
+        try:
+            m = compile_network(network, tick_period_s=tick_s, **kw)
+        except CompileError:
+            break
+        if m.required_cycles_per_tick <= m.cycles_per_tick:
+            best = m
+            break
+        need = int(m.required_cycles_per_tick * 1.05)
+    best.compile_s = time.perf_counter() - t0
+    return best
+
+
 def _raise_too_large(network, views, parts, max_pes, avail):
     need = sum(len(p) for p in parts) + 2
     room = max_pes - 2
@@ -421,29 +451,28 @@ def _schedule(network, parts, infos, placed, cm, opts, cycles_per_tick) -> dict[
     per_sender = max(1, int(math.ceil(float(opts["activity"]) * max_u)))  # expected events
     queue = int(opts.get("queue_depth") or 256)
     group_size = max(1, (queue // 2) // per_sender)  # a group's burst fills half a queue
-    starts, slots, counts, groups = [], [], [], []
+    starts, slots, counts, group_starts = [], [], [], []
     t = start_a
-    g = 0
     for ph in (0, 1):
         members = [s for s in senders if phase_of[s.id] == ph]
         slot = int(math.ceil(margin * (max(recv_event[ph].values(), default=0) + irq)))
-        window = group_size * per_sender * slot  # time for receivers to drain one group's burst
-        t_ph = t
         for j, s in enumerate(members):
             s.send_phase, s.send_slot = ph, j // group_size
         n_groups = -(-len(members) // group_size)
+        gs, t_g = [], t
         for k in range(n_groups):
-            groups.append(int(t_ph + k * window))
-        dur = n_groups * window
+            gs.append(int(t_g))
+            n_k = min(group_size, len(members) - k * group_size)
+            t_g += n_k * per_sender * slot  # receivers drain the group's expected burst
+        dur = t_g - t
         if ph == 0:
             dur = max(dur, network.input.n_out * slot_a)
-        starts.append(int(t_ph))
+        starts.append(int(t))
         slots.append(slot)
         counts.append(n_groups)
-        g += n_groups
+        group_starts.append(gs)
         t += dur + 500
     return {"start_a_cycles": int(start_a), "slot_a_cycles": slot_a,
             "phase_start_cycles": starts, "phase_slot_cycles": slots, "phase_groups": counts,
-            "group_size": group_size, "group_window_cycles": [
-                group_size * per_sender * sl for sl in slots],
+            "group_size": group_size, "group_start_cycles": group_starts,
             "est_end_cycles": int(t)}

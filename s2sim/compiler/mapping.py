@@ -9,6 +9,7 @@ mapping is run). A network built in Python is passed to ``run_mapping(..., netwo
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -45,7 +46,7 @@ class SliceInfo(_Plain):
     key_base: int | None = None  # None: sends nothing on chip
     first_tick: int  # first tick whose handler does work (pipeline fill)
     send_phase: int | None = None  # EGRU senders: phase of the send schedule (0 odd, 1 even)
-    send_slot: int | None = None  # EGRU senders: turn within the phase (TDMA)
+    send_slot: int | None = None  # EGRU senders: group within the phase
     mean_event_cycles: int = 0  # expected handler cycles per received event (irq excluded)
     tick_cycles_max: int = 0  # tick handler cycles with every unit firing (irq excluded)
 
@@ -85,7 +86,7 @@ class Mapping(_Plain):
     table_entries: int
     data_bytes_available: int
     pipeline_ticks: int  # ticks from a step's input emission to its output reaching the readout
-    schedule: dict[str, int | list[int]] = Field(default_factory=dict)  # see _schedule
+    schedule: dict[str, int | list[int] | list[list[int]]] = Field(default_factory=dict)
     compile_s: float = 0.0  # wall clock of the compile (not part of the deterministic report)
 
     _network = PrivateAttr(default=None)
@@ -104,6 +105,16 @@ class Mapping(_Plain):
 
     def layer_slices(self, layer: int) -> list[SliceInfo]:
         return [s for s in self.slices if s.kind == "egru" and s.layer == layer]
+
+    @property
+    def required_cycles_per_tick(self) -> int:
+        """Cycles a tick needs: the busiest PE's estimated work per step with the compile's
+        headroom, and the end of the send schedule (both at the assumed activity)."""
+        head = float(self.options.get("cycle_headroom", 0.0) or 0.0)
+        work = max(sum(s.est_cycles_per_step for s in self.slices if self.placement[s.id] == pe)
+                   for pe in self.pes_used())
+        return int(max(math.ceil(work / (1.0 - head)),
+                       int(self.schedule.get("est_end_cycles", 0)) if self.schedule else 0))
 
     def pes_used(self) -> list[int]:
         return sorted(set(self.placement.values()))
@@ -256,7 +267,7 @@ class Mapping(_Plain):
             lines.append(f"## send schedule (cycles from the tick): input from "
                          f"{sch['start_a_cycles']}, one per {sch['slot_a_cycles']}; phases "
                          f"start {sch['phase_start_cycles']}, {sch['phase_groups']} groups of "
-                         f"{sch['group_size']} senders, windows {sch['group_window_cycles']}; "
+                         f"up to {sch['group_size']} senders from {sch['group_start_cycles']}; "
                          f"at the assumed activity the sends end by ~{sch['est_end_cycles']} of "
                          f"{self.cycles_per_tick}")
             lines.append("")

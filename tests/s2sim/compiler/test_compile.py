@@ -167,3 +167,12 @@ def test_sram_regions_account_for_weights(net):
     cols = np.concatenate([U, H + U, 2 * H + U])
     assert s.nnz_w == np.count_nonzero(layer.W[:, cols])
     assert s.regions["w_vals"] >= 4 * s.nnz_w and s.regions["w_cols"] >= 2 * s.nnz_w
+
+
+def test_auto_tick_is_shortest_that_holds_work_and_schedule(net):
+    m = compile_network(net, tick_period_s="auto")
+    assert m.tick_period_ps < 1_000_000_000  # shorter than the spec's 1 ms
+    assert m.required_cycles_per_tick <= m.cycles_per_tick
+    assert m.spec_overrides["timing.tick_period_s"] == str(m.tick_period_ps / 1e12)
+    with pytest.raises(CompileError, match="seconds or 'auto'"):
+        compile_network(net, tick_period_s="fast")
