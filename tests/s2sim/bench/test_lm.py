@@ -124,3 +124,28 @@ def test_with_data_scores_perplexity(tmp_path):
     ppl = rep.quality.metrics["test_perplexity"]
     assert rep.quality.tokens_scored == 299
     assert np.isfinite(ppl) and ppl > 1
+
+
+def test_auto_tick_is_lengthened_when_the_run_overruns(tiny_ckpt, tmp_path, monkeypatch):
+    import s2sim.engine
+
+    real = s2sim.engine.run_mapping
+    calls = []
+
+    def first_run_overruns(mapping, *a, **k):
+        res = real(mapping, *a, **k)
+        calls.append(mapping.tick_period_ps)
+        if len(calls) == 1:
+            res.tick_overruns = 5  # as if a PE were still busy when its next tick fired
+        return res
+
+    monkeypatch.setattr(s2sim.engine, "run_mapping", first_run_overruns)
+    assert _bench(tiny_ckpt, tmp_path) == 0
+    assert len(calls) == 2 and calls[1] >= 1.25 * calls[0] - 1e6
+    rep = load_report(tmp_path)
+    assert rep.s2.step_period_s == pytest.approx(calls[1] * 1e-12)
+    assert any("gave 5 tick overruns" in n and "rerun at" in n for n in rep.notes)
+    # an explicit tick is the user's choice: no rerun
+    calls.clear()
+    assert _bench(tiny_ckpt, tmp_path / "fixed", "--tick-s", "0.0001") == 0
+    assert len(calls) == 1 and calls[0] == 100_000_000
