@@ -234,8 +234,7 @@ def run(args: argparse.Namespace) -> int:
                                   f"tick overruns on the {args.engine} engine; rerun at "
                                   f"{new_s * 1e6:g} us")
             say(state["notes"][-1])
-            mapping = compile_network(net, spec_overrides={"timing.tick_period_s": new_s},
-                                      **_compile_kw(args))
+            mapping = compile_network(net, tick_period_s=new_s, **_compile_kw(args))
             state["mapping"] = mapping
             result = run_mapping(mapping, np.asarray(tokens), engine=args.engine, network=net,
                                  progress=progress)
@@ -292,33 +291,17 @@ def _compile_kw(args) -> dict:
 
 
 def _compile(compile_network, net, args, notes: list[str]):
-    """Compile; with ``--tick-s auto`` compile at the spec's tick, then at the shortest tick
-    (whole microseconds) that keeps every PE's estimated cycles within the compiler's budget."""
-    from s2sim.compiler.compile import DEFAULTS
-    from s2sim.errors import CompileError
-
+    """Compile at the tick ``--tick-s`` asks for; ``auto`` is the compiler's: the shortest whole
+    microsecond that holds the busiest PE's estimated work (+ headroom) and the send schedule."""
     tick = _tick_arg(str(args.tick_s))
     kw = _compile_kw(args)
-    if tick != "auto":
-        if tick == "spec":
-            return compile_network(net, **kw)
-        return compile_network(net, spec_overrides={"timing.tick_period_s": tick}, **kw)
-    first = compile_network(net, **kw)
-    est = max(s.est_cycles_per_step for s in first.slices)
-    need_s = est / (1.0 - float(DEFAULTS["cycle_headroom"])) / first.frequency_hz
-    tick_s = math.ceil(need_s * 1e6) / 1e6
-    if tick_s >= first.tick_period_ps * 1e-12:
-        return first
-    try:
-        # through the spec, so that the engines run the chip at the same tick
-        mapping = compile_network(net, spec_overrides={"timing.tick_period_s": tick_s}, **kw)
-    except CompileError as exc:  # a shorter tick changed the partition and no longer fits
-        notes.append(f"--tick-s auto: {tick_s * 1e6:g} us did not compile ({exc}); "
-                     "kept the spec's tick")
-        return first
-    notes.append(f"tick period {tick_s * 1e6:g} us chosen by --tick-s auto: busiest PE "
-                 f"~{est} cycles per token at {first.frequency_hz / 1e6:g} MHz + "
-                 f"{float(DEFAULTS['cycle_headroom']):.0%} headroom")
+    if tick == "spec":
+        return compile_network(net, **kw)
+    mapping = compile_network(net, tick_period_s=tick, **kw)
+    if tick == "auto":
+        notes.append(f"tick period {mapping.tick_period_ps / 1e6:g} us chosen by --tick-s auto: "
+                     f"the mapping needs ~{mapping.required_cycles_per_tick} cycles per token at "
+                     f"{mapping.frequency_hz / 1e6:g} MHz (estimated work + headroom)")
     return mapping
 
 
