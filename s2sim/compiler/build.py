@@ -27,6 +27,27 @@ def _slice_order(mapping, layer: int) -> tuple[np.ndarray, np.ndarray]:
     return order, offs
 
 
+def _split_by_slice(M: np.ndarray, slice_of_col: np.ndarray, local_of_col: np.ndarray,
+                    n_slices: int) -> list[CSR]:
+    """Row-major nonzeros of M grouped by the slice owning their column, as one CSR per slice
+    (rows = M's rows, columns = the slice's local gate columns)."""
+    r, c = np.nonzero(M)
+    v = M[r, c]
+    sid = slice_of_col[c]
+    order = np.argsort(sid, kind="stable")  # stable: row-major order kept within a slice
+    r, c, v, sid = r[order], c[order], v[order], sid[order]
+    bounds = np.searchsorted(sid, np.arange(n_slices + 1))
+    out = []
+    n_rows = M.shape[0]
+    for k in range(n_slices):
+        a, b = bounds[k], bounds[k + 1]
+        rowptr = np.zeros(n_rows + 1, np.int64)
+        np.cumsum(np.bincount(r[a:b], minlength=n_rows), out=rowptr[1:])
+        out.append(CSR(rowptr, local_of_col[c[a:b]].astype(np.int32),
+                       v[a:b].astype(np.float32)))
+    return out
+
+
 def build_cores(mapping, network) -> dict[str, object]:
     """slice id -> EGRUSliceCore / ReadoutCore (the input source core needs only a size)."""
     cores: dict[str, object] = {}
@@ -34,14 +55,22 @@ def build_cores(mapping, network) -> dict[str, object]:
         H = layer.hidden
         w_order, w_off, w_src = source_row_order(mapping, i)
         r_order, r_off = _slice_order(mapping, i)
-        Wr = layer.W[w_order]
-        Rr = layer.R[r_order]
-        for s in mapping.layer_slices(i):
+        slices = mapping.layer_slices(i)
+        slice_of_col = np.empty(3 * H, np.int64)
+        local_of_col = np.empty(3 * H, np.int64)
+        gate_cols = []
+        for k, s in enumerate(slices):
             U = np.asarray(s.units, np.int64)
             cols = np.concatenate([U, H + U, 2 * H + U])
+            slice_of_col[cols] = k
+            local_of_col[cols] = np.arange(cols.size)
+            gate_cols.append((U, cols))
+        Ws = _split_by_slice(layer.W[w_order], slice_of_col, local_of_col, len(slices))
+        Rs = _split_by_slice(layer.R[r_order], slice_of_col, local_of_col, len(slices))
+        for k, s in enumerate(slices):
+            U, cols = gate_cols[k]
             cores[s.id] = EGRUSliceCore(
-                CSR.from_dense(Wr[:, cols]), CSR.from_dense(Rr[:, cols]),
-                layer.b_x[cols], layer.b_r[cols], layer.theta[U], w_src=w_src,
+                Ws[k], Rs[k], layer.b_x[cols], layer.b_r[cols], layer.theta[U], w_src=w_src,
                 r_src=egru_src(i), w_off=w_off[:-1], r_off=r_off[:-1])
     L = len(network.layers)
     ro = network.readout
