@@ -243,7 +243,11 @@ def run(args: argparse.Namespace) -> int:
             state["notes"].append(f"the {args.engine} engine has no time or energy: "
                                   "use --engine analytic or des for S2 figures")
 
-        if corpus is not None:
+        generated = bool(model.meta.get("generated")) or args.model == "paper"
+        if corpus is not None and generated and args.ppl_tokens is None:
+            state["notes"].append("perplexity not scored: the weights are generated, not "
+                                  "trained (pass --ppl-tokens N to score them anyway)")
+        elif corpus is not None:
             state["stage"] = "scoring perplexity on the test set (functional path)"
             test = corpus.test if args.ppl_tokens is None else corpus.test[: args.ppl_tokens]
             say(f"perplexity over {len(test)} test tokens (functional path, numpy reference)")

@@ -124,6 +124,12 @@ def test_with_data_scores_perplexity(tmp_path):
     ppl = rep.quality.metrics["test_perplexity"]
     assert rep.quality.tokens_scored == 299
     assert np.isfinite(ppl) and ppl > 1
+    # generated (untrained) weights: perplexity is only scored when asked for
+    assert main(["bench", "lm", "--model", str(ckpt), "--data", str(DATA), "--tokens", "5",
+                 "--engine", "functional", "--gpus", "none", "--out", str(tmp_path / "p"),
+                 "--no-plots", "--quiet"]) == 0
+    rep = load_report(tmp_path / "p")
+    assert rep.quality is None and any("perplexity not scored" in n for n in rep.notes)
 
 
 def test_auto_tick_is_lengthened_when_the_run_overruns(tiny_ckpt, tmp_path, monkeypatch):
