@@ -26,15 +26,16 @@ def main() -> None:
     gen_s = time.perf_counter() - t0
     print(f"paper-shape model generated in {gen_s:.1f} s (models.egru.paper; not part of the "
           "compile)")
-    for pl in (1, 0):
+    for pl, tick in ((1, None), (1, "auto"), (0, "auto")):
         walls = []
         for _ in range(args.repeat):
             net._stats = []  # per-layer nonzero statistics are part of the compile's work
             t0 = time.perf_counter()
-            m = compile_network(net, max_pes=150, pl=pl)
+            m = compile_network(net, max_pes=150, pl=pl, tick_period_s=tick)
             walls.append(time.perf_counter() - t0)
         sm = m.summary()
-        print(f"PL{pl}: compile {min(walls):.2f} s best of {args.repeat} (target < 10 s): "
+        print(f"PL{pl}, tick {m.tick_period_ps / 1e6:g} us ({tick or 'spec'}): compile "
+              f"{min(walls):.2f} s best of {args.repeat} (target < 10 s): "
               f"{sm['pes_used']} PEs (<= 150), largest data footprint {sm['largest_pe_bytes']} B "
               f"= {sm['largest_pe_bytes'] / 1024:.1f} KiB (<= 96 KiB), routing "
               f"{sm['routes_before']} -> {sm['routes_after']} entries, busiest slice "

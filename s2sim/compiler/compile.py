@@ -39,6 +39,7 @@ DEFAULTS = {
     "input_activity": 1.0,  # embeddings are dense: every input is an event
     "cycle_headroom": 0.3,  # keep 30 % of each tick free for jitter and bursts
     "queue_depth": None,  # packet-queue depth the send schedule plans for (None: the spec's)
+    "check_schedule": True,  # refuse a mapping whose send schedule overruns the tick
     "sram_headroom_bytes": 0,
 }
 
@@ -261,6 +262,13 @@ def compile_network(
     if opts["queue_depth"] is None:
         opts["queue_depth"] = int(spec.timing.packet_queue_depth.value)
     schedule = _schedule(network, parts, infos, placed, cm, opts, cycles_per_tick)
+    if opts["check_schedule"] and schedule["est_end_cycles"] > cycles_per_tick:
+        raise CompileError(
+            f"send schedule overruns the tick: at the assumed activity "
+            f"{float(opts['activity']):.2f} the events of a step are sent by cycle "
+            f"~{schedule['est_end_cycles']}, a tick of {tick_s * 1e6:g} us at PL{pl} has "
+            f"{cycles_per_tick}; use a longer tick (tick_period_s='auto' / --tick-s auto picks "
+            f"the shortest that fits) or a faster PL")
 
     mapping = Mapping(
         network_name=network.name, network_ref=network.ref,
@@ -286,25 +294,25 @@ def compile_network(
 
 def _compile_auto_tick(network, **kw) -> Mapping:
     """The shortest tick (whole microseconds) whose cycles hold the busiest slice's estimated
-    work (+ headroom) and the whole send schedule: compile at the spec's tick, then shorten."""
+    work (+ headroom) and the whole send schedule (shorter or longer than the spec's)."""
     t0 = time.perf_counter()
-    first = compile_network(network, **kw)
-    best = first
+    first = compile_network(network, **{**kw, "check_schedule": False})
     need = first.required_cycles_per_tick
-    for _ in range(6):
+    last_exc = None
+    for _ in range(8):
         tick_s = math.ceil(need / first.frequency_hz * 1e6) / 1e6
-        if tick_s * 1e12 >= best.tick_period_ps:
-            break
         try:
             m = compile_network(network, tick_period_s=tick_s, **kw)
-        except CompileError:
-            break
+        except CompileError as exc:  # a shorter tick re-partitioned, or the schedule grew
+            last_exc = exc
+            need = int(need * 1.05) + 1
+            continue
         if m.required_cycles_per_tick <= m.cycles_per_tick:
-            best = m
-            break
-        need = int(m.required_cycles_per_tick * 1.05)
-    best.compile_s = time.perf_counter() - t0
-    return best
+            m.compile_s = time.perf_counter() - t0
+            return m
+        need = max(int(need * 1.05) + 1, m.required_cycles_per_tick)
+    raise CompileError(f"tick_period_s='auto': no tick found that holds the work and the send "
+                       f"schedule (last: {last_exc})")
 
 
 def _raise_too_large(network, views, parts, max_pes, avail):

@@ -176,3 +176,8 @@ def test_auto_tick_is_shortest_that_holds_work_and_schedule(net):
     assert m.spec_overrides["timing.tick_period_s"] == str(m.tick_period_ps / 1e12)
     with pytest.raises(CompileError, match="seconds or 'auto'"):
         compile_network(net, tick_period_s="fast")
+
+
+def test_tick_too_short_for_the_send_schedule_fails_at_compile_time(net):
+    with pytest.raises(CompileError, match="send schedule overruns the tick.*tick_period_s='auto'"):
+        compile_network(net, tick_period_s=40e-6, cycle_headroom=0.0)

@@ -33,9 +33,10 @@ def test_paper_shape_fits_150_pes_and_96_kib(paper):
     assert sum(s.nnz_w + s.nnz_r for s in m.slices) == nnz
 
 
-def test_paper_shape_at_the_slow_level_still_fits(paper):
-    m = compile_network(paper, max_pes=150, pl=0)
+def test_paper_shape_at_the_slow_level_fits_with_a_longer_tick(paper):
+    m = compile_network(paper, max_pes=150, pl=0, tick_period_s="auto")
     assert len(m.pes_used()) <= 150 and max(m.pe_bytes().values()) <= 96 * 1024
+    assert m.required_cycles_per_tick <= m.cycles_per_tick
 
 
 def test_paper_shape_runs_on_the_analytic_engine(paper):
