@@ -64,6 +64,8 @@ def prepare_run(mapping, inputs, network=None) -> PreparedRun:
     else:
         raise S2SimError(f"inputs: shape {a.shape} dtype {a.dtype}: give token ids (T,) int or "
                          f"input vectors (T, {net.input.n_out}) float32")
+    if xs.shape[0] == 0:
+        raise S2SimError("inputs: no steps (T = 0)")
     if not np.all(np.isfinite(xs)):
         raise S2SimError("inputs: contain NaN or infinity")
     return PreparedRun(mapping=mapping, network=net, spec=mapping.load_spec(),

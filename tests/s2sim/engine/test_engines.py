@@ -120,6 +120,10 @@ def test_token_inputs_use_the_host_embedding():
         run_mapping(m, np.array([50]))
     with pytest.raises(S2SimError, match="inputs: shape"):
         run_mapping(m, np.zeros((3, 5), np.float32))
+    with pytest.raises(S2SimError, match="no steps"):
+        run_mapping(m, np.zeros((0, 8), np.float32))
+    with pytest.raises(S2SimError, match="engine 'gpu' unknown"):
+        run_mapping(m, toks, engine="gpu")
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
