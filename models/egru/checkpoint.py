@@ -158,6 +158,7 @@ def save_checkpoint(path, model: LMModel, meta: dict | None = None) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **arrays_out)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a checkpoint is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

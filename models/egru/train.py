@@ -207,6 +207,7 @@ def _save_lstm_npz(model: LSTMLM, path: Path, meta: dict) -> None:
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "wb") as f:
         np.savez_compressed(f, **arrays)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -372,8 +373,9 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
 def _cli_args(cfg: TrainConfig) -> list[str]:
     d = TrainConfig()
     out = []
+    always = ("model", "corpus", "emb", "layers", "minutes", "run")
     for k, v in asdict(cfg).items():
-        if k in ("progress", "data") or v == getattr(d, k):
+        if k in ("progress", "data") or (v == getattr(d, k) and k not in always):
             continue
         flag = "--" + k.replace("_", "-")
         out += [flag, *map(str, v)] if isinstance(v, list) else [flag, str(v)]
