@@ -31,7 +31,6 @@ def test_ptb_token_counts_and_vocab():
 
 
 @needs_wt2
-@pytest.mark.slow
 def test_wikitext2_token_counts_and_vocab():
     c = load_corpus("wikitext-2", DATA)
     assert (len(c.train), len(c.valid), len(c.test)) == (2088628, 217646, 245569)
