@@ -26,7 +26,7 @@ from s2sim.hw.energy import EnergyReport, price
 from s2sim.hw.ledger import Counts, Ledger
 from s2sim.hw.noc import Noc
 from s2sim.hw.router import RoutingTable
-from s2sim.hw.runtime import PE, Program, _payload_block, _timer_enabled
+from s2sim.hw.runtime import PE, Program, _lazy_enabled, _payload_block, _timer_enabled
 from s2sim.hw.sram import pe_label
 
 
@@ -160,6 +160,7 @@ class Chip:
         pe.pl = pl
         pe.frequency_hz = self._pl.frequency_hz[pl]
         pe._timer = _timer_enabled(program)
+        pe._lazy = _lazy_enabled(program, pe._timer)
         return pe
 
     def inject(self, time_ps: int, keys, payloads=None, from_host: bool = True) -> None:
@@ -414,6 +415,12 @@ class Chip:
                     pe.service()
 
         env.process(ticker())
+        # Lazy PEs take packets at their own events; a last sweep just before the end takes
+        # those that arrived after their last one (every arrival <= end - 1 is known by then).
+        for pe in loaded:
+            if pe._lazy:
+                ev = env.timeout(self._run_end_ps - 1)
+                ev.callbacks.append(lambda _e, pe=pe: pe.service())
         env.run(until=self._run_end_ps)
         return self._finish(timer_pes)
 

@@ -48,6 +48,11 @@ class Program:
     name: str = "program"
     code_bytes: int = 0          # checked against spec.memory.code_sram_bytes at load
     uses_timer: bool | None = None
+    # Lazy packet batches (docs/chip.md): queued packets are taken at the PE's next own event
+    # (tick, DMA done, user event, the end of the run) instead of at their arrival; per-packet
+    # timing is the same. Requires an on_packets without pe.send/to_host/dma_*/user_event/
+    # set_pl (checked: a lazy batch that calls them is an error). None: lazy iff the timer is on.
+    lazy_packets: bool | None = None
 
     def sram_regions(self) -> dict[str, int]:
         """Region name -> bytes, allocated from the PE's data SRAM at load."""
@@ -83,6 +88,13 @@ def _timer_enabled(program: Program) -> bool:
     return type(program).on_tick is not Program.on_tick
 
 
+def _lazy_enabled(program: Program, timer: bool) -> bool:
+    """Whether the PE takes packets lazily (see ``Program.lazy_packets``)."""
+    if program.lazy_packets is not None:
+        return bool(program.lazy_packets)
+    return timer
+
+
 class PE:
     """One processing element: the context handlers receive, and its event loop.
 
@@ -113,6 +125,7 @@ class PE:
         self.tick = 0
         # event-loop state
         self._timer = False
+        self._lazy = False
         self._busy_until = 0
         self._next_tick = 0
         self._overrun_mark = 0               # last tick already counted as an overrun
@@ -260,6 +273,8 @@ class PE:
 
     def _add_packets(self, arrival, keys, payloads, widths) -> None:
         self._chunks.append((arrival, keys, payloads, widths))
+        if self._lazy:
+            return  # taken at the PE's next own event (a tick at the latest, or the end sweep)
         a0 = int(arrival[0])
         b = self._busy_until
         self._ensure_wake(a0 if a0 > b else b)
@@ -281,11 +296,24 @@ class PE:
             return
         nt = self._next_tick
         ran = False
+        if self._lazy and self._chunks:
+            # Lazy batch: every packet arriving at or before ``now`` is already queued (any
+            # send made from now on leaves at >= now and arrives later), so taking them now
+            # times them exactly as if each had run at its arrival. Packets go before a tick
+            # that fires now (they arrived first) but after one that fired while the PE was
+            # busy (the tick was pending first; the eager runtime does the same). The PE has
+            # been free since _busy_until, so the batch is timed from there.
+            horizon = now + 1
+            if self._timer and nt < chip._n_ticks and nt * P <= now:
+                horizon = now if nt * P == now else -1
+            if horizon > 0 and self._take_batch(now, horizon, self._busy_until):
+                self.service()  # the tick / DMA / user event now due, or a wake when busy
+                return
         if self._timer and nt < chip._n_ticks and nt * P <= now:
             self._next_tick = nt + 1
             self._run_simple(now, 0, nt)
             ran = True
-        if not ran and self._chunks:
+        if not ran and self._chunks and not self._lazy:
             horizon = chip._run_end_ps
             if self._timer and self._next_tick < chip._n_ticks:
                 horizon = self._next_tick * P
@@ -296,7 +324,7 @@ class PE:
                 other = self._user[0][0]
             if other < INF:
                 horizon = min(horizon, max(other, now + 1))
-            ran = self._take_batch(now, horizon)
+            ran = self._take_batch(now, horizon, now)
         if not ran and self._dma and self._dma[0][0] <= now:
             _, _, tag = heapq.heappop(self._dma)
             self._run_simple(now, 2, tag)
@@ -307,9 +335,10 @@ class PE:
         # next wake-up: the earliest pending item, not before the PE is free (ticks come from
         # the chip's ticker, which calls service() at every tick time)
         t = INF
-        for a, *_ in self._chunks:
-            if a[0] < t:
-                t = int(a[0])
+        if not self._lazy:
+            for a, *_ in self._chunks:
+                if a[0] < t:
+                    t = int(a[0])
         if self._dma and self._dma[0][0] < t:
             t = self._dma[0][0]
         if self._user and self._user[0][0] < t:
@@ -418,7 +447,8 @@ class PE:
 
     # -- packet batches -------------------------------------------------------------------------
 
-    def _take_batch(self, now: int, horizon: int) -> bool:
+    def _take_batch(self, now: int, horizon: int, free: int) -> bool:
+        """Run the queued packets arriving before ``horizon`` (the PE is free from ``free``)."""
         chunks = self._chunks
         if len(chunks) == 1:
             a, keys, pay, widths = chunks[0]
@@ -444,13 +474,13 @@ class PE:
         n = a.shape[0]
         if n <= depth and (prev.shape[0] == 0 or prev[-1] <= a[0]):
             # nothing of the previous batch still waits and the batch fits: no drop possible
-            self._last_starts = self._run_batch(a, keys, pay, widths, now)
+            self._last_starts = self._run_batch(a, keys, pay, widths, free)
             return True
         # The queue may fill up. Decide acceptance chunk by chunk (_queue_scan) so that only
         # accepted packets reach the program, each chunk as one on_packets call.
         known = prev[-depth:]
         L = self._chip._ledger
-        free = max(now, self._busy_until)
+        free = max(free, self._busy_until)
         starts_all = []
         idx = 0
         accept = np.empty(n, dtype=np.bool_)
@@ -481,6 +511,11 @@ class PE:
             body = prog.on_packets(self, keys, payloads)
         finally:
             self._in_handler = False
+        if self._lazy and (self._h_sends or self._h_actions):
+            raise S2SimError(
+                f"{self.label}: {prog.name}.on_packets sends or starts work (send/to_host/dma/"
+                f"user_event/set_pl) while its packets are batched lazily; set "
+                f"lazy_packets = False on the program (packets then run at their arrival)")
         body = np.asarray(body)
         if body.shape != (n,) or (n and body.dtype.kind not in "iu"):
             raise S2SimError(

@@ -330,3 +330,145 @@ def test_queue_and_serial_timing_match_a_packet_by_packet_reference(gaps, keys, 
     assert res.counts.total("queue_full") == drops
     busy = res.counts.total("active_ps")
     assert busy == sum(cycles_to_ps((k - 0x50) * 37 + IRQ, F0) for k in accepted)
+
+
+# -- lazy packet batches (Program.lazy_packets; docs/chip.md "Packet batches") ---------------
+
+
+class Talker(Program):
+    """Each tick: sends `n` packets spread over the handler (and more from a user event)."""
+
+    def __init__(self, key, n):
+        self.key, self.n = key, n
+
+    def on_tick(self, pe, tick):
+        pe.charge(300 + 41 * self.key)
+        at = (np.arange(self.n) * (17 + self.key)) % 300
+        pe.send(np.full(self.n, self.key), np.full((self.n, 1), tick, np.uint32), at_cycles=at)
+        pe.user_event("more", delay_cycles=5_000 + 997 * self.key)
+
+    def on_user_event(self, pe, arg):
+        pe.charge(50)
+        pe.send([self.key, self.key], np.array([[7], [8]], np.uint32))
+
+
+class Listener(Program):
+    """Records the packets in handling order; its tick reports how many it has seen so far."""
+
+    def __init__(self, lazy, cycles=40):
+        self.lazy_packets = lazy
+        self.cycles = cycles
+        self.order = []
+        self.calls = 0
+        self.tick_log = []
+
+    def on_tick(self, pe, tick):
+        self.tick_log.append((tick, pe.now_ps, len(self.order)))
+        pe.charge(100)
+        if tick % 2:
+            pe.user_event("late", delay_cycles=20_000)
+
+    def on_packets(self, pe, keys, payloads):
+        self.calls += 1
+        self.order += list(zip(keys.tolist(), payloads[:, 0].tolist(), strict=True))
+        pe.count(synaptic_events=len(keys))
+        return self.cycles + (keys.astype(np.int64) * 13) % 29
+
+    def on_user_event(self, pe, arg):
+        self.tick_log.append((arg, pe.now_ps, len(self.order)))
+        pe.charge(30)
+
+
+def _talk(spec, lazy, n_talkers=24, n=6, cycles=40, ticks=5):
+    chip = Chip(spec)
+    listeners = []
+    for i, pid in enumerate(chip.pes[:n_talkers]):
+        chip.load(pid, Talker(i, n))
+    for pid in chip.pes[n_talkers:n_talkers + 3]:
+        lst = Listener(lazy, cycles)
+        listeners.append(lst)
+        chip.load(pid, lst)
+    dests = set(chip.pes[n_talkers:n_talkers + 3])
+    for i in range(n_talkers):
+        chip.router.add(i, 0xFFFFFFFF, pes=dests)
+    return chip.run(ticks=ticks), listeners
+
+
+@pytest.mark.parametrize("cycles", [40, 500])
+def test_lazy_batches_time_every_packet_as_at_its_arrival(spec, cycles):
+    # 500 cycles per packet keeps the listeners busy for most of each tick (no overrun)
+    eager, le = _talk(spec, False, cycles=cycles)
+    lazy, ll = _talk(spec, True, cycles=cycles)
+    for a, b in zip(le, ll, strict=True):
+        assert a.order == b.order          # same packets, same handling order
+        assert a.tick_log == b.tick_log    # ticks and user events see the same history
+        assert b.calls < a.calls           # ... in fewer on_packets calls
+    for group in ("pe", "pl", "noc"):
+        d1, d2 = getattr(eager.counts, group), getattr(lazy.counts, group)
+        for k in d1:
+            assert np.array_equal(d1[k], d2[k]), (group, k)
+    assert eager.counts.undelivered == lazy.counts.undelivered
+    assert eager.counts.total("packets_received") > 0
+    assert lazy.ok
+
+
+def test_lazy_batches_in_overload_run_packets_before_the_tick_they_precede(spec):
+    # 3_000 cycles per packet: more work than a tick holds (documented approximation: every
+    # packet that arrived before tick T runs before tick T's handler)
+    res, ls = _talk(spec, True, cycles=3_000)
+    c = res.counts
+    assert c.total("tick_overruns") > 0
+    assert (c.total("packets_received") + c.total("queue_full") + c.undelivered
+            == c.total("deliveries"))
+    P = 10**9
+    for lst in ls:
+        for tick, t_ps, seen in lst.tick_log:
+            if isinstance(tick, int) and tick > 0:
+                # all packets sent in earlier ticks arrived before this tick and were taken
+                assert seen >= 48 * min(tick, 2) and t_ps >= tick * P
+
+
+def test_lazy_batches_keep_queue_full_drops_exact(spec):
+    small = load_spec(overrides={"timing.packet_queue_depth": 8})
+    eager, le = _talk(small, False, n=12, cycles=200)
+    lazy, ll = _talk(small, True, n=12, cycles=200)
+    assert eager.counts.total("queue_full") > 0
+    assert np.array_equal(eager.counts.pe["queue_full"], lazy.counts.pe["queue_full"])
+    assert [x.order for x in le] == [x.order for x in ll]
+
+
+def test_timer_programs_are_lazy_by_default_and_the_end_sweep_takes_late_packets(spec):
+    chip = Chip(spec)
+    src, dst = chip.pes[0], chip.pes[1]
+    lst = Listener(None)
+    chip.load(dst, lst)
+    assert chip.pe(dst)._lazy
+    chip.router.add(0x7, 0xFFFFFFFF, pes={dst})
+    P = chip.tick_period_ps
+    chip.inject(P + P // 2, [0x7, 0x7], np.ones((2, 1), np.uint32), from_host=False)  # late
+    res = chip.run(ticks=2)
+    assert len(lst.order) == 2 and lst.calls == 1
+    assert res.counts.pe["packets_received"][chip.pe_index(dst), 1] == 2
+    assert chip.pe(src).program is None
+
+
+class LazySender(Program):
+    lazy_packets = True
+
+    def on_tick(self, pe, tick):
+        pass
+
+    def on_packets(self, pe, keys, payloads):
+        pe.send([0x3])
+        return np.zeros(len(keys), dtype=np.int64)
+
+
+def test_lazy_on_packets_that_sends_is_refused(spec):
+    chip = Chip(spec)
+    pid = chip.pes[0]
+    chip.load(pid, LazySender())
+    chip.router.add(0x2, 0xFFFFFFFF, pes={pid})
+    chip.router.add(0x3, 0xFFFFFFFF, pes={chip.pes[1]})
+    chip.inject(0, [0x2], from_host=False)
+    with pytest.raises(S2SimError, match="lazy_packets = False"):
+        chip.run(ticks=2)
