@@ -275,13 +275,18 @@ class Chip:
         np.add.at(noc["deliveries"], ks[dpk], 1)
         o = np.lexsort((dps, dpe))  # by destination, then arrival; stable for ties
         dpe, dps, dpk = dpe[o], dps[o], dpk[o]
-        dkeys, dpay, dwid = keys[dpk], pay[dpk], widths[dpk]
+        # one uint32 block per packet: [key, payload words, payload 0..3] (see PE._chunks)
+        blk = np.empty((n, 6), dtype=np.uint32)
+        blk[:, 0] = keys
+        blk[:, 1] = widths
+        blk[:, 2:] = pay
+        dblk = blk[dpk]
         cut = np.flatnonzero(np.diff(dpe)) + 1
         bounds = [0, *cut.tolist(), dpe.shape[0]]
         pes = self._pes
         for j in range(len(bounds) - 1):
             a, b = bounds[j], bounds[j + 1]
-            pes[int(dpe[a])]._add_packets(dps[a:b], dkeys[a:b], dpay[a:b], dwid[a:b])
+            pes[int(dpe[a])]._add_packets(dps[a:b], dblk[a:b])
 
     def _chip_links(self, router_ps, rids, keys, ks) -> None:
         routes = self.noc.routes

@@ -129,7 +129,9 @@ class PE:
         self._busy_until = 0
         self._next_tick = 0
         self._overrun_mark = 0               # last tick already counted as an overrun
-        self._chunks: list[tuple] = []       # queued packets: (arrival, keys, payloads, widths)
+        # queued packets: (arrival int64 (n,), block uint32 (n, 6)); a block row is
+        # [key, payload words, payload 0..3] (one array per chunk keeps numpy calls few)
+        self._chunks: list[tuple] = []
         self._last_starts = _EMPTY_I64       # start times of the previous packet batch
         self._dma: list[tuple] = []          # heap of (due_ps, seq, tag)
         self._user: list[tuple] = []         # heap of (due_ps, seq, arg)
@@ -271,8 +273,8 @@ class PE:
             heapq.heappop(wakes)
         self.service()
 
-    def _add_packets(self, arrival, keys, payloads, widths) -> None:
-        self._chunks.append((arrival, keys, payloads, widths))
+    def _add_packets(self, arrival, block) -> None:
+        self._chunks.append((arrival, block))
         if self._lazy:
             return  # taken at the PE's next own event (a tick at the latest, or the end sweep)
         a0 = int(arrival[0])
@@ -336,7 +338,7 @@ class PE:
         # the chip's ticker, which calls service() at every tick time)
         t = INF
         if not self._lazy:
-            for a, *_ in self._chunks:
+            for a, _b in self._chunks:
                 if a[0] < t:
                     t = int(a[0])
         if self._dma and self._dma[0][0] < t:
@@ -451,22 +453,20 @@ class PE:
         """Run the queued packets arriving before ``horizon`` (the PE is free from ``free``)."""
         chunks = self._chunks
         if len(chunks) == 1:
-            a, keys, pay, widths = chunks[0]
+            a, blk = chunks[0]
         else:
             a = np.concatenate([c[0] for c in chunks])
             order = np.argsort(a, kind="stable")
             a = a[order]
-            keys = np.concatenate([c[1] for c in chunks])[order]
-            pay = np.concatenate([c[2] for c in chunks])[order]
-            widths = np.concatenate([c[3] for c in chunks])[order]
+            blk = np.concatenate([c[1] for c in chunks])[order]
         m = int(np.searchsorted(a, horizon, side="left"))
         if m == 0:
             if len(chunks) > 1:
-                self._chunks = [(a, keys, pay, widths)]
+                self._chunks = [(a, blk)]
             return False
         if m < a.shape[0]:
-            self._chunks = [(a[m:], keys[m:], pay[m:], widths[m:])]
-            a, keys, pay, widths = a[:m], keys[:m], pay[:m], widths[:m]
+            self._chunks = [(a[m:], blk[m:])]
+            a, blk = a[:m], blk[:m]
         else:
             self._chunks = []
         depth = self._chip._depth
@@ -474,7 +474,7 @@ class PE:
         n = a.shape[0]
         if n <= depth and (prev.shape[0] == 0 or prev[-1] <= a[0]):
             # nothing of the previous batch still waits and the batch fits: no drop possible
-            self._last_starts = self._run_batch(a, keys, pay, widths, free)
+            self._last_starts = self._run_batch(a, blk, free)
             return True
         # The queue may fill up. Decide acceptance chunk by chunk (_queue_scan) so that only
         # accepted packets reach the program, each chunk as one on_packets call.
@@ -491,7 +491,7 @@ class PE:
                 dropped = np.flatnonzero(~accept[idx:stop]) + idx
                 np.add.at(L.pe["queue_full"][self.index], L.ticks_of(a[dropped]), 1)
             if acc.shape[0]:
-                st = self._run_batch(a[acc], keys[acc], pay[acc], widths[acc], free)
+                st = self._run_batch(a[acc], blk[acc], free)
                 starts_all.append(st)
                 known = np.concatenate([known, st])[-depth:]
                 free = self._busy_until
@@ -499,12 +499,13 @@ class PE:
         self._last_starts = np.concatenate(starts_all) if starts_all else _EMPTY_I64
         return True
 
-    def _run_batch(self, a, keys, pay, widths, free) -> np.ndarray:
+    def _run_batch(self, a, blk, free) -> np.ndarray:
         chip = self._chip
         prog = self.program
         n = a.shape[0]
-        w = int(widths.max())
-        payloads = pay[:, :w]
+        keys = np.ascontiguousarray(blk[:, 0])
+        w = int(blk[:, 1].max())
+        payloads = blk[:, 2:2 + w]
         t0 = int(a[0]) if int(a[0]) > free else free
         self._begin(t0, True)
         try:
@@ -524,23 +525,29 @@ class PE:
         body = body.astype(np.int64)
         if self._h_charged:
             body[-1] += self._h_charged
-        if n and int(body.min()) < 0:
-            raise S2SimError(f"{self.label}: {prog.name}.on_packets returned negative cycles")
         irq_in = chip._irq_in
-        c = body + (irq_in + chip._irq_out)
+        overhead = irq_in + chip._irq_out
         f = self.frequency_hz
-        d = cycles_to_ps(c, f)
-        D = np.cumsum(d)
-        # start_i = max(a_i, end_{i-1}) in closed form: end_i = D_i + max(free, max_j<=i(a_j -
-        # D_{j-1})).
-        M = np.maximum.accumulate(a - (D - d))
-        end = D + np.maximum(M, free)
-        start = end - d
+        num, den = _ratio(f)
+        start = np.empty(n, dtype=np.int64)
+        end = np.empty(n, dtype=np.int64)
+        # start_i = max(a_i, end_{i-1}), end_i = start_i + ceil(c_i * 1e12 / f) (numba loop)
+        status, total_c, total_d = _time_serial(a, body, overhead, num, den, free, start, end)
+        if status < 0:
+            raise S2SimError(f"{self.label}: {prog.name}.on_packets returned negative cycles")
+        c = body + overhead
+        if status > 0:  # cycles * num could overflow int64: exact Python integers instead
+            d = cycles_to_ps(c, f)
+            D = np.cumsum(d)
+            M = np.maximum.accumulate(a - (D - d))
+            end = D + np.maximum(M, free)
+            start = end - d
+            total_c = int(c.sum())
+            total_d = int(d.sum())
         L = chip._ledger
         i = self.index
         P = chip._period_ps
         run_end = chip._run_end_ps
-        total_c = int(c.sum())
         self._pl_cycles[self.pl] += total_c
         k0 = int(start[0]) // P
         last_end = int(end[-1])
@@ -550,7 +557,7 @@ class PE:
                 self._acc_k = k0
             self._acc_cycles += total_c
             self._acc_handlers += n
-            self._acc_active_ps += int(d.sum())
+            self._acc_active_ps += total_d
             L.pe["packets_received"][i, L.col_of_tick(k0)] += n
         else:
             ks = L.ticks_of(start)
@@ -614,6 +621,35 @@ class PE:
             self.pl = new_pl
             self.frequency_hz = chip._pl.frequency_hz[new_pl]
             self._busy_until = t_done
+
+
+@numba.njit(cache=True, nogil=True)
+def _time_serial(a, body, overhead, num, den, free, start, end):  # pragma: no cover - compiled
+    """Serial timing of one batch: ``start_i = max(a_i, end_{i-1})`` (``end_{-1} = free``),
+    ``end_i = start_i + ceil((body_i + overhead) * num / den)`` ps (as ``cycles_to_ps``).
+
+    Returns ``(status, total_cycles, total_ps)``: status -1 if a body is negative, 1 if
+    ``cycles * num`` could overflow int64 (the caller then uses exact Python integers), else 0.
+    """
+    limit = (1 << 62) // num
+    total_c = 0
+    total_d = 0
+    for i in range(body.shape[0]):
+        if body[i] < 0:
+            return -1, 0, 0
+        if body[i] + overhead >= limit:
+            return 1, 0, 0
+    t = free
+    for i in range(body.shape[0]):
+        c = body[i] + overhead
+        d = (c * num + den - 1) // den
+        s = a[i] if a[i] > t else t
+        t = s + d
+        start[i] = s
+        end[i] = t
+        total_c += c
+        total_d += d
+    return 0, total_c, total_d
 
 
 @numba.njit(cache=True, nogil=True)
