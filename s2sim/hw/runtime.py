@@ -486,11 +486,16 @@ class PE:
         accept = np.empty(n, dtype=np.bool_)
         while idx < n:
             stop = idx + _queue_scan(a[idx:], known, free, depth, accept[idx:])
-            acc = np.flatnonzero(accept[idx:stop]) + idx
-            if acc.shape[0] < stop - idx:
-                dropped = np.flatnonzero(~accept[idx:stop]) + idx
+            seg = accept[idx:stop]
+            if seg.all():  # the usual case: no drop, the piece is a slice
+                acc = slice(idx, stop)
+                n_acc = stop - idx
+            else:
+                acc = np.flatnonzero(seg) + idx
+                n_acc = acc.shape[0]
+                dropped = np.flatnonzero(~seg) + idx
                 np.add.at(L.pe["queue_full"][self.index], L.ticks_of(a[dropped]), 1)
-            if acc.shape[0]:
+            if n_acc:
                 st = self._run_batch(a[acc], blk[acc], free)
                 starts_all.append(st)
                 known = np.concatenate([known, st])[-depth:]
