@@ -109,12 +109,16 @@ def summarize(report: Report, source: str = "") -> str:
         )
         lines.append(checks)
         if s.tick_overruns or s.event_mismatches or s.dropped_packets:
-            lines.append(
-                f"!! WARNING: {s.tick_overruns} tick overruns / {s.dropped_packets} dropped "
-                f"packets / {s.event_mismatches} event mismatches: the step period "
-                f"{_si(s.step_period_s, 's')} is too short for this mapping (work spills into the "
-                "next step); rerun with a longer --tick-s"
-            )
+            why = []
+            if s.tick_overruns:
+                why.append(f"{s.tick_overruns} tick overruns (a PE still busy when its next tick "
+                           "fired: lengthen --tick-s)")
+            if s.dropped_packets:
+                why.append(f"{s.dropped_packets} dropped packets (full packet queues: bursts "
+                           "exceed the queue depth)")
+            if s.event_mismatches:
+                why.append(f"{s.event_mismatches} event mismatches vs the numpy reference")
+            lines.append("!! WARNING: figures not trustworthy: " + "; ".join(why))
     q = report.quality
     if q is not None and q.metrics:
         lines.append(

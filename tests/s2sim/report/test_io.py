@@ -139,7 +139,9 @@ def test_summary_warns_on_overruns(sample_report):
 
     assert "WARNING" not in summarize(sample_report)
     sample_report.s2.tick_overruns = 4
-    assert "!! WARNING: 4 tick overruns" in summarize(sample_report)
+    assert "!! WARNING: figures not trustworthy: 4 tick overruns" in summarize(sample_report)
+    sample_report.s2.dropped_packets = 7
+    assert "7 dropped packets (full packet queues" in summarize(sample_report)
 
 
 def test_output_folder_that_is_a_file(tmp_path, sample_report):
