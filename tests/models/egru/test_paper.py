@@ -56,3 +56,16 @@ def test_deterministic_and_on_the_fly_calibration():
     s = a.meta["calibration"]["theta_scale"]
     assert a.meta["calibration"]["activity_reached"][0] == pytest.approx(0.25, abs=0.03)
     assert s[0] > 0
+
+
+@pytest.mark.slow
+def test_stored_calibration_is_reproduced():
+    import models.egru.paper as paper_mod
+
+    stored = paper_mod.CALIBRATED_THETA_SCALE
+    try:
+        paper_mod.CALIBRATED_THETA_SCALE = None
+        fresh = paper_shape_model(seed=0)
+    finally:
+        paper_mod.CALIBRATED_THETA_SCALE = stored
+    assert fresh.meta["calibration"]["theta_scale"] == pytest.approx(list(stored), rel=1e-9)
