@@ -293,14 +293,17 @@ class KeyCost(Program):
 @settings(max_examples=25, deadline=None)
 @given(gaps=st.lists(st.integers(min_value=4_000, max_value=900_000), min_size=1, max_size=40),
        keys=st.lists(st.integers(min_value=0, max_value=15), min_size=40, max_size=40),
-       depth=st.integers(min_value=1, max_value=6), burst=st.booleans())
-def test_queue_and_serial_timing_match_a_packet_by_packet_reference(gaps, keys, depth, burst):
+       depth=st.integers(min_value=1, max_value=6), burst=st.booleans(), lazy=st.booleans())
+def test_queue_and_serial_timing_match_a_packet_by_packet_reference(gaps, keys, depth, burst,
+                                                                    lazy):
     """Spread: one injection per time (many small batches). Burst: all at one instant, so the
-    PE gets one big batch that the queue scan must split exactly."""
+    PE gets one big batch that the queue scan must split exactly. Lazy: the PE (no timer) takes
+    every packet in the end sweep, as one batch the scan splits."""
     spec = load_spec(overrides={"timing.packet_queue_depth": depth})
     chip = Chip(spec)
     dst = encode_pe_id(4, 2, 0)  # one hop south of the event router
     prog = KeyCost()
+    prog.lazy_packets = lazy
     chip.load(dst, prog)
     chip.router.add(0x50, 0xFFFFFFF0, pes={dst})
     flit_ps = cycles_to_ps(1, 300e6)
