@@ -14,9 +14,12 @@ Events and priorities (lower runs first when several are pending; handlers are n
 ====  ===================  =================================================================
 
 Every handler invocation costs ``cpu.cycles.irq_entry + charged + cpu.cycles.irq_exit`` cycles at
-the PE's current PL frequency (ARM). Packets are handled in batches: the PE takes every packet
-already queued for it that arrives before its next tick (or before a pending lower-priority event)
-and calls ``on_packets`` once; the program returns the handler cycles of each packet and the
+the PE's current PL frequency (ARM). Packets are handled in batches. A PE with a timer takes them
+lazily (``Program.lazy_packets``): at its next own event (tick, DMA, user event, end of run) it
+takes every packet that has arrived by then; its ``on_packets`` must not send or start work.
+Other PEs take every packet already queued that arrives before their next tick (or before a
+pending lower-priority event). Either way ``on_packets`` gets the batch in one call; the program
+returns the handler cycles of each packet and the
 runtime times them serially, ``start_i = max(arrival_i, end_{i-1})``, exactly as if each packet
 had its own callback. A packet arriving while ``timing.packet_queue_depth`` packets wait is
 dropped and counted (``queue_full``). See docs/chip.md for the approximations.
