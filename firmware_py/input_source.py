@@ -86,28 +86,37 @@ class InputSourceProgram(Program):
         self.sent_per_step.append(int(n_sent))
         if n_sent:
             self._pending = (tick, idx, vals, 0)
-            self._arm(pe, cm.c("input_tick") + self.n * scan.cycles)
+            self._arm(pe, cm.c("input_tick") + self.n * scan.cycles, 0)
 
-    def _arm(self, pe, charged: int) -> None:
+    def _arm(self, pe, charged: int, chunk: int) -> None:
         sch = self.schedule
         if sch is None:
             pe.user_event("send", delay_cycles=0)
             return
-        target = sch.target_ps(self._pending[0], pe.frequency_hz)
+        target = sch.chunk_target_ps(self._pending[0], chunk, pe.frequency_hz)
         pe.user_event("send", delay_cycles=delay_until(pe, target, charged))
 
     def on_user_event(self, pe, arg) -> None:
-        """Send the pending events, one every ``period_cycles`` (the receivers' mean handler
-        time; the PE busy-waits between sends, receiving nothing but host packets meanwhile)."""
+        """Send the next chunk of the pending events, one every ``period_cycles`` (the
+        receivers' mean handler time; the PE busy-waits between sends, receiving nothing but host
+        packets meanwhile), and arm the user event of the chunk after it."""
         if self._pending is None:
             return
-        tick, idx, vals, _ = self._pending
-        n = idx.size
+        tick, idx, vals, k = self._pending
+        sch = self.schedule
+        per = int(sch.chunk_events) if sch is not None else 0
+        end = idx.size if per <= 0 else min(idx.size, k + per)
+        n = end - k
         send = self.cost.work("input_send")
-        gap = max(send.cycles, self.schedule.period_cycles if self.schedule else 0)
-        pe.charge(self.cost.c("input_chunk") + n * gap)
+        gap = max(send.cycles, sch.period_cycles if sch else 0)
+        charged = self.cost.c("input_chunk") + n * gap
+        pe.charge(charged)
         pe.count(sram_written_bytes=n * send.sram_written_bytes)
         at = self.cost.c("input_chunk") + np.arange(1, n + 1, dtype=np.int64) * gap
-        pe.send(encode(self.key_base, idx, tick & 1), vals.view(np.uint32).reshape(-1, 1),
-                at_cycles=at)
-        self._pending = None
+        pe.send(encode(self.key_base, idx[k:end], tick & 1),
+                vals[k:end].view(np.uint32).reshape(-1, 1), at_cycles=at)
+        if end < idx.size:
+            self._pending = (tick, idx, vals, end)
+            self._arm(pe, charged, end // per)
+        else:
+            self._pending = None

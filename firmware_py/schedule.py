@@ -11,6 +11,13 @@ of the chip:
   time the slices of the odd layers (1, 3, ...) send, whose receivers (layers 1-2, 3-4, ...) are
   disjoint from the input's;
 - phase 1, after phase 0: the slices of the even layers (0, 2, ...).
+The input source hands its paced events to the comms controller in chunks (``chunk_events``),
+each from its own user event, never a whole step's worth at once: a send is reserved on the NoC
+when it is handed over, and the NoC model keeps one next-free time per resource (s2sim.hw.noc),
+so 750 events paced over ~150k cycles handed over in one go would hold the event router's
+routing engines until the last of them and delay every other sender's burst behind it — the
+bursts then pile up at the receivers and overflow their queues. A chunk bounds that delay to
+``chunk_events x period_cycles`` (``schedule["input_chunk_events"]``, compiler).
 Within a phase the senders go in groups; a group sends all its events at the start of its window
 (back to back), the window being long enough for the receivers to drain the expected burst,
 which is sized to half a packet queue. Sending in bursts at known times also lets the simulator
@@ -29,11 +36,19 @@ __all__ = ["SenderSlot", "delay_until"]
 @dataclass(frozen=True)
 class SenderSlot:
     """When one sender sends: all its events from ``start_cycles`` of the tick, one every
-    ``period_cycles`` (0: back to back, as fast as the send code runs)."""
+    ``period_cycles`` (0: back to back, as fast as the send code runs), handed to the comms
+    controller ``chunk_events`` at a time (0: all at once), each chunk from its own user event
+    at ``start_cycles + j * chunk_events * period_cycles``."""
 
     tick_period_ps: int
     start_cycles: int
     period_cycles: int
+    chunk_events: int = 0
+
+    def chunk_target_ps(self, tick: int, chunk: int, frequency_hz: float) -> int:
+        off = int(chunk) * int(self.chunk_events) * int(self.period_cycles)
+        return tick * self.tick_period_ps + cycles_to_ps(int(self.start_cycles) + off,
+                                                         frequency_hz)
 
     def target_ps(self, tick: int, frequency_hz: float) -> int:
         return tick * self.tick_period_ps + cycles_to_ps(int(self.start_cycles), frequency_hz)

@@ -87,8 +87,10 @@ def sender_slot(mapping, s):
     if not sch or s.key_base is None:
         return None
     if s.kind == "input":
-        # the whole input in one burst, one event per slot (the receivers' mean handler time)
-        return SenderSlot(mapping.tick_period_ps, sch["start_a_cycles"], sch["slot_a_cycles"])
+        # the whole input in one burst, one event per slot (the receivers' mean handler time),
+        # handed over in chunks (firmware_py.schedule; 0 in mappings from before chunking)
+        return SenderSlot(mapping.tick_period_ps, sch["start_a_cycles"], sch["slot_a_cycles"],
+                          int(sch.get("input_chunk_events", 0)))
     if s.kind != "egru" or s.send_slot is None:
         return None
     start = sch["group_start_cycles"][s.send_phase][s.send_slot]

@@ -44,6 +44,10 @@ DEFAULTS = {
 }
 
 
+# Longest stretch of paced input sends handed to the NoC at once (cycles); see _schedule.
+INPUT_CHUNK_CYCLES = 4096
+
+
 def _align(n: int, a: int) -> int:
     return -(-int(n) // a) * a
 
@@ -269,6 +273,13 @@ def compile_network(
             f"~{schedule['est_end_cycles']}, a tick of {tick_s * 1e6:g} us at PL{pl} has "
             f"{cycles_per_tick}; use a longer tick (tick_period_s='auto' / --tick-s auto picks "
             f"the shortest that fits) or a faster PL")
+    if opts["check_schedule"] and schedule["tolerated_activity"] < float(opts["activity"]):
+        raise CompileError(
+            f"send schedule cannot hold the assumed activity {float(opts['activity']):.2f}: "
+            f"with packet queues of {opts['queue_depth']} packets, groups of "
+            f"{schedule['group_size']} senders and {sum(schedule['phase_groups'])} groups per "
+            f"tick, receivers overflow above a firing fraction of "
+            f"{schedule['tolerated_activity']:.3f} (smaller slices or a deeper queue)")
 
     mapping = Mapping(
         network_name=network.name, network_ref=network.ref,
@@ -296,7 +307,20 @@ def _compile_auto_tick(network, **kw) -> Mapping:
     """The shortest tick (whole microseconds) whose cycles hold the busiest slice's estimated
     work (+ headroom) and the whole send schedule (shorter or longer than the spec's)."""
     t0 = time.perf_counter()
-    first = compile_network(network, **{**kw, "check_schedule": False})
+    # the first estimate at the spec's tick; where the slices' cycle budget at that tick needs
+    # more PEs than there are (a slow PL, a busy model), from a longer tick
+    first, tick_try, exc0 = None, None, None
+    for _ in range(6):
+        try:
+            first = compile_network(network, tick_period_s=tick_try,
+                                    **{**kw, "check_schedule": False})
+            break
+        except CompileError as exc:
+            exc0 = exc
+            base = tick_try or float(_spec_tick_s(kw))
+            tick_try = 2 * base
+    if first is None:
+        raise exc0
     need = first.required_cycles_per_tick
     last_exc = None
     for _ in range(8):
@@ -313,6 +337,15 @@ def _compile_auto_tick(network, **kw) -> Mapping:
         need = max(int(need * 1.05) + 1, m.required_cycles_per_tick)
     raise CompileError(f"tick_period_s='auto': no tick found that holds the work and the send "
                        f"schedule (last: {last_exc})")
+
+
+def _spec_tick_s(kw) -> float:
+    spec = kw.get("spec")
+    if spec is None:
+        from s2sim.spec import load_spec
+
+        spec = load_spec(kw.get("spec_path"), kw.get("spec_overrides") or None)
+    return float(spec.timing.tick_period_s.value)
 
 
 def _raise_too_large(network, views, parts, max_pes, avail):
@@ -458,7 +491,27 @@ def _schedule(network, parts, infos, placed, cm, opts, cycles_per_tick) -> dict[
     max_u = max((len(s.units) for s in senders), default=0)
     per_sender = max(1, int(math.ceil(float(opts["activity"]) * max_u)))  # expected events
     queue = int(opts.get("queue_depth") or 256)
+    chunk = max(1, min(network.input.n_out, INPUT_CHUNK_CYCLES // max(1, slot_a)))
+    delay = chunk * slot_a  # the most the input's chunk can delay a phase-0 group (cycles)
+    slot0 = int(math.ceil(margin * (max(recv_event[0].values(), default=0) + irq)))
+
+    def room_for(g: int) -> int:
+        """Queue room left when a group arrives: receiver r (c_r cycles per packet) may still
+        hold max(0, D c_r + delay - W) / c_r packets of the previous group, delayed by the
+        input source's chunk, in a window W = D x slot sized for D packets."""
+        D = g * per_sender
+        held = 0
+        for c in recv_event[0].values():
+            c_r = c + irq
+            held = max(held, int(math.ceil(max(0, D * c_r + delay - D * slot0) / c_r)))
+        return queue - held
+
     group_size = max(1, (queue // 2) // per_sender)  # a group's burst fills half a queue
+    # ... and, where a group of one allows it, even a group whose every unit fires fits the
+    # queue room (the worst-case burst a receiver can see from one group)
+    while group_size > 1 and group_size * max_u > room_for(group_size):
+        group_size -= 1
+    room = room_for(group_size)
     starts, slots, counts, group_starts = [], [], [], []
     t = start_a
     for ph in (0, 1):
@@ -480,7 +533,24 @@ def _schedule(network, parts, infos, placed, cm, opts, cycles_per_tick) -> dict[
         counts.append(n_groups)
         group_starts.append(gs)
         t += dur + 500
+    # The activity this schedule holds: a receiver drains (at least) group_size x per_sender
+    # packets per window; with a per-group burst b above that, the backlog grows by the excess
+    # per group, so over the n groups of a tick the queue peaks at n*b - (n-1)*D (+ the chunk
+    # delay's packets). The largest b that keeps this within the queue, per worst-case group
+    # (group_size x largest slice), is the tolerated firing fraction.
+    n_all = sum(counts)
+    D = group_size * per_sender
+    if room < D:
+        b_max = float(max(0, room))
+    else:
+        b_max = (room + (n_all - 1) * D) / max(1, n_all)
+    tolerated = min(1.0, b_max / (group_size * max_u)) if max_u else 1.0
+    # the input source hands its paced events over in chunks of at most INPUT_CHUNK_CYCLES of
+    # pacing: the NoC reserves a send when it is handed over (one next-free time per resource),
+    # so a chunk delays other senders' bursts by at most this much (firmware_py.schedule)
     return {"start_a_cycles": int(start_a), "slot_a_cycles": slot_a,
+            "input_chunk_events": int(chunk), "queue_depth": int(queue),
+            "tolerated_activity": round(float(tolerated), 4),
             "phase_start_cycles": starts, "phase_slot_cycles": slots, "phase_groups": counts,
             "group_size": group_size, "group_start_cycles": group_starts,
             "est_end_cycles": int(t)}

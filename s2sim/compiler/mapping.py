@@ -86,7 +86,7 @@ class Mapping(_Plain):
     table_entries: int
     data_bytes_available: int
     pipeline_ticks: int  # ticks from a step's input emission to its output reaching the readout
-    schedule: dict[str, int | list[int] | list[list[int]]] = Field(default_factory=dict)
+    schedule: dict[str, int | float | list[int] | list[list[int]]] = Field(default_factory=dict)
     compile_s: float = 0.0  # wall clock of the compile (not part of the deterministic report)
 
     _network = PrivateAttr(default=None)
@@ -269,7 +269,10 @@ class Mapping(_Plain):
                          f"start {sch['phase_start_cycles']}, {sch['phase_groups']} groups of "
                          f"up to {sch['group_size']} senders from {sch['group_start_cycles']}; "
                          f"at the assumed activity the sends end by ~{sch['est_end_cycles']} of "
-                         f"{self.cycles_per_tick}")
+                         f"{self.cycles_per_tick}; input handed over "
+                         f"{sch.get('input_chunk_events', 'all')} events at a time; receivers' "
+                         f"queues ({sch.get('queue_depth', '?')} packets) hold a firing fraction "
+                         f"up to {sch.get('tolerated_activity', '?')}")
             lines.append("")
         lines.append(f"## routing: {self.routes_before} entries before compression, "
                      f"{len(self.routes)} after, table holds {self.table_entries}")
