@@ -324,5 +324,9 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
               "noc_packets_total": int(noc["packets"].sum()),
               "queue_peak_packets_est": q_peak, "packet_queue_depth": depth,
               "ticks_over_tolerated_activity": q_over,
+              # a schedule whose sends end after the tick (compiled with check_schedule=False)
+              # makes the DES send steps late or not at all: the figures here are then optimistic
+              "schedule_overruns_tick": bool(
+                  int((m.schedule or {}).get("est_end_cycles", 0)) > m.cycles_per_tick),
               "dropped_packets_are": "estimated (fluid model of the send schedule)"},
     )

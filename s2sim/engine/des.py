@@ -57,9 +57,11 @@ def run_des(run: PreparedRun, progress: bool = False) -> RunResult:
     # -- outputs: per layer from the slices' event logs, the last layer as the host received it
     ys = [np.zeros((T, H), np.float32) for H in m.layer_sizes]
     late = 0
+    unsent = 0  # events a slice had not sent yet when its next step's events replaced them
     for s in m.slices:
         prog = progs[s.id]
         late += int(getattr(prog, "late_packets", 0))
+        unsent += int(getattr(prog, "unsent", 0))
         if s.kind != "egru":
             continue
         units = np.asarray(s.units, np.int64)
@@ -109,7 +111,7 @@ def run_des(run: PreparedRun, progress: bool = False) -> RunResult:
         mismatches=Mismatches(late_packets=late),
         dropped_packets=int(summ.get("queue_full", 0)) + int(counts.total("dropped")),
         tick_overruns=int(summ.get("tick_overruns", 0)), host=hw,
-        meta={"missing_host_outputs": missing, "n_ticks": n_ticks,
+        meta={"missing_host_outputs": missing, "n_ticks": n_ticks, "unsent_events": unsent,
               "host_output_mismatches": int(np.sum((outputs != 0) != (ys[-1] != 0))),
               "noc_hops_total": counts.total("hops"),
               "noc_packets_total": counts.total("packets"),

@@ -62,4 +62,15 @@ def test_paper_shape_runs_on_the_des_without_drops(mapping):
     r = run_mapping(mapping, toks, engine="des")
     assert r.dropped_packets == 0 and r.mismatches.late_packets == 0
     assert r.mismatches.total == 0 and r.tick_overruns == 0
-    assert r.meta["missing_host_outputs"] == 0
+    assert r.meta["missing_host_outputs"] == 0 and r.meta["unsent_events"] == 0
+
+
+def test_paper_shape_at_1ms_is_refused_and_flagged_when_forced(paper):
+    from s2sim.errors import CompileError
+
+    with pytest.raises(CompileError, match="send schedule overruns the tick"):
+        compile_network(paper, max_pes=150)
+    m = compile_network(paper, max_pes=150, check_schedule=False)
+    toks = np.random.default_rng(0).integers(0, 33278, 3)
+    a = run_mapping(m, toks, engine="analytic")
+    assert a.meta["schedule_overruns_tick"]
