@@ -26,7 +26,7 @@ class CheckpointError(S2SimError):
 
 
 class DataError(S2SimError):
-    """A data set file is missing, altered or malformed (names the file and where it was looked for)."""
+    """A data file is missing, altered or malformed (names the file and where it was looked)."""
 
 
 class CompileError(S2SimError):

@@ -103,7 +103,7 @@ def test_merge_results_sums_and_concatenates():
 
 @pytest.mark.slow
 def test_chip_agrees_with_functional_on_every_held_out_sample(tmp_path, monkeypatch):
-    """All 132 held-out synthetic samples on the discrete-event chip (several minutes on 2 shared cores)."""
+    """All 132 held-out synthetic samples on the discrete-event chip (minutes on 2 cores)."""
     pytest.importorskip("s2sim.engine.des")
     monkeypatch.delenv("S2SIM_DATA", raising=False)
     out = tmp_path / "all"
