@@ -1,6 +1,6 @@
 """Markdown table of trained runs (``RUN/results.json``) next to the published numbers.
 
-    python -m models.egru.results_table /work/team/runs/egru_ptb /work/team/runs/lstm_ptb ...
+    python -m models.egru.results_table runs/egru_ptb runs/lstm_ptb ...
 """
 
 from __future__ import annotations

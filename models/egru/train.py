@@ -1,10 +1,10 @@
 """Train and evaluate EGRU / LSTM language models; gradual magnitude pruning with fine-tuning.
 
     python -m models.egru.train --model egru --corpus ptb --emb 96 --layers 192 96 \\
-        --minutes 40 --run /work/team/runs/egru_ptb
-    python -m models.egru.train --model egru --init-from /work/team/runs/egru_ptb \\
-        --prune-to 0.95 --minutes 25 --run /work/team/runs/egru_ptb_p95
-    python -m models.egru.train --eval-only --run /work/team/runs/egru_ptb     # re-evaluate
+        --minutes 40 --run runs/egru_ptb
+    python -m models.egru.train --model egru --init-from runs/egru_ptb \\
+        --prune-to 0.95 --minutes 25 --run runs/egru_ptb_p95
+    python -m models.egru.train --eval-only --run runs/egru_ptb     # re-evaluate
 
 Training is bounded by wall-clock minutes and/or epochs (whichever ends first). Every few minutes
 the full training state (model, optimiser, masks, data position, RNG, elapsed time) is written
