@@ -143,6 +143,21 @@ class _LMBase(nn.Module):
         # tied decoder: logits = h · Eᵀ + b
         return F.linear(self.drop_out(h), self.encoder.weight, self.decoder_bias)
 
+    def forward(self, tokens, state=None):
+        """tokens (T, B) -> (logits, new state per layer, outputs per layer); subclasses set
+        ``rnns``, ``drop_between`` and ``init_state``."""
+        h = self.drop_emb(self.encoder(tokens))
+        if state is None:
+            state = self.init_state(tokens.shape[1])
+        new_state, outs = [], []
+        for i, rnn in enumerate(self.rnns):
+            h, s = rnn(h, state[i])
+            new_state.append(s)
+            outs.append(h)
+            if i < len(self.rnns) - 1:
+                h = self.drop_between(h)
+        return self.decode(h), new_state, outs
+
 
 class EGRULM(_LMBase):
     """embedding -> EGRU layers -> tied decoder. ``layers[-1]`` must equal ``emb_size``."""
@@ -166,19 +181,6 @@ class EGRULM(_LMBase):
     def init_state(self, batch: int):
         return [r.zero_state(batch) for r in self.rnns]
 
-    def forward(self, tokens, state=None):
-        h = self.drop_emb(self.encoder(tokens))
-        if state is None:
-            state = self.init_state(tokens.shape[1])
-        new_state, outs = [], []
-        for i, rnn in enumerate(self.rnns):
-            h, s = rnn(h, state[i])
-            new_state.append(s)
-            outs.append(h)
-            if i < len(self.rnns) - 1:
-                h = self.drop_between(h)
-        return self.decode(h), new_state, outs
-
 
 class LSTMLM(_LMBase):
     """The LSTM baseline: embedding -> LSTM layers -> tied decoder, same interface as EGRULM."""
@@ -200,19 +202,6 @@ class LSTMLM(_LMBase):
     def init_state(self, batch: int):
         return [(torch.zeros(1, batch, r.hidden_size), torch.zeros(1, batch, r.hidden_size))
                 for r in self.rnns]
-
-    def forward(self, tokens, state=None):
-        h = self.drop_emb(self.encoder(tokens))
-        if state is None:
-            state = self.init_state(tokens.shape[1])
-        new_state, outs = [], []
-        for i, rnn in enumerate(self.rnns):
-            h, s = rnn(h, state[i])
-            new_state.append(s)
-            outs.append(h)
-            if i < len(self.rnns) - 1:
-                h = self.drop_between(h)
-        return self.decode(h), new_state, outs
 
 
 def detach_state(state):
