@@ -19,9 +19,9 @@ raises one-line ``CheckpointError`` naming the file and what is wrong.
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -30,6 +30,7 @@ import numpy as np
 from models.egru.errors import CheckpointError, ModelError
 from models.egru.lm import LMModel, vocab_sha256
 from models.egru.reference import EGRULayer, EGRUStack
+from s2sim.atomic import write_bytes_atomic
 
 __all__ = [
     "FORMAT",
@@ -153,17 +154,9 @@ def save_checkpoint(path, model: LMModel, meta: dict | None = None) -> Path:
     )
     if model.vocab is not None:
         arrays_out["vocab"] = np.frombuffer("\n".join(model.vocab).encode("utf-8"), np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays_out)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a checkpoint is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays_out)
+    write_bytes_atomic(path, buf.getvalue())
     return path
 
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from s2sim.atomic import write_text_atomic
 from s2sim.baselines.result import SEQUENCE_TOKENS, GpuBaselineResult
 from s2sim.errors import S2SimError
-from s2sim.report.atomic import write_text_atomic
 
 MIN_WINDOW_S = 1.0
 

@@ -382,9 +382,9 @@ def run(args: argparse.Namespace) -> int:
 
     from models.egru.gesture.model import DEFAULT_CHECKPOINT, GestureModel
     from models.egru.gesture.preprocess import frames
+    from s2sim.atomic import write_text_atomic
     from s2sim.baselines.gpus import parse_gpu_list
     from s2sim.errors import S2SimError
-    from s2sim.report.atomic import write_text_atomic
     from s2sim.report.build import build_report
     from s2sim.report.io import write_report
     from s2sim.report.schema import Quality, Workload

@@ -54,9 +54,9 @@ def _inputs(args, net):
 
 
 def run(args) -> int:
+    from s2sim.atomic import write_text_atomic
     from s2sim.compiler.mapping import Mapping
     from s2sim.engine import run_mapping
-    from s2sim.report.atomic import write_text_atomic
 
     if args.target.endswith(".json"):
         mapping = Mapping.load(args.target)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from s2sim.atomic import write_text_atomic
 from s2sim.errors import ReportError
-from s2sim.report.atomic import write_text_atomic
 from s2sim.report.schema import REPORT_SCHEMA, REPORT_VERSION, Report
 
 REPORT_FILE = "report.json"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s2sim.report.atomic import write_bytes_atomic
+from s2sim.atomic import write_bytes_atomic
 from s2sim.report.schema import Report
 
 # The QPE grid (MC core map, as in the bundled spec): qx 1..7, qy 1..6 without the router gap at

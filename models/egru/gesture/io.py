@@ -33,13 +33,13 @@ what is wrong with it (byte offset, packet, field or row).
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from s2sim.atomic import write_bytes_atomic
 from s2sim.errors import DataError
 
 EVENT_DTYPE = np.dtype([("x", np.uint16), ("y", np.uint16), ("p", np.uint8), ("t", np.int64)])
@@ -115,21 +115,6 @@ def make_events(x, y, p, t) -> np.ndarray:
     return ev
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 # ---------------------------------------------------------------------------------- AEDAT 3.1
 
 
@@ -191,7 +176,7 @@ def write_aedat31(path: str | Path, events: np.ndarray, source: str = "DVS128",
                   start_time: str = "", packet_events: int = DEFAULT_PACKET_EVENTS) -> Path:
     """Write events as an AEDAT 3.1 file (atomically)."""
     path = Path(path)
-    _atomic_write_bytes(path, encode_aedat31(events, source, start_time, packet_events))
+    write_bytes_atomic(path, encode_aedat31(events, source, start_time, packet_events))
     return path
 
 
@@ -293,7 +278,7 @@ def write_labels_csv(path: str | Path, labels: list[GestureLabel]) -> Path:
     lines = [LABELS_HEADER]
     for lab in labels:
         lines.append(f"{lab.label + 1},{lab.start_us},{lab.end_us}")
-    _atomic_write_bytes(Path(path), ("\n".join(lines) + "\n").encode("ascii"))
+    write_bytes_atomic(Path(path), ("\n".join(lines) + "\n").encode("ascii"))
     return Path(path)
 
 
@@ -370,16 +355,9 @@ def write_npy_sample(path: str | Path, events: np.ndarray) -> Path:
                     events["p"].astype(np.int64), events["t"]], axis=1) if events.size else (
         np.zeros((0, 4), dtype=np.int64))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, arr, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    write_bytes_atomic(path, buf.getvalue())
     return path
 
 

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
+from s2sim import atomic
 from s2sim.errors import ReportError
-from s2sim.report import atomic
 from s2sim.report.io import load_report, report_json, write_report
 from s2sim.report.schema import REPORT_VERSION, Report
 
