@@ -36,9 +36,9 @@ def kernel_cost(kernel: Kernel, gpu: GpuSpec) -> tuple[float, float, float]:
     return time, busy, energy
 
 
-def model_gpu(shape: LMShape, gpu: GpuSpec) -> GpuBaselineResult:
-    """The modelled per-token (and per-70-token-sequence) cost of ``shape`` on ``gpu``."""
-    kernels = token_kernels(shape)
+def model_kernels(kernels: list[Kernel], gpu: GpuSpec, model_name: str,
+                  steps_per_sequence: int, notes: list[str]) -> GpuBaselineResult:
+    """The modelled cost of one step's ``kernels`` on ``gpu`` (a step: a token or a frame)."""
     lat_by: dict[str, float] = {}
     en_by: dict[str, float] = {}
     latency = energy = 0.0
@@ -53,20 +53,26 @@ def model_gpu(shape: LMShape, gpu: GpuSpec) -> GpuBaselineResult:
         gpu_name=gpu.name,
         method="modelled",
         label="modelled",
-        model_name=shape.name,
+        model_name=model_name,
         latency_per_token_s=latency,
         energy_per_token_j=energy,
         average_power_w=energy / latency,
-        latency_per_sequence_s=latency * SEQUENCE_TOKENS,
-        energy_per_sequence_j=energy * SEQUENCE_TOKENS,
+        latency_per_sequence_s=latency * steps_per_sequence,
+        energy_per_sequence_j=energy * steps_per_sequence,
         kernels_per_token=len(kernels),
         bytes_per_token=sum(k.bytes_moved for k in kernels),
         flops_per_token=sum(k.flops for k in kernels),
         latency_by_component_s=lat_by,
         energy_by_component_j=en_by,
         sources=gpu.sources(),
-        notes=["dense fp32 matmuls at batch 1; roofline per kernel + launch latency"],
+        notes=notes,
     )
+
+
+def model_gpu(shape: LMShape, gpu: GpuSpec) -> GpuBaselineResult:
+    """The modelled per-token (and per-70-token-sequence) cost of ``shape`` on ``gpu``."""
+    return model_kernels(token_kernels(shape), gpu, shape.name, SEQUENCE_TOKENS,
+                         ["dense fp32 matmuls at batch 1; roofline per kernel + launch latency"])
 
 
 def model_gpus(shape: LMShape, gpus: list[GpuSpec]) -> list[GpuBaselineResult]:

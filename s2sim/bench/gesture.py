@@ -135,34 +135,13 @@ def gesture_kernels(model):
 
 
 def model_gpus_gesture(model, gpus, frames_per_sample: int):
-    from s2sim.baselines.modelled import kernel_cost
-    from s2sim.baselines.result import GpuBaselineResult
+    from s2sim.baselines.modelled import model_kernels
 
-    out = []
     kernels = gesture_kernels(model)
-    for g in gpus:
-        lat = en = 0.0
-        lat_by: dict[str, float] = {}
-        en_by: dict[str, float] = {}
-        for k in kernels:
-            t, _busy, e = kernel_cost(k, g)
-            lat += t
-            en += e
-            lat_by[k.component] = lat_by.get(k.component, 0.0) + t
-            en_by[k.component] = en_by.get(k.component, 0.0) + e
-        out.append(GpuBaselineResult(
-            gpu_key=g.key, gpu_name=g.name, method="modelled", label="modelled",
-            model_name="gesture-egru", latency_per_token_s=lat, energy_per_token_j=en,
-            average_power_w=en / lat, latency_per_sequence_s=lat * frames_per_sample,
-            energy_per_sequence_j=en * frames_per_sample, kernels_per_token=len(kernels),
-            bytes_per_token=sum(k.bytes_moved for k in kernels),
-            flops_per_token=sum(k.flops for k in kernels), latency_by_component_s=lat_by,
-            energy_by_component_j=en_by, sources=g.sources(),
-            notes=["per 25 ms frame (the report's 'token' fields are per frame); dense fp32 "
-                   "matvecs at batch 1; roofline per kernel + launch latency; the GPU idles "
-                   "between real-time frames, which is not counted"],
-        ))
-    return out
+    notes = ["per 25 ms frame (the report's 'token' fields are per frame); dense fp32 "
+             "matvecs at batch 1; roofline per kernel + launch latency; the GPU idles "
+             "between real-time frames, which is not counted"]
+    return [model_kernels(kernels, g, "gesture-egru", frames_per_sample, notes) for g in gpus]
 
 
 # -- merging per-sample runs ------------------------------------------------------------------
