@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from firmware_py.cores import decode
 from firmware_py.cost import CostModel, Ops
+from firmware_py.keys import decode
 from s2sim.hw.runtime import Program
 
 __all__ = ["CompositeProgram"]

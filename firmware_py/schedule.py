@@ -28,9 +28,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict
+
 from s2sim.hw.dvfs import cycles_to_ps, ps_to_cycles
 
-__all__ = ["SenderSlot", "delay_until"]
+__all__ = ["SendSchedule", "SenderSlot", "sender_slot", "delay_until"]
+
+
+class SendSchedule(BaseModel):
+    """The send schedule of a mapping (computed by ``s2sim.compiler.schedule``), in cycles from
+    the tick's nominal start. Part of the Mapping JSON."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_a_cycles: int  # phase 0 (and the input source's sends) start here
+    slot_a_cycles: int  # the input source sends one event per slot
+    input_chunk_events: int = 0  # input events handed to the NoC at a time (0: all at once)
+    queue_depth: int = 0  # the packet-queue depth the schedule was sized for (0: unknown)
+    tolerated_activity: float = 1.0  # largest firing fraction the queues hold
+    phase_start_cycles: list[int]
+    phase_slot_cycles: list[int]  # receivers' drain time per event, per phase
+    phase_groups: list[int]  # groups of senders per phase
+    group_size: int  # senders per group
+    group_start_cycles: list[list[int]]  # per phase, per group: when its senders send
+    est_end_cycles: int  # when the sends of a step end, at the assumed activity
 
 
 @dataclass(frozen=True)
@@ -52,6 +73,22 @@ class SenderSlot:
 
     def target_ps(self, tick: int, frequency_hz: float) -> int:
         return tick * self.tick_period_ps + cycles_to_ps(int(self.start_cycles), frequency_hz)
+
+
+def sender_slot(mapping, s) -> SenderSlot | None:
+    """The SenderSlot of slice ``s`` (None when the mapping has no schedule or s sends nothing)."""
+    sch = mapping.schedule
+    if sch is None or s.key_base is None:
+        return None
+    if s.kind == "input":
+        # the whole input in one burst, one event per slot (the receivers' mean handler time),
+        # handed over in chunks
+        return SenderSlot(mapping.tick_period_ps, sch.start_a_cycles, sch.slot_a_cycles,
+                          sch.input_chunk_events)
+    if s.send_slot is None:
+        return None
+    start = sch.group_start_cycles[s.send_phase][s.send_slot]
+    return SenderSlot(mapping.tick_period_ps, start, 0)
 
 
 def delay_until(pe, target_ps: int, charged_cycles: int) -> int:

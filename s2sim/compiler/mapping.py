@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from firmware_py.schedule import SendSchedule
 from s2sim.errors import CompileError, S2SimError
+from s2sim.spec.models import decode_pe_id
 
 __all__ = ["SliceInfo", "RouteEntry", "Mapping", "MAPPING_FORMAT", "MAPPING_VERSION"]
 
@@ -86,7 +86,7 @@ class Mapping(_Plain):
     table_entries: int
     data_bytes_available: int
     pipeline_ticks: int  # ticks from a step's input emission to its output reaching the readout
-    schedule: dict[str, int | float | list[int] | list[list[int]]] = Field(default_factory=dict)
+    schedule: SendSchedule | None = None
     compile_s: float = 0.0  # wall clock of the compile (not part of the deterministic report)
 
     _network = PrivateAttr(default=None)
@@ -114,7 +114,7 @@ class Mapping(_Plain):
         work = max(sum(s.est_cycles_per_step for s in self.slices if self.placement[s.id] == pe)
                    for pe in self.pes_used())
         return int(max(math.ceil(work / (1.0 - head)),
-                       int(self.schedule.get("est_end_cycles", 0)) if self.schedule else 0))
+                       self.schedule.est_end_cycles if self.schedule else 0))
 
     def pes_used(self) -> list[int]:
         return sorted(set(self.placement.values()))
@@ -128,6 +128,18 @@ class Mapping(_Plain):
     def pe_bytes(self) -> dict[int, int]:
         by = {s.id: s.sram_bytes for s in self.slices}
         return {pe: sum(by[s] for s in ss) for pe, ss in self.pe_slices().items()}
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _no_schedule(cls, v):
+        return None if v == {} else v  # mappings written without a schedule
+
+    def bind(self, network, spec=None) -> Mapping:
+        """Use these in-memory objects (the ones the mapping was compiled from) as they are:
+        no fingerprint check, and ``spec`` (if given) instead of loading the recorded one."""
+        self._network = network
+        self._spec = spec
+        return self
 
     def attach(self, network) -> Mapping:
         if network.fingerprint() != self.network_fingerprint:
@@ -178,17 +190,9 @@ class Mapping(_Plain):
             raise CompileError(f"{where}: field {loc}: {err['msg']}") from None
 
     def save(self, path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(self.to_json())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        from s2sim.atomic import write_text_atomic
+
+        return write_text_atomic(path, self.to_json())
 
     @classmethod
     def load(cls, path) -> Mapping:
@@ -246,7 +250,8 @@ class Mapping(_Plain):
         ps = self.pe_slices()
         qpes: dict[tuple[int, int], list[str]] = {}
         for pe, ss in ps.items():
-            qpes.setdefault(((pe >> 5) & 7, (pe >> 2) & 7), []).append(f"{pe & 3}:{'+'.join(ss)}")
+            qx, qy, p = decode_pe_id(pe)
+            qpes.setdefault((qx, qy), []).append(f"{p}:{'+'.join(ss)}")
         for (qx, qy), cells in sorted(qpes.items()):
             lines.append(f"  QPE ({qx},{qy}): " + "  ".join(cells))
         lines.append("")
@@ -265,14 +270,14 @@ class Mapping(_Plain):
         sch = self.schedule
         if sch:
             lines.append(f"## send schedule (cycles from the tick): input from "
-                         f"{sch['start_a_cycles']}, one per {sch['slot_a_cycles']}; phases "
-                         f"start {sch['phase_start_cycles']}, {sch['phase_groups']} groups of "
-                         f"up to {sch['group_size']} senders from {sch['group_start_cycles']}; "
-                         f"at the assumed activity the sends end by ~{sch['est_end_cycles']} of "
+                         f"{sch.start_a_cycles}, one per {sch.slot_a_cycles}; phases "
+                         f"start {sch.phase_start_cycles}, {sch.phase_groups} groups of "
+                         f"up to {sch.group_size} senders from {sch.group_start_cycles}; "
+                         f"at the assumed activity the sends end by ~{sch.est_end_cycles} of "
                          f"{self.cycles_per_tick}; input handed over "
-                         f"{sch.get('input_chunk_events', 'all')} events at a time; receivers' "
-                         f"queues ({sch.get('queue_depth', '?')} packets) hold a firing fraction "
-                         f"up to {sch.get('tolerated_activity', '?')}")
+                         f"{sch.input_chunk_events or 'all'} events at a time; receivers' "
+                         f"queues ({sch.queue_depth or '?'} packets) hold a firing fraction "
+                         f"up to {sch.tolerated_activity}")
             lines.append("")
         lines.append(f"## routing: {self.routes_before} entries before compression, "
                      f"{len(self.routes)} after, table holds {self.table_entries}")

@@ -1,10 +1,10 @@
 """Partitioning: split each EGRU layer into per-PE slices of output units.
 
 A slice of units U holds, for U's three gates, the CSR rows of W and R (rows = inputs, columns =
-the slice's 3|U| gate columns), the biases, thresholds, state and two parity accumulators (see
-``slice_regions``). Slices are sized against the PE's data SRAM *and* a cycle budget per time
-step at the chosen performance level (``budget``), using the firmware's own cost model
-(``firmware_py.cost``).
+the slice's 3|U| gate columns), the biases, thresholds, state and two parity accumulators (the
+EGRU slice kind, ``firmware_py.kinds.egru_slice``). Slices are sized against the PE's data SRAM
+*and* a cycle budget per time step at the chosen performance level (``budget``), using the
+firmware's own cost model (``firmware_py.cost``).
 
 Built-in partitioners (``PARTITIONERS``):
 - ``by_units`` (default): contiguous unit ranges; finds the fewest slices that fit, then balances
@@ -25,43 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from firmware_py.cost import CostModel
-from s2sim.compiler.ir import LayerStats
-from s2sim.compiler.keys import MAX_SLICES, MAX_UNITS_PER_SLICE
+from firmware_py.keys import MAX_SLICES, MAX_UNITS_PER_SLICE
+from firmware_py.kinds import egru_slice as egru
+from s2sim.compiler.ir import LayerStats, Network
 from s2sim.errors import CompileError
 
-__all__ = ["LayerView", "Budget", "slice_regions", "PARTITIONERS", "register_partitioner",
-           "get_partitioner", "partition_by_units", "partition_interleaved", "CONFIG_BYTES"]
-
-CONFIG_BYTES = 64  # program constants: key base, layer sizes, first tick, counters (16 words)
-RESERVED_SRC_SLICES = 64  # slice-offset table entries reserved per source while sizing
-
-
-def _align(n: int, a: int) -> int:
-    return -(-int(n) // a) * a
-
-
-def _rowptr_bytes(nnz: int) -> int:
-    return 2 if nnz <= 0xFFFF else 4
-
-
-def slice_regions(n_in: int, hidden: int, n_units: int, nnz_w: int, nnz_r: int,
-                  n_src_in: int, n_src_rec: int, align: int) -> dict[str, int]:
-    """SRAM regions (name -> bytes, aligned) of an EGRU slice program."""
-    raw = {
-        "w_rowptr": (n_in + 1) * _rowptr_bytes(nnz_w),
-        "w_cols": nnz_w * 2,  # uint16 local gate column (3 * units < 65,536)
-        "w_vals": nnz_w * 4,  # float32
-        "r_rowptr": (hidden + 1) * _rowptr_bytes(nnz_r),
-        "r_cols": nnz_r * 2,
-        "r_vals": nnz_r * 4,
-        "bias": 6 * n_units * 4,  # b_x and b_r for z, r, g
-        "theta": n_units * 4,
-        "state": n_units * 4,  # c
-        "acc": 2 * 6 * n_units * 4,  # two parities x (Wx, Rh) x 3 gates, float32
-        "src_offsets": (n_src_in + n_src_rec + 2) * 2,  # uint16 row offset per source slice
-        "config": CONFIG_BYTES,
-    }
-    return {k: _align(v, align) for k, v in raw.items() if v > 0}
+__all__ = ["LayerView", "Budget", "Partition", "partition_network", "PARTITIONERS",
+           "register_partitioner", "get_partitioner", "partition_by_units",
+           "partition_interleaved"]
 
 
 @dataclass
@@ -77,7 +48,8 @@ class Budget:
 
 @dataclass
 class LayerView:
-    """One EGRU layer as a partitioner sees it, with a footprint function for candidate slices."""
+    """One EGRU layer as a partitioner sees it, with a footprint function for candidate slices
+    (the EGRU slice kind's SRAM regions and cycle estimate, ``firmware_py.kinds.egru_slice``)."""
 
     index: int
     n_in: int
@@ -92,38 +64,27 @@ class LayerView:
 
     # -- per-unit linear costs (vectorised) ---------------------------------------------------
     def _fixed(self, rp_w: int, rp_r: int) -> tuple[int, int]:
-        a = self.budget.align
-        n_regions = 12
-        fixed_bytes = ((self.n_in + 1) * rp_w + (self.hidden + 1) * rp_r
-                       + (2 * RESERVED_SRC_SLICES + 2) * 2 + CONFIG_BYTES + n_regions * (a - 1))
-        cm = self.cost
-        ev = cm.c("slice_event") + cm.irq_cycles
-        fixed_cycles = (cm.c("slice_tick") + int(np.ceil(self.in_activity * self.n_in)) * ev
-                        + int(np.ceil(self.budget.activity * self.hidden)) * ev)
-        return fixed_bytes, fixed_cycles
+        return egru.fixed_costs(self.cost, self.n_in, self.hidden, self.in_activity,
+                                self.budget.activity, self.budget.align, rp_w, rp_r)
 
     def unit_costs(self) -> tuple[np.ndarray, np.ndarray]:
         """(bytes, cycles) each unit adds to a slice (float cycles: expectations)."""
-        st, cm = self.stats, self.cost
-        unit_bytes = 6 * (st.nnz_w_per_unit + st.nnz_r_per_unit) + (6 + 1 + 1 + 12) * 4
-        unit_cycles = (cm.c("slice_unit") + self.budget.activity * cm.c("slice_fire")
-                       + cm.c("slice_nnz") * (self.in_activity * st.nnz_w_per_unit
-                                              + self.budget.activity * st.nnz_r_per_unit))
-        return unit_bytes.astype(np.int64), unit_cycles
+        return egru.unit_costs(self.cost, self.stats.nnz_w_per_unit, self.stats.nnz_r_per_unit,
+                               self.in_activity, self.budget.activity)
 
     def rowptr_sizes(self) -> tuple[int, int]:
         # Row pointers are uint16 whenever a slice cannot hold more than 65,535 nonzeros.
-        rp = _rowptr_bytes(self.budget.bytes_available // 6)
+        rp = egru.rowptr_bytes(self.budget.bytes_available // egru.BYTES_PER_NNZ)
         return rp, rp
 
-    def footprint(self, units: np.ndarray, n_src_in: int = RESERVED_SRC_SLICES,
-                  n_src_rec: int = RESERVED_SRC_SLICES) -> tuple[int, dict[str, int], int]:
+    def footprint(self, units: np.ndarray, n_src_in: int = egru.RESERVED_SRC_SLICES,
+                  n_src_rec: int = egru.RESERVED_SRC_SLICES) -> tuple[int, dict[str, int], int]:
         """(bytes, regions, estimated cycles per step) of a slice holding ``units``."""
         units = np.asarray(units, np.int64)
         st = self.stats
         nnz_w = int(st.nnz_w_per_unit[units].sum())
         nnz_r = int(st.nnz_r_per_unit[units].sum())
-        regions = slice_regions(self.n_in, self.hidden, len(units), nnz_w, nnz_r, n_src_in,
+        regions = egru.slice_regions(self.n_in, self.hidden, len(units), nnz_w, nnz_r, n_src_in,
                                 n_src_rec, self.budget.align)
         _, fixed_cycles = self._fixed(2, 2)
         _, unit_cycles = self.unit_costs()
@@ -237,3 +198,90 @@ def check_partition(view: LayerView, slices: list[np.ndarray], layer_name: str) 
         if len(s) > MAX_UNITS_PER_SLICE:
             raise CompileError(f"layer {layer_name}: slice {k} has {len(s)} units, key layout "
                                f"allows {MAX_UNITS_PER_SLICE}")
+
+
+# -- the stage ----------------------------------------------------------------------------------
+
+@dataclass
+class Partition:
+    """The partition stage's output: per layer, its view and the unit arrays of its slices."""
+
+    partitioner: str
+    views: list[LayerView]
+    parts: list[list[np.ndarray]]  # parts[layer][slice] -> unit indices
+
+    @property
+    def n_slices(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+
+def partition_network(network: Network, budget: Budget, cost: CostModel, partitioner, *,
+                      pl: int, cycles_per_tick: int) -> Partition:
+    """Split every layer into slices that fit a PE's budget; errors name the layer and slice."""
+    pname, pfn = get_partitioner(partitioner)
+    views, parts = [], []
+    for i, layer in enumerate(network.layers):
+        view = LayerView(index=i, n_in=layer.n_in, hidden=layer.hidden, stats=network.stats(i),
+                         budget=budget, cost=cost)
+        greedy = view.greedy_cuts()
+        if not greedy:
+            _raise_unit_too_large(view, f"L{i}")
+        slices = [np.asarray(s, np.int64) for s in pfn(view)]
+        check_partition(view, slices, f"L{i}")
+        _check_slices_fit(view, slices, f"L{i}", len(greedy), pl, cycles_per_tick)
+        views.append(view)
+        parts.append(slices)
+    return Partition(partitioner=pname, views=views, parts=parts)
+
+
+def _raise_unit_too_large(view: LayerView, lname: str) -> None:
+    ub, _ = view.unit_costs()
+    u = int(np.argmax(ub))
+    b, _, c = view.footprint(np.array([u]))
+    raise CompileError(
+        f"layer {lname} ({view.hidden} units): even a single unit (unit {u}) needs "
+        f"{b} bytes / {c} cycles per step, a PE offers {view.budget.bytes_available} bytes / "
+        f"{view.budget.cycles_available} cycles: no PE count fits this layer by output units")
+
+
+def _check_slices_fit(view: LayerView, slices: list[np.ndarray], lname: str, need: int, pl: int,
+                      cycles_per_tick: int) -> None:
+    budget = view.budget
+    for k, s in enumerate(slices):
+        b, _, c = view.footprint(s)
+        if b > budget.bytes_available or c > budget.cycles_available:
+            raise CompileError(
+                f"layer {lname} slice {k} ({len(s)} units): needs {b} bytes and ~{c} "
+                f"cycles/step, a PE has {budget.bytes_available} bytes and "
+                f"{budget.cycles_available} cycles (PL{pl}, "
+                f"{100 * budget.cycles_available / cycles_per_tick:.0f}% of a tick); "
+                f"smallest PE count that fits this layer: {need}")
+
+
+def check_pe_count(part: Partition, max_pes: int, extra_slices: int) -> None:
+    """Refuse a partition whose slices (+ ``extra_slices``: input source, readout) exceed
+    ``max_pes``, naming the layer that would not fit if the PEs were shared out."""
+    need = part.n_slices + extra_slices
+    if need <= max_pes:
+        return
+    room = max_pes - extra_slices
+    avail = part.views[0].budget.bytes_available
+    # share the PEs there are in proportion to each layer's need; report the worst layer
+    shares = [max(1, int(room * len(p) / (need - extra_slices))) for p in part.parts]
+    worst = None
+    for i, (view, share) in enumerate(zip(part.views, shares, strict=True)):
+        if share >= len(part.parts[i]):
+            continue
+        edges = np.linspace(0, view.hidden, share + 1).astype(np.int64)
+        for k in range(share):
+            b, _, _ = view.footprint(np.arange(edges[k], edges[k + 1]))
+            if worst is None or b - avail > worst[3] - avail:
+                worst = (i, k, share, b)
+    if worst is None:
+        raise CompileError(f"network needs {need} PEs (slices + input + readout), "
+                           f"--max-pes is {max_pes}")
+    i, k, share, b = worst
+    raise CompileError(
+        f"network too large for {max_pes} PEs: layer L{i} ({part.views[i].hidden} units) on "
+        f"{share} PEs needs {b} bytes in slice {k}, a PE has {avail} bytes available; smallest "
+        f"PE count that fits: {need}")

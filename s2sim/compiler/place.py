@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from s2sim.errors import CompileError
+from s2sim.spec.models import decode_pe_id
 
-__all__ = ["PlacementProblem", "PLACERS", "register_placer", "get_placer", "serpentine_pes"]
+__all__ = ["PlacementProblem", "PLACERS", "register_placer", "get_placer", "serpentine_pes",
+           "place_slices"]
 
 
 @dataclass
@@ -38,21 +40,22 @@ class PlacementProblem:
     pinned: dict[str, int] = field(default_factory=dict)
 
     def qpe(self, pe: int) -> tuple[int, int]:
-        return ((pe >> 5) & 7, (pe >> 2) & 7)
+        return decode_pe_id(pe)[:2]
 
 
 def serpentine_pes(spec, free_pes: list[int]) -> list[int]:
     """Free PEs ordered along a serpentine over QPE columns starting at the host bridge."""
     bx, by = (int(v) for v in spec.host.bridge_qpe.value)
-    xs = sorted({(pe >> 5) & 7 for pe in free_pes}, key=lambda x: (abs(x - bx), x))
+    qpe = {pe: decode_pe_id(pe)[:2] for pe in free_pes}
+    xs = sorted({q[0] for q in qpe.values()}, key=lambda x: (abs(x - bx), x))
     order = []
     for i, x in enumerate(xs):
-        col = sorted({(pe >> 2) & 7 for pe in free_pes if (pe >> 5) & 7 == x},
+        col = sorted({q[1] for q in qpe.values() if q[0] == x},
                      key=lambda y: (abs(y - by), y) if i == 0 else y)
         if i > 0 and i % 2 == 1:
             col = col[::-1]
         for y in col:
-            order += sorted(pe for pe in free_pes if (pe >> 5) & 7 == x and (pe >> 2) & 7 == y)
+            order += sorted(pe for pe in free_pes if qpe[pe] == (x, y))
     return order
 
 
@@ -99,3 +102,71 @@ def get_placer(p) -> tuple[str, Placer]:
         raise CompileError(f"placer {p!r} unknown: choose one of {', '.join(PLACERS)}, pass a "
                            "function or a {slice_id: pe_id} table")
     return p, PLACERS[p]
+
+
+# -- the stage ----------------------------------------------------------------------------------
+
+def place_slices(infos, spec, placer, *, pins: dict[str, int] | None, seed: int, max_pes: int,
+                 bytes_available: int, cycles_available: int, pl: int) -> tuple[str, dict[str, int],
+                                                                               dict[str, int]]:
+    """(placer name, slice id -> PE id, pins) for the slices ``infos``; refuses pins and
+    placements onto PEs the chip does not have, PEs whose slices together exceed the data SRAM
+    or (for several slices) the cycle budget, and more than ``max_pes`` PEs."""
+    all_pes = spec.pe_ids()
+    pins = {str(k): int(v) for k, v in (pins or {}).items()}
+    ids = [s.id for s in infos]
+    _check_pins(pins, ids, all_pes)
+    pl_name, pl_fn = get_placer(placer)
+    taken = set(pins.values())
+    problem = PlacementProblem(
+        slice_ids=[s for s in ids if s not in pins], slice_layer={s.id: s.layer for s in infos},
+        slice_bytes={s.id: s.sram_bytes for s in infos},
+        free_pes=[p for p in all_pes if p not in taken], spec=spec, seed=seed, pinned=dict(pins))
+    placed = dict(pl_fn(problem))
+    placed.update(pins)
+    missing = [s for s in ids if s not in placed]
+    if missing:
+        raise CompileError(f"placement ({pl_name}) left {len(missing)} slice(s) unplaced, first "
+                           f"{missing[0]} (the chip has {len(all_pes)} PEs)")
+    per_pe = _slices_per_pe(infos, placed, set(all_pes), pl_name)
+    _check_pe_budgets(per_pe, spec, bytes_available, cycles_available, pl)
+    if len(per_pe) > max_pes:
+        raise CompileError(f"placement ({pl_name}) uses {len(per_pe)} PEs, --max-pes is {max_pes}")
+    return pl_name, {sid: int(placed[sid]) for sid in ids}, pins
+
+
+def _check_pins(pins: dict[str, int], ids: list[str], all_pes: list[int]) -> None:
+    for sid, pe in pins.items():
+        if sid not in ids:
+            raise CompileError(f"pin {sid}={pe}: no slice {sid!r} (slices: {ids[0]}..{ids[-1]})")
+        if pe not in all_pes:
+            raise CompileError(f"pin {sid}={pe}: PE {pe} is not a PE of this chip")
+
+
+def _slices_per_pe(infos, placed: dict[str, int], pe_set: set[int], pl_name: str) -> dict:
+    per_pe: dict[int, list] = {}
+    for s in infos:
+        pe = int(placed[s.id])
+        if pe not in pe_set:
+            raise CompileError(f"placement ({pl_name}) puts {s.id} on PE {pe}, not a PE of this "
+                               "chip")
+        per_pe.setdefault(pe, []).append(s)
+    return per_pe
+
+
+def _check_pe_budgets(per_pe: dict, spec, bytes_available: int, cycles_available: int,
+                      pl: int) -> None:
+    from s2sim.errors import ResourceError
+
+    for pe, ss in sorted(per_pe.items()):
+        total = sum(s.sram_bytes for s in ss)
+        if total > bytes_available:
+            qx, qy = spec.qpe_of(pe)
+            raise ResourceError(
+                f"PE {pe} (QPE {qx},{qy}): slices {', '.join(s.id for s in ss)} need {total} "
+                f"bytes of data SRAM together, the PE has {bytes_available} available")
+        cyc = sum(s.est_cycles_per_step for s in ss)
+        if len(ss) > 1 and cyc > cycles_available:
+            raise ResourceError(
+                f"PE {pe}: slices {', '.join(s.id for s in ss)} need ~{cyc} cycles per step "
+                f"together, the budget is {cycles_available} (PL{pl})")

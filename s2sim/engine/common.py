@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from firmware_py.kinds import KINDS
+from firmware_py.kinds.input_source import host_packets_per_step
 from s2sim.engine.result import Mismatches, RunResult
 from s2sim.errors import S2SimError
+from s2sim.spec.models import decode_pe_id
 
 __all__ = ["PreparedRun", "prepare_run", "compare_with_oracle", "activity_metrics"]
 
@@ -140,7 +143,7 @@ def route_geometry(mapping, spec) -> dict[str, int]:
     mesh = Mesh([tuple(c) for c in org.qpe_coords.value] + [router, bridge])
 
     def qpe(pe):
-        return ((pe >> 5) & 7, (pe >> 2) & 7)
+        return decode_pe_id(pe)[:2]
 
     out: dict[str, int] = {}
     for r in mapping.routes:
@@ -155,21 +158,11 @@ def route_geometry(mapping, spec) -> dict[str, int]:
 
 def slice_events(mapping, ys: list[np.ndarray]) -> dict[str, np.ndarray]:
     """(T,) events sent per step by each EGRU slice."""
-    return {s.id: np.count_nonzero(ys[s.layer][:, s.units], axis=1).astype(np.int64)
-            for s in mapping.slices if s.kind == "egru"}
+    egru = KINDS["egru"]
+    return {s.id: egru.events_sent(s, ys) for s in mapping.slices if s.kind == "egru"}
 
 
-def host_packets_per_step(xs: np.ndarray, per_packet: int = 4) -> np.ndarray:
-    """Host -> input-source packets per step: groups of 4 elements holding a nonzero value."""
-    T, n = xs.shape
-    padded = np.zeros((T, -(-n // per_packet) * per_packet), np.float32)
-    padded[:, :n] = xs
-    return np.count_nonzero(np.any(padded.reshape(T, -1, per_packet) != 0, axis=2), axis=1
-                            ).astype(np.int64)
-
-
-def packets_and_hops(run: PreparedRun, events: np.ndarray, in_events: np.ndarray,
-                     ys: list[np.ndarray] | None = None):
+def packets_and_hops(run: PreparedRun, in_events: np.ndarray, ys: list[np.ndarray]):
     """Per step: multicast packets on chip (host injections + input + EGRU events) and the NoC
     hops they and the step's readout message travel."""
     m = run.mapping
@@ -181,11 +174,33 @@ def packets_and_hops(run: PreparedRun, events: np.ndarray, in_events: np.ndarray
     if inp.key_base is not None:
         pk = pk + in_events
         hops = hops + in_events * geo.get("input", 0)
-    if ys is None:
-        raise ValueError("packets_and_hops needs the per-layer outputs")
     for sid, ev in slice_events(m, ys).items():
         if m.slice(sid).key_base is not None:
             pk = pk + ev
             hops = hops + ev * geo.get(sid, 0)
     hops = hops + geo["to_host"]
     return pk.astype(np.int64), hops.astype(np.int64)
+
+
+# per-PE totals every timed engine reports (RunResult.pe_counts)
+PE_SUMMARY_FIELDS = ("active_cycles", "packets_sent", "packets_received", "cpu_macs",
+                     "sram_read_bytes", "sram_written_bytes", "exp_calls", "active_ps",
+                     "sleep_ps", "tick_overruns", "queue_full")
+
+
+def pe_totals(pe: dict[str, np.ndarray], rows: list[int]) -> dict[str, np.ndarray]:
+    """Totals over the run of the ledger's per-PE x per-tick fields, for the PEs at ``rows``."""
+    return {k: pe[k][rows].sum(axis=1).astype(np.int64) for k in PE_SUMMARY_FIELDS}
+
+
+def host_link(hw, spec, packets_to_chip: int, bytes_from_chip: int):
+    """Fill the host-link traffic of ``hw`` (HostWork): host packets in, readout bytes out, and
+    the time they take on the Ethernet link."""
+    from firmware_py.kinds.input_source import HOST_PACKET_BYTES
+
+    hw.packets_to_chip = int(packets_to_chip)
+    hw.bytes_to_chip = int(packets_to_chip) * HOST_PACKET_BYTES
+    hw.bytes_from_chip = int(bytes_from_chip)
+    eth = float(spec.host.ethernet_bits_per_s.value)
+    hw.link_time_ps = int(np.ceil((hw.bytes_to_chip + hw.bytes_from_chip) * 8 * 1e12 / eth))
+    return hw

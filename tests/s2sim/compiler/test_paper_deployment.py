@@ -35,10 +35,10 @@ def test_paper_shape_fits_150_pes_and_96_kib(paper):
     assert sm["pes_used"] <= 150
     assert sm["largest_pe_bytes"] <= 96 * 1024
     assert max(s.est_cycles_per_step for s in m.slices) <= m.cycles_per_tick
-    assert m.schedule["est_end_cycles"] <= m.cycles_per_tick
+    assert m.schedule.est_end_cycles <= m.cycles_per_tick
     assert wall < 10
     # the schedule holds more than the model's recorded activity (0.465)
-    assert m.schedule["tolerated_activity"] >= m.options["activity"] > 0.465
+    assert m.schedule.tolerated_activity >= m.options["activity"] > 0.465
     # every weight is on the chip exactly once
     nnz = sum(int(np.count_nonzero(la.W)) + int(np.count_nonzero(la.R)) for la in paper.layers)
     assert sum(s.nnz_w + s.nnz_r for s in m.slices) == nnz

@@ -27,7 +27,7 @@ def test_high_activity_net_runs_without_drops(net, xs):
     act = max(float((y != 0).mean()) for y in net.stack.run(xs).ys)
     assert act > 0.4
     m = compile_network(net, tick_period_s="auto", activity=act + 0.05)
-    assert m.schedule["input_chunk_events"] < net.input.n_out
+    assert m.schedule.input_chunk_events < net.input.n_out
     r = run_mapping(m, xs, engine="des")
     assert r.dropped_packets == 0 and r.mismatches.total == 0
     a = run_mapping(m, xs, engine="analytic")
@@ -36,7 +36,7 @@ def test_high_activity_net_runs_without_drops(net, xs):
     np.testing.assert_array_equal(a.pe_counts["active_cycles"], r.pe_counts["active_cycles"])
     # the input handed to the NoC in one go (mappings from before chunking) holds the event
     # router until its last paced event: the odd layer's bursts pile up and overflow the queues
-    m.schedule["input_chunk_events"] = 0
+    m.schedule.input_chunk_events = 0
     old = run_mapping(m, xs, engine="des")
     assert old.dropped_packets > 0 and old.mismatches.total > 0
 
@@ -46,7 +46,7 @@ def test_schedule_that_cannot_hold_the_activity_is_refused_or_flagged(net, xs):
     with pytest.raises(CompileError, match="cannot hold the assumed activity"):
         compile_network(net, spec_overrides=small, tick_period_s=2e-3)
     m = compile_network(net, spec_overrides=small, tick_period_s="auto", check_schedule=False)
-    assert m.schedule["tolerated_activity"] < m.options["activity"]
+    assert m.schedule.tolerated_activity < m.options["activity"]
     a = run_mapping(m, xs, engine="analytic")
     assert a.dropped_packets > 0 and a.meta["ticks_over_tolerated_activity"] > 0
     assert int(a.pe_counts["queue_full"].sum()) == a.dropped_packets

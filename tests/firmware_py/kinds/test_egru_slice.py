@@ -1,13 +1,22 @@
-"""The firmware cores, driven step by step without the chip, equal the numpy oracle."""
+"""The EGRU slice kind: its cores, driven step by step without the chip, equal the numpy
+oracle; its SRAM regions and cycle estimate."""
 
 import numpy as np
 import pytest
 
-from firmware_py.cores import CSR, InputCore, decode, encode
-from firmware_py.keys import egru_src, key_base
-from s2sim.compiler.build import build_cores
+from firmware_py.cost import CostModel
+from firmware_py.keys import egru_src, key_base, make_keys
+from firmware_py.kinds.egru_slice import (
+    CSR,
+    build_cores,
+    fixed_costs,
+    rowptr_bytes,
+    slice_regions,
+    unit_costs,
+)
 from s2sim.compiler.compile import compile_network
 from s2sim.compiler.random_net import random_network
+from s2sim.spec import load_spec
 
 
 def _drive(mapping, net, xs):
@@ -26,9 +35,9 @@ def _drive(mapping, net, xs):
                 core = cores[s.id]
                 for src, sl, local, vals in src_ev:
                     if src in core.consumes():
-                        n = local.size
-                        core.accumulate(np.full(n, src), np.full(n, sl), np.full(n, t & 1),
-                                        local, vals)
+                        keys = make_keys(key_base(src, sl), local, t & 1)
+                        cyc, ok, late, _ = core.on_events(keys, vals, t & 1, 10, 3, 5)
+                        assert ok == local.size and late == 0 and cyc.shape == keys.shape
                 fired, vals = core.update(t & 1)
                 outs[i][t, np.asarray(s.units)[fired]] = vals
                 new_ev.append((egru_src(i), s.index, fired, vals))
@@ -60,17 +69,30 @@ def test_csr_from_dense_roundtrip():
     assert c.nnz == 3 and list(c.row_nnz()) == [1, 0, 2]
 
 
-def test_key_encode_decode():
-    base = key_base(egru_src(2), 17)
-    k = encode(base, np.array([0, 5, 0x7FFF]), 1)
-    src, sl, par, loc = decode(k)
-    assert list(src) == [3, 3, 3] and list(sl) == [17] * 3 and list(par) == [1] * 3
-    assert list(loc) == [0, 5, 0x7FFF]
+def test_late_events_are_counted_and_not_applied():
+    net = random_network(sizes=(8,), n_in=4, density=1.0, seed=0)
+    m = compile_network(net)
+    core = build_cores(m, net)["L0.S0"]
+    keys = make_keys(key_base(0, 0), np.array([0, 1]), 1)
+    cyc, ok, late, nnz = core.on_events(keys, np.ones(2, np.float32), 0, 10, 3, 5)
+    assert (ok, late, nnz) == (0, 2, 0) and list(cyc) == [5, 5]
+    assert not core.acc.any()
 
 
-def test_input_core_pools_and_clears():
-    c = InputCore(4)
-    c.receive(np.array([1, 1, 1]), np.array([2, 2, 0]), np.array([1.0, 0.5, -1.0], np.float32))
-    idx, vals = c.emit(1)
-    assert list(idx) == [0, 2] and list(vals) == [-1.0, 1.5]
-    assert c.emit(1)[0].size == 0
+def test_slice_regions_are_aligned_and_grow_with_weights():
+    small = slice_regions(100, 50, 10, 200, 100, 1, 2, 8)
+    big = slice_regions(100, 50, 10, 400, 100, 1, 2, 8)
+    assert all(v % 8 == 0 for v in small.values())
+    assert big["w_vals"] - small["w_vals"] == 800 and big["w_cols"] - small["w_cols"] == 400
+    assert rowptr_bytes(0xFFFF) == 2 and rowptr_bytes(0x10000) == 4
+
+
+def test_cycle_estimate_is_linear_in_activity():
+    cm = CostModel(load_spec())
+    nnz = np.array([10, 20])
+    _, c0 = unit_costs(cm, nnz, nnz, 0.0, 0.0)
+    _, c1 = unit_costs(cm, nnz, nnz, 1.0, 1.0)
+    assert np.all(c1 - c0 == cm.c("slice_fire") + cm.c("slice_nnz") * 2 * nnz)
+    b0, f0 = fixed_costs(cm, 100, 50, 0.0, 0.0, 8, 2, 2)
+    _, f1 = fixed_costs(cm, 100, 50, 1.0, 1.0, 8, 2, 2)
+    assert f1 - f0 == 150 * (cm.c("slice_event") + cm.irq_cycles) and b0 > 0

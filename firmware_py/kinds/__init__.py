@@ -1,0 +1,41 @@
+"""The core kinds, one module each; the compiler and the engines loop over ``KINDS``.
+
+Adding a kind (an int8 slice, a LIF population) is one new module subclassing
+``firmware_py.kinds.base.CoreKind`` plus one line here; the mapping's ``SliceInfo.kind`` names
+the kind of each slice.
+"""
+
+from __future__ import annotations
+
+from firmware_py.cost import CostModel
+from firmware_py.kinds.base import AnalyticContext, BuildContext, CoreKind
+from firmware_py.kinds.egru_slice import EGRUSliceKind
+from firmware_py.kinds.input_source import InputSourceKind
+from firmware_py.kinds.readout import ReadoutKind
+
+__all__ = ["KINDS", "kind_of", "build_programs", "CoreKind", "BuildContext", "AnalyticContext"]
+
+KINDS: dict[str, CoreKind] = {k.name: k for k in (InputSourceKind(), EGRUSliceKind(),
+                                                  ReadoutKind())}
+
+
+def kind_of(s) -> CoreKind:
+    """The kind of slice ``s`` (a mapping's SliceInfo)."""
+    return KINDS[s.kind]
+
+
+def build_programs(mapping, network, spec, n_steps: int):
+    """(PE id -> Program, slice id -> Program) for a DES run of ``n_steps`` steps: each slice's
+    program from its kind, a CompositeProgram where a PE holds several slices."""
+    from firmware_py.composite import CompositeProgram
+
+    ctx = BuildContext(mapping=mapping, network=network, spec=spec, cost=CostModel(spec),
+                       n_steps=n_steps)
+    progs = {s.id: kind_of(s).program(ctx, s) for s in mapping.slices}
+    out = {}
+    for pe, sids in mapping.pe_slices().items():
+        if len(sids) == 1:
+            out[pe] = progs[sids[0]]
+        else:
+            out[pe] = CompositeProgram([(sid, progs[sid]) for sid in sids], ctx.cost)
+    return out, progs

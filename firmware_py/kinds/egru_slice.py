@@ -1,0 +1,492 @@
+"""EGRU slice: one PE's share of an EGRU layer — its units U and their three gates' CSR rows.
+
+Everything about this core kind lives here (``firmware_py.kinds.base`` says what a kind holds):
+
+- **SRAM** (``slice_regions``): CSR rows of W and R (rows = inputs in source-slice order,
+  columns = the slice's 3|U| local gate columns), biases, thresholds, state, two parity
+  accumulators, the slice-offset table and the program constants.
+- **Cycle estimate** (``fixed_costs`` + ``unit_costs``): linear in the units a slice holds, at an
+  expected activity; the partitioner sizes slices with it, from the one cost model
+  (``firmware_py.cost``).
+- **Keys**: each slice sends with ``key_base(egru_src(layer), slice index)``; receivers decode
+  source, source slice, parity and local unit (``firmware_py.keys``).
+- **DES program** (``EGRUSliceProgram``): on each received event (a batch of packets) look up the
+  event's CSR row and accumulate it into the gate pre-activations of the step the packet belongs
+  to (the key's parity bit); on each tick k of its window close the step of tick k-1, apply the
+  gate nonlinearities, update the state, threshold, reset, and send one multicast packet per event
+  with its value (payload float32) at this slice's time of the send schedule, from a user event.
+  A packet whose parity says it belongs to a step this PE has already closed is *late*: counted
+  (``late_packets``) and dropped, so the engine's oracle comparison shows its effect.
+- **Analytic counts** (``EGRUSliceKind.book_counts``): the same handler work, counted from the
+  oracle's events.
+
+Numerics are float32 throughout, in the operation order of ``models.egru.reference`` (the oracle):
+per event ``acc += x * w`` (VMLA: rounded product, rounded sum) in arrival order; at the tick
+``wx = acc_x + b_x``, ``rh = acc_r + b_r`` and then exactly ``EGRULayer.cell``'s sequence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from firmware_py.cost import CostModel
+from firmware_py.keys import INPUT_SRC, PARITY_BIT, SLICE_SHIFT, SRC_SHIFT, UNIT_MASK, egru_src
+from firmware_py.keys import make_keys as encode
+from firmware_py.kinds.base import CONFIG_BYTES, AnalyticContext, BuildContext, CoreKind, aligned
+from firmware_py.schedule import delay_until
+from models.egru.reference import sigmoid
+from s2sim.hw.runtime import Program
+
+__all__ = ["CSR", "EGRUSliceCore", "EGRUSliceProgram", "EGRUSliceKind", "slice_regions",
+           "fixed_costs", "unit_costs", "rowptr_bytes", "source_row_order", "build_cores",
+           "RESERVED_SRC_SLICES"]
+
+_F32 = np.float32
+
+# Slice-offset table entries reserved per source while sizing (the real table is sized once the
+# partition is known: ``slice_regions``).
+RESERVED_SRC_SLICES = 64
+# Regions of a slice (``slice_regions``): each may lose up to align - 1 bytes to alignment.
+N_REGIONS = 12
+# Bytes each unit adds besides its weights: biases (6), θ, state, 2 x 6 accumulators, float32.
+UNIT_STATE_BYTES = (6 + 1 + 1 + 12) * 4
+# Bytes per nonzero weight: uint16 local column + float32 value.
+BYTES_PER_NNZ = 6
+
+
+# -- SRAM and cycle estimate --------------------------------------------------------------------
+
+def rowptr_bytes(nnz: int) -> int:
+    """Row pointers are uint16 whenever the slice holds at most 65,535 nonzeros."""
+    return 2 if nnz <= 0xFFFF else 4
+
+
+def slice_regions(n_in: int, hidden: int, n_units: int, nnz_w: int, nnz_r: int,
+                  n_src_in: int, n_src_rec: int, align: int) -> dict[str, int]:
+    """SRAM regions (name -> bytes, aligned) of an EGRU slice program."""
+    raw = {
+        "w_rowptr": (n_in + 1) * rowptr_bytes(nnz_w),
+        "w_cols": nnz_w * 2,  # uint16 local gate column (3 * units < 65,536)
+        "w_vals": nnz_w * 4,  # float32
+        "r_rowptr": (hidden + 1) * rowptr_bytes(nnz_r),
+        "r_cols": nnz_r * 2,
+        "r_vals": nnz_r * 4,
+        "bias": 6 * n_units * 4,  # b_x and b_r for z, r, g
+        "theta": n_units * 4,
+        "state": n_units * 4,  # c
+        "acc": 2 * 6 * n_units * 4,  # two parities x (Wx, Rh) x 3 gates, float32
+        "src_offsets": (n_src_in + n_src_rec + 2) * 2,  # uint16 row offset per source slice
+        "config": CONFIG_BYTES,
+    }
+    return aligned(raw, align)
+
+
+def fixed_costs(cm: CostModel, n_in: int, hidden: int, in_activity: float, activity: float,
+                align: int, rp_w: int, rp_r: int) -> tuple[int, int]:
+    """(bytes, cycles per step) of a slice that do not depend on its units: row pointers of every
+    input, the reserved offset table, constants, alignment; the tick and the expected events'
+    fixed handler cost."""
+    fixed_bytes = ((n_in + 1) * rp_w + (hidden + 1) * rp_r
+                   + (2 * RESERVED_SRC_SLICES + 2) * 2 + CONFIG_BYTES + N_REGIONS * (align - 1))
+    ev = cm.c("slice_event") + cm.irq_cycles
+    fixed_cycles = (cm.c("slice_tick") + int(np.ceil(in_activity * n_in)) * ev
+                    + int(np.ceil(activity * hidden)) * ev)
+    return fixed_bytes, fixed_cycles
+
+
+def unit_costs(cm: CostModel, nnz_w_per_unit: np.ndarray, nnz_r_per_unit: np.ndarray,
+               in_activity: float, activity: float) -> tuple[np.ndarray, np.ndarray]:
+    """(bytes, expected cycles per step) each unit adds to a slice."""
+    unit_bytes = BYTES_PER_NNZ * (nnz_w_per_unit + nnz_r_per_unit) + UNIT_STATE_BYTES
+    unit_cycles = (cm.c("slice_unit") + activity * cm.c("slice_fire")
+                   + cm.c("slice_nnz") * (in_activity * nnz_w_per_unit
+                                          + activity * nnz_r_per_unit))
+    return unit_bytes.astype(np.int64), unit_cycles
+
+
+def gate_cols(units: np.ndarray, hidden: int) -> np.ndarray:
+    """Columns of the [z | r | g] gate blocks that belong to ``units``."""
+    units = np.asarray(units, np.int64)
+    return np.concatenate([units, hidden + units, 2 * hidden + units])
+
+
+# -- the core: the data one PE holds and the work it does -------------------------------------
+
+@numba.njit(cache=True, nogil=True)
+def _events(acc, keys, xs, tick_parity, r_src, w_off, r_off, rp_w, cols_w, vals_w, rp_r, cols_r,
+            vals_r, event_cycles, nnz_cycles, late_cycles, cycles_out):  # pragma: no cover
+    """Decode + late check + accumulate a batch of events in arrival order (one call per batch).
+
+    Returns (events applied, late events, weights touched); per-event cycles in cycles_out."""
+    n_ok = 0
+    n_late = 0
+    total = 0
+    r_base = acc.shape[1] // 2
+    for i in range(keys.shape[0]):
+        k = np.int64(keys[i])
+        src = (k >> SRC_SHIFT) & 0xFF
+        sl = (k >> SLICE_SHIFT) & 0xFF
+        p = (k >> PARITY_BIT) & 1
+        local = k & UNIT_MASK
+        if p != tick_parity:
+            n_late += 1
+            cycles_out[i] = late_cycles
+            continue
+        x = xs[i]
+        if src == r_src:
+            row = r_off[min(sl, r_off.shape[0] - 1)] + local
+            a, b = rp_r[row], rp_r[row + 1]
+            for j in range(a, b):
+                c = r_base + cols_r[j]
+                acc[p, c] = np.float32(acc[p, c] + np.float32(x * vals_r[j]))
+        else:
+            row = w_off[min(sl, w_off.shape[0] - 1)] + local
+            a, b = rp_w[row], rp_w[row + 1]
+            for j in range(a, b):
+                c = cols_w[j]
+                acc[p, c] = np.float32(acc[p, c] + np.float32(x * vals_w[j]))
+        cycles_out[i] = event_cycles + nnz_cycles * (b - a)
+        total += b - a
+        n_ok += 1
+    return n_ok, n_late, total
+
+
+@dataclass
+class CSR:
+    """Rows = inputs (in source-slice order), columns = the slice's local gate columns."""
+
+    rowptr: np.ndarray  # (n_rows + 1,) int64 (stored as uint16/uint32 on the PE)
+    cols: np.ndarray  # (nnz,) int32 (uint16 on the PE)
+    vals: np.ndarray  # (nnz,) float32
+
+    @classmethod
+    def from_dense(cls, M: np.ndarray) -> CSR:
+        nz_r, nz_c = np.nonzero(M)
+        rowptr = np.zeros(M.shape[0] + 1, np.int64)
+        np.cumsum(np.bincount(nz_r, minlength=M.shape[0]), out=rowptr[1:])
+        return cls(rowptr, nz_c.astype(np.int32), M[nz_r, nz_c].astype(_F32))
+
+    @property
+    def nnz(self) -> int:
+        return int(self.vals.size)
+
+    def row_nnz(self) -> np.ndarray:
+        return np.diff(self.rowptr)
+
+
+class EGRUSliceCore:
+    """One slice of an EGRU layer: units U, their three gates' CSR rows of W and R.
+
+    ``w_src``/``r_src``: source ids of the input layer and of this layer; ``w_off``/``r_off``:
+    row offset of each source slice (rows are ordered source slice by source slice).
+    """
+
+    def __init__(self, W_local: CSR, R_local: CSR, b_x, b_r, theta, w_src: int, r_src: int,
+                 w_off: np.ndarray, r_off: np.ndarray):
+        self.W, self.R = W_local, R_local
+        self.u = int(theta.size)
+        self.b_x = np.asarray(b_x, _F32)
+        self.b_r = np.asarray(b_r, _F32)
+        self.theta = np.asarray(theta, _F32)
+        self.w_src, self.r_src = int(w_src), int(r_src)
+        self.w_off = np.asarray(w_off, np.int64)
+        self.r_off = np.asarray(r_off, np.int64)
+        self.acc = np.zeros((2, 6 * self.u), _F32)  # [parity][wx z r g | rh z r g]
+        self.c = np.zeros(self.u, _F32)
+
+    def consumes(self) -> set[int]:
+        return {self.w_src, self.r_src}
+
+    def on_events(self, keys, xs, tick_parity: int, event_cycles: int, nnz_cycles: int,
+                  late_cycles: int):
+        """The packet handler's work on a batch: returns (cycles (n,), applied, late, nnz)."""
+        cycles = np.empty(keys.shape[0], np.int64)
+        ok, late, nnz = _events(self.acc, np.asarray(keys, np.uint32), np.asarray(xs, _F32),
+                                int(tick_parity), self.r_src, self.w_off, self.r_off,
+                                self.W.rowptr, self.W.cols, self.W.vals, self.R.rowptr,
+                                self.R.cols, self.R.vals, int(event_cycles), int(nnz_cycles),
+                                int(late_cycles), cycles)
+        return cycles, ok, late, nnz
+
+    def update(self, parity: int):
+        """Close the step held in accumulator ``parity``: returns (fired local idx, y values)."""
+        u = self.u
+        a = self.acc[parity]
+        wx = a[: 3 * u] + self.b_x
+        rh = a[3 * u:] + self.b_r
+        z = sigmoid(wx[:u] + rh[:u])
+        r = sigmoid(wx[u:2 * u] + rh[u:2 * u])
+        g = np.tanh(wx[2 * u:] + r * rh[2 * u:]).astype(_F32)
+        c = z * self.c + (_F32(1) - z) * g
+        o = c - self.theta > 0
+        self.c = (c - np.where(o, self.theta, _F32(0))).astype(_F32)
+        a[:] = 0
+        fired = np.flatnonzero(o)
+        return fired, c[fired].astype(_F32)
+
+
+def source_row_order(mapping, layer: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rows of layer ``layer``'s W as the PEs store them: (row order, slice offsets, src id)."""
+    if layer == 0:
+        n = mapping.n_in
+        return np.arange(n, dtype=np.int64), np.array([0, n], np.int64), INPUT_SRC
+    return _slice_order(mapping, layer - 1) + (egru_src(layer - 1),)
+
+
+def _slice_order(mapping, layer: int) -> tuple[np.ndarray, np.ndarray]:
+    sl = mapping.layer_slices(layer)
+    order = np.concatenate([np.asarray(s.units, np.int64) for s in sl])
+    offs = np.concatenate([[0], np.cumsum([len(s.units) for s in sl])]).astype(np.int64)
+    return order, offs
+
+
+def _split_by_slice(M: np.ndarray, slice_of_col: np.ndarray, local_of_col: np.ndarray,
+                    n_slices: int) -> list[CSR]:
+    """Row-major nonzeros of M grouped by the slice owning their column, as one CSR per slice
+    (rows = M's rows, columns = the slice's local gate columns)."""
+    r, c = np.nonzero(M)
+    v = M[r, c]
+    sid = slice_of_col[c]
+    order = np.argsort(sid, kind="stable")  # stable: row-major order kept within a slice
+    r, c, v, sid = r[order], c[order], v[order], sid[order]
+    bounds = np.searchsorted(sid, np.arange(n_slices + 1))
+    out = []
+    n_rows = M.shape[0]
+    for k in range(n_slices):
+        a, b = bounds[k], bounds[k + 1]
+        rowptr = np.zeros(n_rows + 1, np.int64)
+        np.cumsum(np.bincount(r[a:b], minlength=n_rows), out=rowptr[1:])
+        out.append(CSR(rowptr, local_of_col[c[a:b]].astype(np.int32),
+                       v[a:b].astype(np.float32)))
+    return out
+
+
+def build_cores(mapping, network) -> dict[str, EGRUSliceCore]:
+    """slice id -> EGRUSliceCore with its share of the weights, for every EGRU slice."""
+    cores: dict[str, EGRUSliceCore] = {}
+    for i, layer in enumerate(network.layers):
+        H = layer.hidden
+        w_order, w_off, w_src = source_row_order(mapping, i)
+        r_order, r_off = _slice_order(mapping, i)
+        slices = mapping.layer_slices(i)
+        slice_of_col = np.empty(3 * H, np.int64)
+        local_of_col = np.empty(3 * H, np.int64)
+        cols_of = []
+        for k, s in enumerate(slices):
+            cols = gate_cols(s.units, H)
+            slice_of_col[cols] = k
+            local_of_col[cols] = np.arange(cols.size)
+            cols_of.append(cols)
+        Ws = _split_by_slice(layer.W[w_order], slice_of_col, local_of_col, len(slices))
+        Rs = _split_by_slice(layer.R[r_order], slice_of_col, local_of_col, len(slices))
+        for k, s in enumerate(slices):
+            U = np.asarray(s.units, np.int64)
+            cols = cols_of[k]
+            cores[s.id] = EGRUSliceCore(
+                Ws[k], Rs[k], layer.b_x[cols], layer.b_r[cols], layer.theta[U], w_src=w_src,
+                r_src=egru_src(i), w_off=w_off[:-1], r_off=r_off[:-1])
+    return cores
+
+
+# -- the DES program ----------------------------------------------------------------------------
+
+class EGRUSliceProgram(Program):
+    name = "egru_slice"
+
+    def __init__(self, slice_id: str, core: EGRUSliceCore, cost: CostModel,
+                 regions: dict[str, int], key_base: int | None, first_tick: int, last_tick: int,
+                 schedule=None):
+        self.slice_id = slice_id
+        self.core = core
+        self.cost = cost
+        self.regions = dict(regions)
+        self.key_base = key_base
+        self.first_tick = int(first_tick)
+        self.last_tick = int(last_tick)
+        self.fired_log: list[tuple[int, np.ndarray, np.ndarray]] = []  # (step, units, values)
+        self.late_packets = 0
+        self.max_tick_cycles = 0
+        self.schedule = schedule  # firmware_py.schedule.SenderSlot or None
+        self._queue = None  # (tick, fired, values, next index)
+        ev, nz = cost.work("slice_event"), cost.work("slice_nnz")
+        self._ev_cycles, self._nnz_cycles = ev.cycles, nz.cycles
+        self._ev_rd, self._nnz_rd, self._nnz_wr = (ev.sram_read_bytes, nz.sram_read_bytes,
+                                                   nz.sram_written_bytes)
+        self.unsent = 0  # events still queued when the next step's sends began
+
+    def sram_regions(self) -> dict[str, int]:
+        return dict(self.regions)
+
+    def consumes(self) -> set[int]:
+        return self.core.consumes()
+
+    def on_start(self, pe) -> None:
+        return None
+
+    def on_packets(self, pe, keys, payloads) -> np.ndarray:
+        xs = np.ascontiguousarray(payloads[:, 0]).view(np.float32)
+        cycles, n_ok, n_late, nnz = self.core.on_events(
+            keys, xs, int(pe.tick) & 1, self._ev_cycles, self._nnz_cycles, self._ev_cycles)
+        self.late_packets += n_late
+        pe.count(cpu_macs=nnz, synaptic_events=nnz,
+                 sram_read_bytes=self._ev_rd * (n_ok + n_late) + self._nnz_rd * nnz,
+                 sram_written_bytes=self._nnz_wr * nnz)
+        return cycles
+
+    def on_tick(self, pe, tick: int) -> None:
+        cm = self.cost
+        if not self.first_tick <= tick <= self.last_tick:
+            pe.charge(cm.c("slice_tick"))  # wake, check the step window, sleep
+            return
+        fired, vals = self.core.update((tick - 1) & 1)
+        u = self.core.u
+        cyc = cm.slice_tick_cycles(u, fired.size)
+        self.max_tick_cycles = max(self.max_tick_cycles, cyc)
+        pe.charge(cyc)
+        unit_w, fire_w = cm.work("slice_unit"), cm.work("slice_fire")
+        tick_w = cm.work("slice_tick")
+        pe.count(exp_calls=3 * u,
+                 sram_read_bytes=tick_w.sram_read_bytes + u * unit_w.sram_read_bytes,
+                 sram_written_bytes=(tick_w.sram_written_bytes + u * unit_w.sram_written_bytes
+                                     + fired.size * fire_w.sram_written_bytes))
+        self.fired_log.append((tick - self.first_tick, fired, vals))
+        if fired.size and self.key_base is not None:
+            if self._queue is not None:
+                self.unsent += self._queue[1].size - self._queue[3]
+            self._queue = (tick, fired, vals, 0)
+            self._arm(pe, cyc)
+
+    def _arm(self, pe, charged: int) -> None:
+        """Schedule the user event that sends the queued events at this slice's send time."""
+        sch = self.schedule
+        if sch is None:
+            pe.user_event("send", delay_cycles=0)
+            return
+        target = sch.target_ps(self._queue[0], pe.frequency_hz)
+        pe.user_event("send", delay_cycles=delay_until(pe, target, charged))
+
+    def on_user_event(self, pe, arg) -> None:
+        """Send the step's events back to back (``slice_send`` cycles each)."""
+        if self._queue is None:
+            return
+        tick, fired, vals, k = self._queue
+        n = fired.size - k
+        w = self.cost.work("slice_send")
+        pe.charge(n * w.cycles)
+        pe.count(sram_read_bytes=n * w.sram_read_bytes, sram_written_bytes=n * w.sram_written_bytes)
+        pe.send(encode(self.key_base, fired[k:], tick & 1), vals[k:].view(np.uint32).reshape(-1, 1),
+                at_cycles=np.arange(1, n + 1, dtype=np.int64) * w.cycles)
+        self._queue = None
+
+
+# -- the kind ------------------------------------------------------------------------------------
+
+def slice_row_nnz(M: np.ndarray, hidden: int, units: np.ndarray) -> np.ndarray:
+    """Nonzeros of each row of M within the gate columns of ``units``."""
+    return np.count_nonzero(M[:, gate_cols(units, hidden)], axis=1).astype(np.int64)
+
+
+class EGRUSliceKind(CoreKind):
+    name = "egru"
+
+    def idle_tick_cycles(self, cm: CostModel) -> int:
+        return cm.c("slice_tick")
+
+    def _row_nnz(self, s, network, cache: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Nonzeros per W row and per R row within the slice's gate columns (float32 sums, as
+        the schedule has always been sized with)."""
+        layer = network.layers[s.layer]
+        H = layer.hidden
+        key = ("egru_nz", s.layer)
+        if key not in cache:
+            cache[key] = ((layer.W != 0).astype(np.float32), (layer.R != 0).astype(np.float32))
+        nz_w, nz_r = cache[key]
+        cols = gate_cols(s.units, H)
+        return nz_w[:, cols].sum(axis=1), nz_r[:, cols].sum(axis=1)
+
+    def schedule_costs(self, s, network, cm: CostModel, cache: dict) -> tuple[int, int]:
+        w_rows, r_rows = self._row_nnz(s, network, cache)
+        rows = np.concatenate([w_rows, r_rows])
+        mean = int(math.ceil(cm.c("slice_event") + cm.c("slice_nnz") * float(rows.mean())))
+        return mean, cm.slice_tick_cycles(len(s.units), len(s.units))
+
+    def mean_input_event_cycles(self, s, network, cm: CostModel, cache: dict) -> int:
+        """Mean handler cycles of an event from the input source (W rows only): what the input
+        source paces its sends by."""
+        w_rows, _ = self._row_nnz(s, network, cache)
+        return int(math.ceil(cm.c("slice_event") + cm.c("slice_nnz") * float(w_rows.mean())))
+
+    def program(self, ctx: BuildContext, s) -> EGRUSliceProgram:
+        from firmware_py.schedule import sender_slot
+
+        if "egru_cores" not in ctx.cache:
+            ctx.cache["egru_cores"] = build_cores(ctx.mapping, ctx.network)
+        return EGRUSliceProgram(s.id, ctx.cache["egru_cores"][s.id], ctx.cost, s.regions,
+                                s.key_base, s.first_tick, ctx.last_tick(s),
+                                schedule=sender_slot(ctx.mapping, s))
+
+    def _received_masks(self, ctx: AnalyticContext, s) -> tuple[np.ndarray, np.ndarray]:
+        """Which inputs (W rows) and which own units (R rows) reach the slice via the routes."""
+        m, i = ctx.mapping, s.layer
+        layer = ctx.network.layers[i]
+        w_order, w_off, _ = source_row_order(m, i)
+        src_in = ["input"] if i == 0 else [x.id for x in m.layer_slices(i - 1)]
+        w_mask = np.zeros(layer.n_in, bool)
+        for k, sid in enumerate(src_in):
+            if sid in ctx.routed and s.id in ctx.receivers.get(sid, ()):
+                w_mask[w_order[w_off[k]:w_off[k + 1]]] = True
+        r_mask = np.zeros(layer.hidden, bool)
+        for x in m.layer_slices(i):
+            if x.id in ctx.routed and s.id in ctx.receivers.get(x.id, ()):
+                r_mask[np.asarray(x.units)] = True
+        return w_mask, r_mask
+
+    def book_counts(self, ctx: AnalyticContext, s) -> None:
+        cm, i = ctx.cost, s.layer
+        layer = ctx.network.layers[i]
+        U = np.asarray(s.units, np.int64)
+        H = layer.hidden
+        pe_id, steps = ctx.mapping.placement[s.id], ctx.steps
+        w_mask, r_mask = self._received_masks(ctx, s)
+        in_act = ctx.xs != 0 if i == 0 else ctx.ys[i - 1] != 0
+        # input events of step t arrive in tick t+1+i, own events of step t in tick t+2+i
+        received = ((in_act & w_mask, slice_row_nnz(layer.W, H, U), 1),
+                    ((ctx.ys[i] != 0) & r_mask, slice_row_nnz(layer.R, H, U), 2))
+        nz_w = cm.work("slice_nnz")
+        ev_base = cm.c("slice_event") + ctx.irq
+        rd_ev = int(cm.event_sram(0)[0])
+        for a, nnz_row, off in received:
+            n_ev = a.sum(1).astype(np.int64)
+            nnz = a.astype(np.int64) @ nnz_row
+            ctx.book(pe_id, steps + off + i,
+                     active_cycles=n_ev * ev_base + nnz * cm.c("slice_nnz"),
+                     packets_received=n_ev, handlers=n_ev, cpu_macs=nnz, synaptic_events=nnz,
+                     sram_read_bytes=n_ev * rd_ev + nnz * nz_w.sram_read_bytes,
+                     sram_written_bytes=nnz * nz_w.sram_written_bytes)
+        self._book_ticks(ctx, s, pe_id)
+
+    def _book_ticks(self, ctx: AnalyticContext, s, pe_id: int) -> None:
+        """The tick handler of each step (update, fire) and the user event that sends."""
+        cm, i, T = ctx.cost, s.layer, ctx.n_steps
+        fired = np.count_nonzero(ctx.ys[i][:, s.units], axis=1).astype(np.int64)
+        u = len(s.units)
+        sends = fired if s.key_base is not None else np.zeros(T, np.int64)
+        t_c = cm.slice_tick_cycles(u, 0) + fired * cm.c("slice_fire") + ctx.irq
+        uw, fw, tw, sw = (cm.work(k) for k in ("slice_unit", "slice_fire", "slice_tick",
+                                               "slice_send"))
+        burst = (sends > 0).astype(np.int64)  # one user event sends the step's events
+        ctx.book(pe_id, ctx.steps + 2 + i,
+                 active_cycles=t_c + sends * cm.c("slice_send") + burst * ctx.irq,
+                 handlers=1 + burst, packets_sent=sends, exp_calls=np.full(T, 3 * u),
+                 sram_read_bytes=tw.sram_read_bytes + u * uw.sram_read_bytes
+                 + sends * sw.sram_read_bytes,
+                 sram_written_bytes=tw.sram_written_bytes + u * uw.sram_written_bytes
+                 + fired * fw.sram_written_bytes + sends * sw.sram_written_bytes)
+
+    def events_sent(self, s, ys: list[np.ndarray]) -> np.ndarray:
+        """(T,) events the slice sends per step (when it has a route)."""
+        return np.count_nonzero(ys[s.layer][:, s.units], axis=1).astype(np.int64)

@@ -1,0 +1,36 @@
+"""The time-step scheme: one step (token / frame) per tick, pipelined across layers.
+
+The host sends step t's input to the input-source PE during tick interval t; the input source
+emits it as events at tick t+1; EGRU layer l updates step t at tick t+2+l (consuming the events
+layer l-1 sent in the previous tick and its own events of the step before); the readout collects
+the last layer's events and sends step t to the host at tick t+2+L. A new step enters every tick.
+This module is the one home of those offsets: the compiler, the programs and both engines read
+them from here.
+"""
+
+from __future__ import annotations
+
+__all__ = ["INPUT_FIRST_TICK", "layer_first_tick", "readout_first_tick", "run_ticks",
+           "pipeline_ticks"]
+
+INPUT_FIRST_TICK = 1  # the input source emits step t at tick t + 1
+
+
+def layer_first_tick(layer: int) -> int:
+    """Tick at which EGRU layer ``layer`` updates step 0 (step t: this + t)."""
+    return int(layer) + 2
+
+
+def readout_first_tick(n_layers: int) -> int:
+    """Tick at which the readout sends step 0 to the host (step t: this + t)."""
+    return int(n_layers) + 2
+
+
+def run_ticks(n_steps: int, n_layers: int) -> int:
+    """Ticks a run of ``n_steps`` steps takes until the readout has sent the last one."""
+    return int(n_steps) + readout_first_tick(n_layers)
+
+
+def pipeline_ticks(n_layers: int) -> int:
+    """Ticks from a step's input emission to its output reaching the readout."""
+    return readout_first_tick(n_layers) - INPUT_FIRST_TICK
