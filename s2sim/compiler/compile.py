@@ -18,6 +18,8 @@ import math
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from firmware_py.cost import CostModel
 from firmware_py.pipeline import pipeline_ticks
 from s2sim.compiler.ir import Network
@@ -180,3 +182,40 @@ def _target(network, spec, spec_path, spec_overrides, tick, pl, max_pes, options
                   spec_overrides=overrides, opts=opts, pl=pl, frequency_hz=freq, tick_s=tick_s,
                   cycles_per_tick=cycles_per_tick, max_pes=max_pes, budget=budget,
                   cost=CostModel(spec))
+
+
+def reroute(mapping: Mapping, network: Network) -> Mapping:
+    """Compile from a given placement: keep the mapping's slices, recompute their keys, the
+    routing table and the send schedule from ``mapping.placement`` (PE budgets checked)."""
+    from firmware_py.keys import INPUT_SRC, egru_src, key_base
+    from s2sim.compiler.place import check_pe_budgets
+
+    spec = mapping.load_spec()
+    infos = [s.model_copy(deep=True) for s in mapping.slices]
+    for s in infos:
+        s.key_base = (key_base(INPUT_SRC, 0) if s.kind == "input" else
+                      key_base(egru_src(s.layer), s.index) if s.kind == "egru" else None)
+        s.send_phase = s.send_slot = None
+    placement = dict(mapping.placement)
+    cycles_available = int(mapping.cycles_per_tick
+                           * (1 - float(mapping.options.get("cycle_headroom", 0.0) or 0.0)))
+    per_pe: dict[int, list] = {}
+    for s in infos:
+        per_pe.setdefault(int(placement[s.id]), []).append(s)
+    check_pe_budgets(per_pe, spec, mapping.data_bytes_available, cycles_available, mapping.pl)
+    parts = [[np.asarray(s.units, np.int64) for s in infos if s.kind == "egru" and s.layer == i]
+             for i in range(mapping.n_layers)]
+    routing = route_network(network, parts, infos, placement, spec)
+    cost = CostModel(spec)
+    queue_depth = int(mapping.options.get("queue_depth")
+                      or int(spec.timing.packet_queue_depth.value))
+    schedule = schedule_sends(network, infos, placement, cost,
+                              activity=float(mapping.options["activity"]),
+                              queue_depth=queue_depth)
+    out = mapping.model_copy(update={
+        "slices": infos, "placement": placement, "placer": "table",
+        "routes_before": routing.routes_before, "table_entries": routing.table_entries,
+        "routes": [RouteEntry(key=r.key, mask=r.mask, pes=list(r.pes), sources=list(r.sources))
+                   for r in routing.routes],
+        "schedule": schedule}, deep=True)
+    return out.bind(network, mapping.bound_spec)

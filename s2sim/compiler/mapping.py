@@ -141,6 +141,27 @@ class Mapping(_Plain):
         self._spec = spec
         return self
 
+    @property
+    def bound_spec(self):
+        """The in-memory spec object bound with ``bind`` (None: the recorded spec is loaded)."""
+        return self._spec
+
+    def validate(self, spec=None, network=None) -> Mapping:
+        """Check the mapping against the chip spec and the network (s2sim.compiler.checks);
+        raises a one-line CompileError/ResourceError naming the slice, PE, key or field."""
+        from s2sim.compiler.checks import validate_mapping
+
+        validate_mapping(self, self.load_spec() if spec is None else spec,
+                         self.network if network is None else network)
+        return self
+
+    def reroute(self, network=None) -> Mapping:
+        """A copy whose keys, routes and send schedule are recomputed from this placement (after
+        editing ``placement`` by hand); SRAM and cycle budgets per PE are checked."""
+        from s2sim.compiler.compile import reroute
+
+        return reroute(self, self.network if network is None else network)
+
     def attach(self, network) -> Mapping:
         if network.fingerprint() != self.network_fingerprint:
             raise CompileError(

@@ -129,7 +129,7 @@ def place_slices(infos, spec, placer, *, pins: dict[str, int] | None, seed: int,
         raise CompileError(f"placement ({pl_name}) left {len(missing)} slice(s) unplaced, first "
                            f"{missing[0]} (the chip has {len(all_pes)} PEs)")
     per_pe = _slices_per_pe(infos, placed, set(all_pes), pl_name)
-    _check_pe_budgets(per_pe, spec, bytes_available, cycles_available, pl)
+    check_pe_budgets(per_pe, spec, bytes_available, cycles_available, pl)
     if len(per_pe) > max_pes:
         raise CompileError(f"placement ({pl_name}) uses {len(per_pe)} PEs, --max-pes is {max_pes}")
     return pl_name, {sid: int(placed[sid]) for sid in ids}, pins
@@ -154,8 +154,10 @@ def _slices_per_pe(infos, placed: dict[str, int], pe_set: set[int], pl_name: str
     return per_pe
 
 
-def _check_pe_budgets(per_pe: dict, spec, bytes_available: int, cycles_available: int,
-                      pl: int) -> None:
+def check_pe_budgets(per_pe: dict, spec, bytes_available: int, cycles_available: int,
+                     pl: int) -> None:
+    """Refuse a PE whose slices together exceed the data SRAM, or (several slices) the cycle
+    budget per step, naming the PE and its slices."""
     from s2sim.errors import ResourceError
 
     for pe, ss in sorted(per_pe.items()):

@@ -71,7 +71,9 @@ def prepare_run(mapping, inputs, network=None) -> PreparedRun:
         raise S2SimError("inputs: no steps (T = 0)")
     if not np.all(np.isfinite(xs)):
         raise S2SimError("inputs: contain NaN or infinity")
-    return PreparedRun(mapping=mapping, network=net, spec=mapping.load_spec(),
+    spec = mapping.load_spec()
+    mapping.validate(spec, net)
+    return PreparedRun(mapping=mapping, network=net, spec=spec,
                        xs=np.ascontiguousarray(xs, np.float32), tokens=tokens)
 
 
