@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from models.egru.atomic import write_bytes_atomic
 from models.egru.errors import CheckpointError, ModelError
 from models.egru.lm import LMModel, vocab_sha256
 from models.egru.reference import EGRULayer, EGRUStack
-from s2sim.atomic import write_bytes_atomic
 
 __all__ = [
     "FORMAT",

@@ -9,8 +9,6 @@ overridden leaf ``USER`` and validates the result. Every failure is a one-line
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -213,20 +211,10 @@ def dump_spec_yaml(spec: ChipSpec) -> str:
 
 
 def save_spec(spec: ChipSpec, path: str | Path) -> None:
-    """Write the spec as YAML atomically (temp file + os.replace)."""
-    path = Path(path)
-    text = dump_spec_yaml(spec)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write the spec as YAML atomically (s2sim.atomic)."""
+    from s2sim.atomic import write_text_atomic
+
+    write_text_atomic(path, dump_spec_yaml(spec))
 
 
 def with_overrides(spec: ChipSpec, overrides: dict[str, Any]) -> ChipSpec:

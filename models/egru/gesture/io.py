@@ -39,8 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from s2sim.atomic import write_bytes_atomic
-from s2sim.errors import DataError
+from models.egru.atomic import write_bytes_atomic
+from models.egru.errors import DataError
 
 EVENT_DTYPE = np.dtype([("x", np.uint16), ("y", np.uint16), ("p", np.uint8), ("t", np.int64)])
 

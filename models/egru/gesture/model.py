@@ -16,18 +16,18 @@ logits (tested), and a prediction is available after any number of steps.
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from models.egru.atomic import write_bytes_atomic
+from models.egru.errors import CheckpointError
 from models.egru.gesture.io import N_CLASSES
 from models.egru.gesture.preprocess import FrameConfig
 from models.egru.reference import EGRULayer, EGRUStack, StackTrace
-from s2sim.errors import CheckpointError
 
 FORMAT = "s2sim-gesture-egru"
 VERSION = 1
@@ -101,17 +101,9 @@ class GestureModel:
         header = {"format": FORMAT, "version": VERSION, "n_layers": len(self.stack.layers),
                   "frame": asdict(self.frame), "meta": self.meta}
         arrays["header"] = np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        return write_bytes_atomic(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: str | Path) -> GestureModel:

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.egru.errors import DataError
 from models.egru.gesture.io import SENSOR_HEIGHT, SENSOR_WIDTH
-from s2sim.errors import DataError
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.egru.errors import DataError
 from models.egru.gesture.io import (
     CLASS_NAMES,
     EVENT_DTYPE,
@@ -45,7 +46,6 @@ from models.egru.gesture.io import (
     write_labels_csv,
     write_npy_sample,
 )
-from s2sim.errors import DataError
 
 DT_US = 1000  # trajectory sampling step: 1 ms
 TRAIN_SUBJECTS = tuple(range(1, 24))  # as the release: users 1..23 train

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from s2sim import atomic
+from models.egru import atomic  # the one writer (s2sim.atomic re-exports it)
 from s2sim.errors import ReportError
 from s2sim.report.io import load_report, report_json, write_report
 from s2sim.report.schema import REPORT_VERSION, Report

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from firmware_py.pl_policy import PLCosts, choose_levels, compare, fixed_levels, simulate
+from s2sim.bench.pl_policy import PLCosts, choose_levels, compare, fixed_levels, simulate
 from s2sim.errors import S2SimError
 from s2sim.hw.dvfs import cycles_to_ps
 from s2sim.spec import load_spec
