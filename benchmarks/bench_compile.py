@@ -26,7 +26,9 @@ def main() -> None:
     gen_s = time.perf_counter() - t0
     print(f"paper-shape model generated in {gen_s:.1f} s (models.egru.paper; not part of the "
           "compile)")
-    for pl, tick in ((1, None), (1, "auto"), (0, "auto")):
+    # the auto tick (s2sim compile's default): the spec's 1 ms cannot hold the paper shape's send
+    # schedule, so compiling at it is refused ("send schedule overruns the tick")
+    for pl, tick in ((1, "auto"), (0, "auto")):
         walls = []
         for _ in range(args.repeat):
             net._stats = []  # per-layer nonzero statistics are part of the compile's work
@@ -34,7 +36,7 @@ def main() -> None:
             m = compile_network(net, max_pes=150, pl=pl, tick_period_s=tick)
             walls.append(time.perf_counter() - t0)
         sm = m.summary()
-        print(f"PL{pl}, tick {m.tick_period_ps / 1e6:g} us ({tick or 'spec'}): compile "
+        print(f"PL{pl}, tick {m.tick_period_ps / 1e6:g} us ({tick}): compile "
               f"{min(walls):.2f} s best of {args.repeat} (target < 10 s): "
               f"{sm['pes_used']} PEs (<= 150), largest data footprint {sm['largest_pe_bytes']} B "
               f"= {sm['largest_pe_bytes'] / 1024:.1f} KiB (<= 96 KiB), routing "

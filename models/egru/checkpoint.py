@@ -313,15 +313,19 @@ def named_checkpoint_path(name: str) -> Path:
     return path
 
 
-def load_named(name: str, seed: int = 0) -> LMModel:
-    """Load a model by name: a shipped checkpoint, or 'paper' (generated paper shape)."""
-    if name == "paper":
+def load_named(name, seed: int = 0) -> LMModel:
+    """Load a language model by any name ``models.egru.names`` accepts (or a ModelRef): a shipped
+    checkpoint, 'paper' / 'paper:seed=N' (generated paper shape), or a checkpoint path."""
+    from models.egru.names import PAPER, resolve_model
+
+    ref = resolve_model(name, seed) if isinstance(name, str | Path) else name
+    if ref.kind == PAPER:
         from models.egru.paper import paper_shape_model
 
-        return paper_shape_model(seed=seed)
-    if Path(name).suffix == ".npz":
-        return load_checkpoint(name)
-    return load_checkpoint(named_checkpoint_path(name))
+        return paper_shape_model(seed=ref.seed)
+    if ref.kind != "checkpoint":
+        raise CheckpointError(f"model {ref.name!r} is a {ref.kind} model, not a language model")
+    return load_checkpoint(ref.path)
 
 
 # -- EvNN import -------------------------------------------------------------------------------

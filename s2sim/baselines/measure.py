@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from s2sim.baselines.lm_models import load_lm
 
-        name, _source, model = load_lm(args.model, seed=args.seed)
+        _ref, name, _source, model = load_lm(args.model, seed=args.seed)
         res = measure_lm(model, name, device=args.device, window_s=args.window_s, seed=args.seed)
         out = args.out / "gpu_measured.json"
         write_text_atomic(out, json.dumps([res.model_dump(mode="json")], indent=2) + "\n")

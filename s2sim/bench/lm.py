@@ -12,21 +12,21 @@ Ctrl-C at any stage writes a complete report marked incomplete with the stages t
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-import time
 from pathlib import Path
 
+from models.egru.names import PAPER
+from s2sim.bench.driver import Bench, compile_at_tick, performance_level, run_lengthening_auto_tick
+from s2sim.commands.options import add_tick_argument
+
 DEFAULT_TOKENS = 140  # two 70-token sequences
-AUTO_TICK_RETRIES = 4  # --tick-s auto: reruns with a longer tick while the run overruns it
-AUTO_TICK_GROWTH = 1.25
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="small",
-                   help="small (shipped, trained on PTB; default) | paper (paper shape) | "
-                        "PATH to a checkpoint")
+                   help="small (shipped, trained on PTB; default) | paper | paper:seed=N "
+                        "(paper shape) | PATH to a checkpoint")
     p.add_argument("--data", default=None, metavar="DIR",
                    help="data set folder (default: $S2SIM_DATA); without it the model "
                         "generates its own token stream")
@@ -40,10 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulation engine (default analytic; des = discrete-event, slower)")
     p.add_argument("--pl", type=int, default=None,
                    help="performance level of the PEs (default: the compiler's, the fastest)")
-    p.add_argument("--tick-s", default="auto",
-                   help="time step (tick) period in seconds, 'spec' for the spec's timing "
-                        "(1 ms), or 'auto' (default): the shortest whole microsecond that holds "
-                        "the busiest PE's estimated cycles per token plus the compiler's headroom")
+    add_tick_argument(p, why=" (lengthened by 25 %% and rerun while the run shows tick "
+                             "overruns)")
     p.add_argument("--gpus", default="all",
                    help="GPUs to model: comma list of a100,h100,rtx4090,orin | all | none")
     p.add_argument("--gpu-measured", action="append", default=[], metavar="FILE",
@@ -109,204 +107,149 @@ def _pick_corpus(model, data_dir: str, corpus: str):
     return c
 
 
-def _network(model, name: str, args):
-    from s2sim.compiler.ir import Network
-
-    if args.model == "paper":
-        ref = f"paper:seed={args.seed}"
-    else:
-        from s2sim.baselines.lm_models import checkpoint_path
-
-        ref = f"checkpoint:{checkpoint_path(args.model).resolve()}"
-    return Network.from_lm(model, name=name, ref=ref)
-
-
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from s2sim.baselines.gpus import parse_gpu_list
-    from s2sim.baselines.lm_models import load_lm
-    from s2sim.baselines.modelled import model_gpus
-    from s2sim.baselines.workload import shape_of
     from s2sim.errors import S2SimError
-    from s2sim.report.build import build_report
-    from s2sim.report.io import load_gpu_results, write_report
-    from s2sim.report.schema import Quality, Workload
-    from s2sim.report.summary import summarize
+    from s2sim.report.io import load_gpu_results
 
     if args.tokens < 2:
         raise S2SimError(f"--tokens {args.tokens}: need at least 2")
     gpu_specs = parse_gpu_list(args.gpus)
-    measured_files = [load_gpu_results(f) for f in args.gpu_measured]
-    progress = _progress(args)
+    measured = [g for f in args.gpu_measured for g in load_gpu_results(f)]
     out = Path(args.out) if args.out else Path("runs") / f"bench-lm-{Path(args.model).stem}"
-    data_dir = args.data or os.environ.get("S2SIM_DATA") or None
-
-    state: dict = {"stage": "loading the model", "notes": []}
-    t_start = time.perf_counter()
-
-    def say(msg: str) -> None:
-        if not args.quiet:
-            print(f"[{time.perf_counter() - t_start:6.1f}s] {msg}", file=sys.stderr, flush=True)
-
-    def workload() -> Workload:
-        return Workload(
-            kind="lm", model_name=state.get("name", args.model),
-            model_source=state.get("source", args.model),
-            data_source=state.get("data_source", "-"), data_note=state.get("data_note", ""),
-            n_steps=args.tokens, step_name="token", steps_per_sequence=70,
-            engine=args.engine,
-            performance_level=int(state["mapping"].pl) if "mapping" in state else
-            (args.pl if args.pl is not None else -1),
-            seed=args.seed, command=["s2sim", "bench", "lm", *_argv_of(args)],
-        )
-
-    def report(complete: bool, reason: str = ""):
-        return build_report(
-            workload(), result=state.get("result"), mapping=state.get("mapping"),
-            gpus=state.get("gpus", []), quality=state.get("quality"), notes=state["notes"],
-            complete=complete, incomplete_reason=reason,
-        )
-
+    bench = Bench(out=out, quiet=args.quiet)
     try:
-        say(f"loading model {args.model}")
-        name, source, model = load_lm(args.model, seed=args.seed)
-        state.update(name=name, source=source)
-        if model.meta.get("generated") or args.model == "paper":
-            state["notes"].append("the weights are generated and activity-calibrated "
-                                  "(models.egru.paper), not trained: perplexity is not meaningful")
-
-        state["stage"] = "choosing the token stream"
-        corpus = None
-        if data_dir:
-            corpus = _pick_corpus(model, data_dir, args.corpus)
-            test = corpus.test
-            if args.tokens > len(test):
-                raise S2SimError(f"--tokens {args.tokens}: test split has only {len(test)}")
-            tokens = test[: args.tokens]
-            state["data_source"] = f"{corpus.name} test split, first {args.tokens} tokens " \
-                                   f"({corpus.source_dir})"
-        else:
-            say(f"no data set given: generating {args.tokens} tokens with the model itself")
-            tokens = self_generated_tokens(model, args.tokens, args.seed, progress)
-            state["data_source"] = f"self-generated: {args.tokens} tokens sampled from the " \
-                                   f"model (seed {args.seed})"
-            state["data_note"] = "no data set given (--data DIR or $S2SIM_DATA): no perplexity"
-
-        state["stage"] = "GPU baselines"
-        shape = shape_of(model, name)
-        gpus = model_gpus(shape, gpu_specs)
-        for lst in measured_files:
-            gpus.extend(lst)
-        state["gpus"] = gpus
-        if args.measure_gpu:
-            from s2sim.baselines.measure import measure_lm
-
-            say("measuring on the local CUDA GPU (>= 1 s window)")
-            state["gpus"] = gpus = [*gpus, measure_lm(model, name, device="cuda",
-                                                      seed=args.seed)]
-
-        state["stage"] = "compiling"
-        say("compiling the EGRU stack onto the chip")
-        from s2sim.compiler.compile import compile_network
-
-        net = _network(model, name, args)
-        mapping = _compile(compile_network, net, args, state["notes"])
-        state["mapping"] = mapping
-        say(f"mapped onto {len(mapping.pes_used())} PEs, PL{mapping.pl}, tick "
-            f"{mapping.tick_period_ps / 1e6:g} us")
-
-        state["stage"] = f"running {args.tokens} tokens on the {args.engine} engine"
-        say(state["stage"])
-        from s2sim.engine import run_mapping
-
-        result = run_mapping(mapping, np.asarray(tokens), engine=args.engine, network=net,
-                             progress=progress)
-        # --tick-s auto starts from the compiler's cycle estimate; where the run shows the tick
-        # is still too short (a PE busy when its next tick fires), lengthen it by 25 % and rerun
-        retries = 0
-        while (str(args.tick_s) == "auto" and result.tick_overruns > 0
-               and result.latency_ps is not None and retries < AUTO_TICK_RETRIES):
-            retries += 1
-            old_us = mapping.tick_period_ps / 1e6
-            new_s = math.ceil(old_us * AUTO_TICK_GROWTH) / 1e6
-            state["notes"].append(f"--tick-s auto: {old_us:g} us gave {result.tick_overruns} "
-                                  f"tick overruns on the {args.engine} engine; rerun at "
-                                  f"{new_s * 1e6:g} us")
-            say(state["notes"][-1])
-            mapping = compile_network(net, tick_period_s=new_s, **_compile_kw(args))
-            state["mapping"] = mapping
-            result = run_mapping(mapping, np.asarray(tokens), engine=args.engine, network=net,
-                                 progress=progress)
-        state["result"] = result
-        if result.latency_ps is None:
-            state["notes"].append(f"the {args.engine} engine has no time or energy: "
-                                  "use --engine analytic or des for S2 figures")
-
-        generated = bool(model.meta.get("generated")) or args.model == "paper"
-        if corpus is not None and generated and args.ppl_tokens is None:
-            state["notes"].append("perplexity not scored: the weights are generated, not "
-                                  "trained (pass --ppl-tokens N to score them anyway)")
-        elif corpus is not None:
-            state["stage"] = "scoring perplexity on the test set (functional path)"
-            test = corpus.test if args.ppl_tokens is None else corpus.test[: args.ppl_tokens]
-            say(f"perplexity over {len(test)} test tokens (functional path, numpy reference)")
-            ev = model.evaluate(test, progress=progress)
-            state["quality"] = Quality(
-                metrics={"test_perplexity": ev.perplexity, "test_nll_nats": ev.nll_nats},
-                source=f"{corpus.name} test split, functional path (numpy reference), batch 1",
-                tokens_scored=ev.tokens,
-            )
+        model, generated = _load(bench, args)
+        tokens, corpus = _token_stream(bench, args, model)
+        _gpu_baselines(bench, args, model, gpu_specs, measured)
+        net = _compile(bench, args, model)
+        _run_on_chip(bench, args, net, tokens)
+        _score_perplexity(bench, args, model, corpus, generated)
     except KeyboardInterrupt:
-        rep = report(False, f"interrupted by the user while {state['stage']}")
-        write_report(rep, out, plots=False)
-        print(f"s2sim: interrupted while {state['stage']}; partial report (marked incomplete) "
-              f"in {out / 'report.json'}", file=sys.stderr)
+        bench.interrupted(_workload(bench, args))
         raise
-
-    rep = report(True)
-    try:
-        say(f"writing the report to {out}")
-        write_report(rep, out, plots=not args.no_plots)
-    except KeyboardInterrupt:
-        print(f"s2sim: interrupted while writing; {out / 'report.json'} is the previous one or "
-              "absent", file=sys.stderr)
-        raise
-    print(summarize(rep, source=str(out / "report.json")))
+    bench.finish(_workload(bench, args), plots=not args.no_plots)
     return 0
 
 
-def _tick_arg(text: str) -> float | str:
+def _workload(bench: Bench, args):
+    from s2sim.report.schema import Workload
+
+    p = bench.parts
+    return Workload(
+        kind="lm", model_name=p.get("name", args.model), model_source=p.get("source", args.model),
+        data_source=p.get("data_source", "-"), data_note=p.get("data_note", ""),
+        n_steps=args.tokens, step_name="token", steps_per_sequence=70, engine=args.engine,
+        performance_level=performance_level(bench, args.pl), seed=args.seed,
+        command=["s2sim", "bench", "lm", *_argv_of(args)],
+    )
+
+
+def _load(bench: Bench, args):
+    """The model, and whether its weights are generated (not trained)."""
+    from s2sim.baselines.lm_models import load_lm
+
+    bench.say(f"loading model {args.model}")
+    ref, name, source, model = load_lm(args.model, seed=args.seed)
+    bench.parts.update(name=name, source=source, ref=ref)
+    generated = bool(model.meta.get("generated")) or ref.kind == PAPER
+    if generated:
+        bench.notes.append("the weights are generated and activity-calibrated "
+                           "(models.egru.paper), not trained: perplexity is not meaningful")
+    return model, generated
+
+
+def _token_stream(bench: Bench, args, model):
+    """The tokens to run: the test split of the data set when one is given, else the model's own."""
     from s2sim.errors import S2SimError
 
-    if text in ("auto", "spec"):
-        return text
-    try:
-        v = float(text)
-    except ValueError:
-        raise S2SimError(f"--tick-s {text!r}: a number of seconds, 'auto' or 'spec'") from None
-    if not v > 0:
-        raise S2SimError(f"--tick-s {text}: must be > 0")
-    return v
+    bench.enter("choosing the token stream")
+    data_dir = args.data or os.environ.get("S2SIM_DATA") or None
+    if data_dir:
+        corpus = _pick_corpus(model, data_dir, args.corpus)
+        test = corpus.test
+        if args.tokens > len(test):
+            raise S2SimError(f"--tokens {args.tokens}: test split has only {len(test)}")
+        bench.parts["data_source"] = (f"{corpus.name} test split, first {args.tokens} tokens "
+                                      f"({corpus.source_dir})")
+        return test[: args.tokens], corpus
+    bench.say(f"no data set given: generating {args.tokens} tokens with the model itself")
+    tokens = self_generated_tokens(model, args.tokens, args.seed, _progress(args))
+    bench.parts["data_source"] = (f"self-generated: {args.tokens} tokens sampled from the "
+                                  f"model (seed {args.seed})")
+    bench.parts["data_note"] = "no data set given (--data DIR or $S2SIM_DATA): no perplexity"
+    return tokens, None
+
+
+def _gpu_baselines(bench: Bench, args, model, gpu_specs, measured) -> None:
+    from s2sim.baselines.modelled import model_gpus
+    from s2sim.baselines.workload import shape_of
+
+    bench.enter("GPU baselines")
+    name = bench.parts["name"]
+    gpus = [*model_gpus(shape_of(model, name), gpu_specs), *measured]
+    bench.parts["gpus"] = gpus
+    if args.measure_gpu:
+        from s2sim.baselines.measure import measure_lm
+
+        bench.say("measuring on the local CUDA GPU (>= 1 s window)")
+        bench.parts["gpus"] = [*gpus, measure_lm(model, name, device="cuda", seed=args.seed)]
+
+
+def _compile(bench: Bench, args, model):
+    from s2sim.compiler.ir import Network
+
+    bench.enter("compiling")
+    bench.say("compiling the EGRU stack onto the chip")
+    net = Network.from_lm(model, name=bench.parts["name"], ref=bench.parts["ref"].network_ref)
+    mapping = compile_at_tick(net, args.tick_s, bench.notes, **_compile_kw(args))
+    bench.parts["mapping"] = mapping
+    bench.say(f"mapped onto {len(mapping.pes_used())} PEs, PL{mapping.pl}, tick "
+              f"{mapping.tick_period_ps / 1e6:g} us")
+    return net
+
+
+def _run_on_chip(bench: Bench, args, net, tokens) -> None:
+    import numpy as np
+
+    bench.enter(f"running {args.tokens} tokens on the {args.engine} engine", say=True)
+    from s2sim.engine import run_mapping
+
+    def run_tokens(mapping):
+        return run_mapping(mapping, np.asarray(tokens), engine=args.engine, network=net,
+                           progress=_progress(args))
+
+    _, result = run_lengthening_auto_tick(bench, net, bench.parts["mapping"], args.tick_s,
+                                          run_tokens, args.engine, **_compile_kw(args))
+    bench.parts["result"] = result
+    if result.latency_ps is None:
+        bench.notes.append(f"the {args.engine} engine has no time or energy: "
+                           "use --engine analytic or des for S2 figures")
+
+
+def _score_perplexity(bench: Bench, args, model, corpus, generated: bool) -> None:
+    """Perplexity over the test set from the functional path (numpy reference), when trained."""
+    from s2sim.report.schema import Quality
+
+    if corpus is None:
+        return
+    if generated and args.ppl_tokens is None:
+        bench.notes.append("perplexity not scored: the weights are generated, not "
+                           "trained (pass --ppl-tokens N to score them anyway)")
+        return
+    bench.enter("scoring perplexity on the test set (functional path)")
+    test = corpus.test if args.ppl_tokens is None else corpus.test[: args.ppl_tokens]
+    bench.say(f"perplexity over {len(test)} test tokens (functional path, numpy reference)")
+    ev = model.evaluate(test, progress=_progress(args))
+    bench.parts["quality"] = Quality(
+        metrics={"test_perplexity": ev.perplexity, "test_nll_nats": ev.nll_nats},
+        source=f"{corpus.name} test split, functional path (numpy reference), batch 1",
+        tokens_scored=ev.tokens,
+    )
 
 
 def _compile_kw(args) -> dict:
     return dict(pl=args.pl, placer=args.placer, partitioner=args.partitioner, seed=args.seed)
-
-
-def _compile(compile_network, net, args, notes: list[str]):
-    """Compile at the tick ``--tick-s`` asks for; ``auto`` is the compiler's: the shortest whole
-    microsecond that holds the busiest PE's estimated work (+ headroom) and the send schedule."""
-    tick = _tick_arg(str(args.tick_s))
-    kw = _compile_kw(args)
-    if tick == "spec":
-        return compile_network(net, **kw)
-    mapping = compile_network(net, tick_period_s=tick, **kw)
-    if tick == "auto":
-        notes.append(f"tick period {mapping.tick_period_ps / 1e6:g} us chosen by --tick-s auto: "
-                     f"the mapping needs ~{mapping.required_cycles_per_tick} cycles per token at "
-                     f"{mapping.frequency_hz / 1e6:g} MHz (estimated work + headroom)")
-    return mapping
 
 
 def _argv_of(args: argparse.Namespace) -> list[str]:

@@ -28,7 +28,8 @@ def add_parser(subparsers) -> None:
         "run", help="run a model or mapping on the functional | analytic | des engine",
         description="Run a compiled mapping (or compile MODEL first) on an engine, compare with "
                     "the numpy oracle, and write a JSON run report.")
-    p.add_argument("target", help="mapping .json, checkpoint .npz, or 'paper'")
+    p.add_argument("target", help="mapping .json, or a model: small | paper | paper:seed=N | "
+                                  "gesture | checkpoint PATH")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--tokens", type=int, help="run N seeded random token ids")
     src.add_argument("--input", metavar="FILE", help=".npy of token ids (T,) or vectors (T, n)")

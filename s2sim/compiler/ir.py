@@ -224,15 +224,23 @@ def activity_from_meta(meta) -> float | None:
     return max(good) if good else None
 
 
-def resolve_network(ref: str | None) -> Network:
-    """Rebuild a network from a mapping's ``network_ref``."""
+def resolve_network(ref) -> Network:
+    """The network a model argument or a mapping's ``network_ref`` names (``small``, ``paper``,
+    ``paper:seed=N``, ``gesture``, ``checkpoint:PATH``, PATH: ``models.egru.names``), or a
+    ``ModelRef`` already resolved."""
+    from models.egru.names import GESTURE, PAPER, resolve_model
+
     if not ref:
         raise CompileError("mapping has no network_ref (network built in Python): pass network=")
-    kind, _, arg = ref.partition(":")
-    if kind == "checkpoint":
-        return Network.from_checkpoint(arg)
-    if kind == "paper":
-        seed = int(arg.partition("=")[2] or 0)
-        return Network.paper_shape(seed=seed)
-    raise CompileError(f"network_ref {ref!r}: unknown kind {kind!r} "
-                       "(checkpoint:PATH | paper:seed=N)")
+    model = resolve_model(ref) if isinstance(ref, str) else ref
+    if model.kind == PAPER:
+        return Network.paper_shape(seed=model.seed)
+    if model.kind == GESTURE:
+        from models.egru.gesture.model import GestureModel
+
+        gm = GestureModel.load(model.path)
+        net = Network.from_layers(gm.stack.layers, readout_weights=gm.readout_W.T.copy(),
+                                  readout_bias=gm.readout_b, trace=True, name="gesture")
+        net.ref = model.network_ref  # so that a compiled gesture mapping can be run from JSON
+        return net
+    return Network.from_checkpoint(model.path)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RunResult", "Mismatches", "HostWork", "ENGINES"]
+__all__ = ["RunResult", "Mismatches", "HostWork", "ENGINES", "merge_results"]
 
 ENGINES = ("functional", "analytic", "des")
 
@@ -202,3 +202,81 @@ class RunResult:
             "meta": self.meta,
         }
         return out
+
+
+def merge_results(results):
+    """One RunResult over several independent runs of the same mapping (samples), for the report:
+    per-step arrays concatenated, totals summed, hw counts played back to back."""
+    from s2sim.hw.ledger import Counts
+
+    r0 = results[0]
+
+    def cat(name):
+        vals = [getattr(r, name) for r in results]
+        return None if any(v is None for v in vals) else np.concatenate(vals)
+
+    L = r0.n_layers
+    layer_outputs = [np.concatenate([r.layer_outputs[i] for r in results]) for i in range(L)]
+    sparsity = [1.0 - float(np.count_nonzero(y)) / y.size if y.size else 0.0
+                for y in layer_outputs]
+    pe_counts = None
+    if r0.pe_counts is not None:
+        pe_counts = {k: np.sum([r.pe_counts[k] for r in results], axis=0) for k in r0.pe_counts}
+    msc = None
+    if r0.max_step_cycles is not None:
+        msc = np.max([r.max_step_cycles for r in results], axis=0)
+    return RunResult(
+        engine=r0.engine, n_steps=sum(r.n_steps for r in results), n_layers=L,
+        outputs=cat("outputs"), layer_outputs=layer_outputs,
+        events_per_step=cat("events_per_step"), input_events=cat("input_events"),
+        activation_sparsity=sparsity, effective_macs_per_step=cat("effective_macs_per_step"),
+        dense_macs_per_step=r0.dense_macs_per_step, readout=cat("readout"),
+        latency_ps=cat("latency_ps"), step_period_ps=r0.step_period_ps,
+        sim_time_ps=None if r0.sim_time_ps is None else sum(r.sim_time_ps for r in results),
+        packets_per_step=cat("packets_per_step"), hops_per_step=cat("hops_per_step"),
+        pe_ids=r0.pe_ids, pe_counts=pe_counts, max_step_cycles=msc,
+        counts=(Counts.concatenate([r.counts for r in results])
+                if all(r.counts is not None for r in results) else None),
+        energy=_merged_energy(results), energy_j=None if r0.energy_j is None else float(
+            sum(r.energy_j for r in results)),
+        mismatches=_merged_mismatches(results),
+        dropped_packets=sum(r.dropped_packets for r in results),
+        tick_overruns=sum(r.tick_overruns for r in results), host=_merged_host(results),
+        meta={**r0.meta, "samples": len(results)},
+    )
+
+
+def _merged_mismatches(results) -> Mismatches:
+    r0 = results[0]
+    mm = Mismatches(compared=all(r.mismatches.compared for r in results), atol=r0.mismatches.atol)
+    for r in results:
+        m = r.mismatches
+        mm.event_mismatches += m.event_mismatches
+        mm.value_mismatches += m.value_mismatches
+        mm.max_abs_error = max(mm.max_abs_error, m.max_abs_error)
+        mm.late_packets += m.late_packets
+        mm.diverged_steps += m.diverged_steps
+        if mm.first_mismatch is None and m.first_mismatch is not None:
+            mm.first_mismatch = m.first_mismatch
+    return mm
+
+
+def _merged_host(results) -> HostWork:
+    host = HostWork()
+    for r in results:
+        for k, v in r.host.to_dict().items():
+            setattr(host, k, getattr(host, k) + v)
+    return host
+
+
+def _merged_energy(results):
+    r0 = results[0]
+    if r0.energy is None:
+        return None
+    from s2sim.hw.energy import EnergyReport
+
+    comps = {k: float(sum(r.energy.components_j[k] for r in results))
+             for k in r0.energy.components_j}
+    return EnergyReport(components_j=comps,
+                        per_pe_j=np.sum([r.energy.per_pe_j for r in results], axis=0),
+                        duration_s=float(sum(r.energy.duration_s for r in results)))

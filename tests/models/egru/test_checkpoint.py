@@ -190,7 +190,7 @@ def test_import_evnn_state_dict(small_model):
 def test_named_checkpoints():
     from models.egru.checkpoint import NAMED_CHECKPOINTS, load_named, named_checkpoint_path
 
-    with pytest.raises(CheckpointError, match="unknown model name 'huge'"):
+    with pytest.raises(CheckpointError, match="model 'huge': no such file or model name"):
         load_named("huge")
     for name in NAMED_CHECKPOINTS:
         try:

@@ -85,8 +85,7 @@ def test_bench_gesture_bad_data_is_one_line(tmp_path, capsys):
 
 
 def test_merge_results_sums_and_concatenates():
-    from s2sim.bench.gesture import merge_results
-    from s2sim.engine.result import RunResult
+    from s2sim.engine.result import RunResult, merge_results
 
     def rr(T, v):
         return RunResult(engine="functional", n_steps=T, n_layers=1,

@@ -12,7 +12,7 @@ from s2sim.compiler.ir import (
     resolve_network,
 )
 from s2sim.compiler.random_net import random_network
-from s2sim.errors import CompileError
+from s2sim.errors import CompileError, S2SimError
 
 
 def _layer(n_in, H, seed=0):
@@ -82,5 +82,5 @@ def test_activity_from_meta():
 def test_resolve_network_errors():
     with pytest.raises(CompileError, match="no network_ref"):
         resolve_network(None)
-    with pytest.raises(CompileError, match="unknown kind 'zoo'"):
+    with pytest.raises(S2SimError, match="no such file or model name"):
         resolve_network("zoo:1")

@@ -1,0 +1,126 @@
+"""The skeleton both bench drivers (``s2sim bench lm|gesture``) share.
+
+A driver runs named stages that fill a ``Bench`` (the report's parts so far); ``Bench.finish``
+writes the report, and Ctrl-C at any stage writes a complete report marked incomplete with the
+stages that finished (``Bench.interrupted``). The compile-at-``--tick-s`` step and the run-based
+lengthening of an ``auto`` tick live here too, so that both drivers do them the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from s2sim.commands.options import AUTO, SPEC
+
+AUTO_TICK_RETRIES = 4  # --tick-s auto: reruns with a longer tick while the run overruns it
+AUTO_TICK_GROWTH = 1.25
+
+
+@dataclass
+class Bench:
+    """What a driver has so far: the stage it is in, notes and the report's parts (``parts``:
+    result, mapping, gpus, quality, and whatever the driver's workload needs)."""
+
+    out: Path
+    quiet: bool = False
+    stage: str = "loading the model"
+    notes: list[str] = field(default_factory=list)
+    parts: dict[str, Any] = field(default_factory=dict)
+    t_start: float = field(default_factory=time.perf_counter)
+
+    def say(self, msg: str) -> None:
+        """A progress line on stderr, with the seconds since the start."""
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self.t_start:6.1f}s] {msg}", file=sys.stderr,
+                  flush=True)
+
+    def enter(self, stage: str, say: bool = False) -> None:
+        self.stage = stage
+        if say:
+            self.say(stage)
+
+    def report(self, workload, complete: bool, reason: str = ""):
+        from s2sim.report.build import build_report
+
+        p = self.parts
+        return build_report(workload, result=p.get("result"), mapping=p.get("mapping"),
+                            gpus=p.get("gpus", []), quality=p.get("quality"), notes=self.notes,
+                            complete=complete, incomplete_reason=reason)
+
+    def interrupted(self, workload) -> None:
+        """Ctrl-C during a stage: write the partial report (marked incomplete) and say where."""
+        from s2sim.report.io import write_report
+
+        write_report(self.report(workload, False, f"interrupted by the user while {self.stage}"),
+                     self.out, plots=False)
+        print(f"s2sim: interrupted while {self.stage}; partial report (marked incomplete) "
+              f"in {self.out / 'report.json'}", file=sys.stderr)
+
+    def finish(self, workload, plots: bool):
+        """Write the complete report and print its summary table; returns the report."""
+        from s2sim.report.io import write_report
+        from s2sim.report.summary import summarize
+
+        rep = self.report(workload, True)
+        try:
+            self.say(f"writing the report to {self.out}")
+            write_report(rep, self.out, plots=plots)
+        except KeyboardInterrupt:
+            print(f"s2sim: interrupted while writing; {self.out / 'report.json'} is the previous "
+                  "one or absent", file=sys.stderr)
+            raise
+        print(summarize(rep, source=str(self.out / "report.json")))
+        return rep
+
+
+def performance_level(bench: Bench, pl: int | None) -> int:
+    """The PL the report records: the mapping's once compiled, else the one asked for (-1)."""
+    if "mapping" in bench.parts:
+        return int(bench.parts["mapping"].pl)
+    return pl if pl is not None else -1
+
+
+def compile_at_tick(net, tick, notes: list[str], **kw):
+    """Compile at the tick ``--tick-s`` asks for (``parse_tick``'s value or None for the spec's);
+    ``auto`` is the compiler's: the shortest whole microsecond that holds the busiest PE's
+    estimated work (+ headroom) and the send schedule, recorded in ``notes``."""
+    from s2sim.compiler.compile import compile_network
+
+    if tick in (SPEC, None):
+        return compile_network(net, **kw)
+    mapping = compile_network(net, tick_period_s=tick, **kw)
+    if tick == AUTO:
+        notes.append(f"tick period {mapping.tick_period_ps / 1e6:g} us chosen by --tick-s auto: "
+                     f"the mapping needs ~{mapping.required_cycles_per_tick} cycles per token at "
+                     f"{mapping.frequency_hz / 1e6:g} MHz (estimated work + headroom)")
+    return mapping
+
+
+def run_lengthening_auto_tick(bench: Bench, net, mapping, tick, run: Callable, engine: str,
+                              **compile_kw):
+    """``(mapping, result)`` of ``run(mapping)``; with ``--tick-s auto``, while the run shows the
+    tick is too short (a PE still busy when its next tick fires; the compiler's estimate starts
+    it), lengthen the tick by 25 % (whole microseconds), recompile and rerun, at most
+    ``AUTO_TICK_RETRIES`` times. Each rerun is a note of the report."""
+    from s2sim.compiler.compile import compile_network
+
+    result = run(mapping)
+    retries = 0
+    while (tick == AUTO and result.tick_overruns > 0 and result.latency_ps is not None
+           and retries < AUTO_TICK_RETRIES):
+        retries += 1
+        old_us = mapping.tick_period_ps / 1e6
+        new_s = math.ceil(old_us * AUTO_TICK_GROWTH) / 1e6
+        bench.notes.append(f"--tick-s auto: {old_us:g} us gave {result.tick_overruns} tick "
+                           f"overruns on the {engine} engine; rerun at {new_s * 1e6:g} us")
+        bench.say(bench.notes[-1])
+        mapping = compile_network(net, tick_period_s=new_s, **compile_kw)
+        bench.parts["mapping"] = mapping
+        result = run(mapping)
+    return mapping, result
