@@ -25,13 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"s2sim.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"s2sim.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.add_parser(sub)
+        importlib.import_module(f"s2sim.commands.{name}").add_parser(sub)
     return parser
 
 

@@ -341,6 +341,42 @@ def _np32(name: str, v) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
+def _evnn_source(state_dict):
+    """``(label, state dict)``: a path is loaded with ``torch.load`` (a ``state_dict`` entry
+    unwrapped); a dict is passed through."""
+    if not isinstance(state_dict, str | os.PathLike):
+        return "EvNN state dict", state_dict
+    src = str(state_dict)
+    try:
+        import torch
+
+        state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{src}: file not found") from None
+    except Exception as exc:  # torch raises many types for bad files
+        raise CheckpointError(f"{src}: not a readable torch state dict ({exc})") from None
+    if isinstance(state_dict, dict) and "state_dict" in state_dict:
+        state_dict = state_dict["state_dict"]
+    return src, state_dict
+
+
+def _evnn_layer(state_dict, src: str, i: int, pre: str, extras: dict) -> EGRULayer:
+    """Layer ``i`` (keys ``pre*``); its training-only parameters are appended to ``extras``."""
+    vals = {}
+    for k in _EVNN_LAYER_KEYS:
+        if pre + k not in state_dict:
+            raise CheckpointError(f"{src}: layer {i} key '{pre + k}' missing")
+        vals[k] = _np32(pre + k, state_dict[pre + k])
+    for k in ("dampening_factor", "pseudo_derivative_support"):
+        if pre + k in state_dict:
+            extras.setdefault(k, []).append(float(_np32(pre + k, state_dict[pre + k])[0]))
+    try:
+        return EGRULayer(vals["kernel"], vals["recurrent_kernel"], vals["bias"],
+                         vals["recurrent_bias"], vals["thr"].reshape(-1))
+    except ModelError as exc:
+        raise CheckpointError(f"{src}: layer {i} ('{pre}'): {exc}") from None
+
+
 def import_evnn_state_dict(state_dict, embedding_key: str | None = None,
                            decoder_bias_key: str | None = None, vocab: list[str] | None = None,
                            meta: dict | None = None) -> LMModel:
@@ -356,19 +392,7 @@ def import_evnn_state_dict(state_dict, embedding_key: str | None = None,
     ``embedding.weight`` unless ``embedding_key`` names it; the decoder bias ``decoder.bias``.
     ``state_dict`` may also be a path to a file saved with ``torch.save``.
     """
-    src = "EvNN state dict"
-    if isinstance(state_dict, str | os.PathLike):
-        src = str(state_dict)
-        try:
-            import torch
-
-            state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise CheckpointError(f"{src}: file not found") from None
-        except Exception as exc:  # torch raises many types for bad files
-            raise CheckpointError(f"{src}: not a readable torch state dict ({exc})") from None
-        if isinstance(state_dict, dict) and "state_dict" in state_dict:
-            state_dict = state_dict["state_dict"]
+    src, state_dict = _evnn_source(state_dict)
     if not isinstance(state_dict, dict):
         raise CheckpointError(f"{src}: expected a dict of tensors")
     prefixes = [k[: -len("recurrent_kernel")] for k in state_dict if k.endswith("recurrent_kernel")]
@@ -383,19 +407,7 @@ def import_evnn_state_dict(state_dict, embedding_key: str | None = None,
     layers = []
     extras = {}
     for i, pre in enumerate(prefixes):
-        vals = {}
-        for k in _EVNN_LAYER_KEYS:
-            if pre + k not in state_dict:
-                raise CheckpointError(f"{src}: layer {i} key '{pre + k}' missing")
-            vals[k] = _np32(pre + k, state_dict[pre + k])
-        for k in ("dampening_factor", "pseudo_derivative_support"):
-            if pre + k in state_dict:
-                extras.setdefault(k, []).append(float(_np32(pre + k, state_dict[pre + k])[0]))
-        try:
-            layers.append(EGRULayer(vals["kernel"], vals["recurrent_kernel"], vals["bias"],
-                                    vals["recurrent_bias"], vals["thr"].reshape(-1)))
-        except ModelError as exc:
-            raise CheckpointError(f"{src}: layer {i} ('{pre}'): {exc}") from None
+        layers.append(_evnn_layer(state_dict, src, i, pre, extras))
     if embedding_key is None:
         cands = [k for k in state_dict if k.endswith(("encoder.weight", "embedding.weight"))]
         if len(cands) != 1:

@@ -201,6 +201,37 @@ def _save_lstm_npz(model: LSTMLM, path: Path, meta: dict) -> None:
     write_bytes_atomic(path, buf.getvalue())
 
 
+def _resume_or_init(cfg: TrainConfig, model, opt, state_path: Path, st: dict, log) -> dict:
+    """The run's training state: resumed from ``state.pt`` when there is one (model, optimiser
+    and RNG restored), else ``st`` (the model initialised from ``--init-from`` if given)."""
+    if state_path.is_file():
+        saved = torch.load(state_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        torch.set_rng_state(saved["rng"])
+        st = saved["st"]
+        log(f"resumed {state_path.parent} at step {st['step']}, epoch {st['epoch']}, "
+            f"{st['elapsed_s'] / 60:.1f} min elapsed")
+    elif cfg.init_from:
+        st["init"] = _load_init(model, cfg.init_from)
+        log(f"initialised from {cfg.init_from}")
+    return st
+
+
+def _prune(cfg: TrainConfig, st: dict, weights, masks, progress: float) -> None:
+    s = sparsity_schedule(progress, cfg.prune_to, cfg.prune_start, cfg.prune_end)
+    if s > 0:
+        magnitude_prune(weights, s, masks)
+        st["sparsity_now"] = s
+
+
+def _apply_masks(weights, masks) -> None:
+    if masks:
+        with torch.no_grad():
+            for name, m in masks.items():
+                weights[name].mul_(m)
+
+
 def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
     """Train (or continue) the run in ``cfg.run``; returns the results dict (also written)."""
     torch.set_num_threads(cfg.threads)
@@ -215,17 +246,7 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
     st = {"step": 0, "epoch": 0, "pos": 0, "elapsed_s": 0.0, "cpu_s": 0.0, "history": [],
           "masks": {}, "init": None}
     state_path = run / "state.pt"
-    if state_path.is_file():
-        saved = torch.load(state_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        torch.set_rng_state(saved["rng"])
-        st = saved["st"]
-        log(f"resumed {run} at step {st['step']}, epoch {st['epoch']}, "
-            f"{st['elapsed_s'] / 60:.1f} min elapsed")
-    elif cfg.init_from:
-        st["init"] = _load_init(model, cfg.init_from)
-        log(f"initialised from {cfg.init_from}")
+    st = _resume_or_init(cfg, model, opt, state_path, st, log)
     weights = prunable_weights(model)
     masks = st["masks"]
     budget_s = cfg.minutes * 60.0
@@ -282,14 +303,8 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
             # progress through the budget: time or epochs, whichever is further along
             prog = max(elapsed() / budget_s,
                        (st["epoch"] + st["pos"] / train_data.shape[0]) / max(cfg.epochs, 1))
-            s = sparsity_schedule(prog, cfg.prune_to, cfg.prune_start, cfg.prune_end)
-            if s > 0:
-                magnitude_prune(weights, s, masks)
-                st["sparsity_now"] = s
-        if masks:
-            with torch.no_grad():
-                for name, m in masks.items():
-                    weights[name].mul_(m)
+            _prune(cfg, st, weights, masks, prog)
+        _apply_masks(weights, masks)
         loss_acc += loss.item()
         loss_n += 1
         st["step"] += 1

@@ -90,6 +90,22 @@ class TorchLM:
         return torch.softmax(logits, dim=-1)
 
 
+def _timed_window(lm, tokens, window_s: float, sync) -> tuple[int, float]:
+    """``(tokens run, seconds)``: whole sequences from a reset state until ``window_s`` passed."""
+    n = 0
+    t0 = time.perf_counter()
+    lm.reset()
+    while True:
+        # check the clock only every sequence: a sync per token would add its own latency
+        for _ in range(SEQUENCE_TOKENS):
+            lm.step(tokens[n % len(tokens)])
+            n += 1
+        sync()
+        elapsed = time.perf_counter() - t0
+        if elapsed >= window_s:
+            return n, elapsed
+
+
 def measure_lm(
     model,
     model_name: str,
@@ -133,18 +149,7 @@ def measure_lm(
             e0 = nvml.total_energy_mj()
             if e0 is None:
                 sampler = PowerSampler(nvml).__enter__()
-        n = 0
-        t0 = time.perf_counter()
-        lm.reset()
-        while True:
-            # check the clock only every sequence: a sync per token would add its own latency
-            for _ in range(SEQUENCE_TOKENS):
-                lm.step(tokens[n % len(tokens)])
-                n += 1
-            sync()
-            elapsed = time.perf_counter() - t0
-            if elapsed >= window_s:
-                break
+        n, elapsed = _timed_window(lm, tokens, window_s, sync)
         energy_j = None
         if nvml is not None:
             if sampler is not None:

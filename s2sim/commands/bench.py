@@ -2,8 +2,8 @@
 
 Each driver is a module ``s2sim.bench.<name>`` exposing ``add_arguments(parser)`` and
 ``run(args) -> int``; it is imported when the parser is built, so drivers keep their top-level
-imports light and import the heavy parts inside ``run``. A driver that is not built yet is left
-out of the list (``gesture`` until the gesture issue lands).
+imports light and import the heavy parts inside ``run``. The skeleton they share is
+``s2sim.bench.driver``.
 """
 
 from __future__ import annotations
@@ -25,12 +25,7 @@ def add_parser(sub) -> None:
     )
     bsub = p.add_subparsers(dest="bench", metavar="WORKLOAD")
     for name, help_text in DRIVERS.items():
-        try:
-            module = importlib.import_module(f"s2sim.bench.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"s2sim.bench.{name}":
-                continue  # driver not built yet
-            raise
+        module = importlib.import_module(f"s2sim.bench.{name}")
         bp = bsub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(bp)
         bp.set_defaults(func=module.run)

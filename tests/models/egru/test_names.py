@@ -1,0 +1,43 @@
+"""models.egru.names: the one resolver of model names (small, paper[:seed=N], gesture, PATH)."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.egru.checkpoint import NAMED_CHECKPOINTS
+from models.egru.errors import CheckpointError, S2SimError
+from models.egru.names import ModelRef, accepted_names, resolve_model
+
+
+def test_shipped_names_resolve_to_their_files():
+    small = resolve_model("small")
+    assert small.kind == "checkpoint" and small.shipped and small.path.name == "egru_ptb_p95.npz"
+    assert small.network_ref == f"checkpoint:{small.path.resolve()}"
+    gesture = resolve_model("gesture")
+    assert gesture.kind == "gesture" and gesture.path.name == "gesture_egru.npz"
+
+
+def test_paper_takes_its_seed_from_the_name_or_the_caller():
+    assert resolve_model("paper", seed=4) == ModelRef("paper", "paper", seed=4)
+    assert resolve_model("paper:seed=7", seed=4).seed == 7
+    assert resolve_model("paper:seed=7").network_ref == "paper:seed=7"
+    with pytest.raises(S2SimError, match="paper:seed=N"):
+        resolve_model("paper:7")
+
+
+def test_paths_and_mapping_refs(tmp_path):
+    f = tmp_path / "m.npz"
+    f.write_bytes(b"")
+    assert resolve_model(str(f)) == ModelRef("checkpoint", "m", f)
+    assert resolve_model(str(f), path_kind="gesture").kind == "gesture"
+    assert resolve_model(f"gesture:{f}").kind == "gesture"
+    assert resolve_model(f"checkpoint:{f}").path == f
+
+
+def test_unknown_name_is_one_line_listing_the_accepted_names():
+    with pytest.raises(CheckpointError) as exc:
+        resolve_model("huge")
+    msg = str(exc.value)
+    assert "\n" not in msg and "'huge'" in msg and accepted_names() in msg
+    for name in [*NAMED_CHECKPOINTS, "paper", "gesture"]:
+        assert name in accepted_names()
