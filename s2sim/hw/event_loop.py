@@ -496,13 +496,19 @@ class PECore:
             self.service()  # the tick / DMA / user event now due, or a wake when busy
             return
         nt = self._next_tick
-        if self.timer and nt < loop.n_ticks and nt * loop.period_ps <= now:
+        P = loop.period_ps
+        if self.timer and nt < loop.n_ticks and nt * P <= now:
             self._next_tick = nt + 1
             self._run_simple(now, 0, nt)
         elif self._chunks or self._dma or self._user:
             self._run_queued(now)
-        if self._chunks or self._dma or self._user or self.busy_until > now:
+        # next wake-up (ticks come from the loop's ticker, which calls service() at every tick
+        # time); inline when nothing is pending, the common case after a tick
+        if self._chunks or self._dma or self._user:
             self._schedule_wake(now)
+        elif (self.timer and self._next_tick < loop.n_ticks and self.busy_until > now
+              and self._next_tick * P < self.busy_until):
+            self._ensure_wake(self.busy_until)
 
     def _wait_busy(self, now: int) -> None:
         """The PE is busy at ``now``: count a tick that fires now as an overrun, wake later."""
@@ -562,8 +568,8 @@ class PECore:
         return horizon
 
     def _schedule_wake(self, now: int) -> None:
-        """Next wake-up: the earliest pending item, not before the PE is free (ticks come from
-        the loop's ticker, which calls service() at every tick time)."""
+        """Next wake-up when work is pending: the earliest pending item, not before the PE is
+        free (a lazy PE's queued packets wait for its next own event)."""
         t = INF
         if not self.lazy:
             for a, _b in self._chunks:
