@@ -27,4 +27,4 @@ def test_evaluate_shipped(model, capsys):
 
 def test_evaluate_unknown_model(capsys):
     assert main(["--model", "nope"]) == 2
-    assert "unknown model name 'nope'" in capsys.readouterr().err
+    assert "model 'nope': no such file or model name" in capsys.readouterr().err
