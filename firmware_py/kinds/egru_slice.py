@@ -54,8 +54,10 @@ RESERVED_SRC_SLICES = 64
 N_REGIONS = 12
 # Bytes each unit adds besides its weights: biases (6), θ, state, 2 x 6 accumulators, float32.
 UNIT_STATE_BYTES = (6 + 1 + 1 + 12) * 4
-# Bytes per nonzero weight: uint16 local column + float32 value.
-BYTES_PER_NNZ = 6
+# Bytes of a stored weight's value (float32); its column index takes ``index_bytes`` more
+# (uint16 by default: 3 x units of a slice < 65,536; uint32 with index_bits=32).
+VALUE_BYTES = 4
+INDEX_BITS = (16, 32)
 
 
 # -- SRAM and cycle estimate --------------------------------------------------------------------
@@ -66,15 +68,16 @@ def rowptr_bytes(nnz: int) -> int:
 
 
 def slice_regions(n_in: int, hidden: int, n_units: int, nnz_w: int, nnz_r: int,
-                  n_src_in: int, n_src_rec: int, align: int) -> dict[str, int]:
+                  n_src_in: int, n_src_rec: int, align: int,
+                  index_bytes: int = 2) -> dict[str, int]:
     """SRAM regions (name -> bytes, aligned) of an EGRU slice program."""
     raw = {
         "w_rowptr": (n_in + 1) * rowptr_bytes(nnz_w),
-        "w_cols": nnz_w * 2,  # uint16 local gate column (3 * units < 65,536)
-        "w_vals": nnz_w * 4,  # float32
+        "w_cols": nnz_w * index_bytes,  # local gate column
+        "w_vals": nnz_w * VALUE_BYTES,  # float32
         "r_rowptr": (hidden + 1) * rowptr_bytes(nnz_r),
-        "r_cols": nnz_r * 2,
-        "r_vals": nnz_r * 4,
+        "r_cols": nnz_r * index_bytes,
+        "r_vals": nnz_r * VALUE_BYTES,
         "bias": 6 * n_units * 4,  # b_x and b_r for z, r, g
         "theta": n_units * 4,
         "state": n_units * 4,  # c
@@ -100,8 +103,10 @@ def fixed_costs(cm: CostModel, n_in: int, hidden: int, in_activity: float, activ
 
 def unit_costs(cm: CostModel, nnz_w_per_unit: np.ndarray, nnz_r_per_unit: np.ndarray,
                in_activity: float, activity: float) -> tuple[np.ndarray, np.ndarray]:
-    """(bytes, expected cycles per step) each unit adds to a slice."""
-    unit_bytes = BYTES_PER_NNZ * (nnz_w_per_unit + nnz_r_per_unit) + UNIT_STATE_BYTES
+    """(bytes, expected cycles per step) each unit adds to a slice (the cost model's index
+    width)."""
+    per_nnz = VALUE_BYTES + cm.index_bytes
+    unit_bytes = per_nnz * (nnz_w_per_unit + nnz_r_per_unit) + UNIT_STATE_BYTES
     unit_cycles = (cm.c("slice_unit") + activity * cm.c("slice_fire")
                    + cm.c("slice_nnz") * (in_activity * nnz_w_per_unit
                                           + activity * nnz_r_per_unit))
