@@ -10,6 +10,8 @@
              mapping was loaded from JSON and its ``network_ref`` cannot be resolved (a network
              built in Python). Its fingerprint must match the mapping's.
 ``compare``  run the numpy oracle on the same inputs and count mismatches (RunResult.mismatches).
+``oracle``   the oracle's trace of these inputs (``network.stack.run``), when the caller already
+             has it (several runs of one network on the same inputs, e.g. choosing the tick).
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ def run_mapping(
     network=None,
     compare: bool = True,
     progress: bool = False,
+    oracle=None,
 ) -> RunResult:
     if engine not in ENGINES:
         raise S2SimError(f"engine {engine!r} unknown: choose one of {', '.join(ENGINES)}")
     from s2sim.engine.common import prepare_run
 
-    run = prepare_run(mapping, inputs, network=network)
+    run = prepare_run(mapping, inputs, network=network, oracle=oracle)
     t0 = time.perf_counter()
     if engine == "functional":
         from s2sim.engine.functional import run_functional as fn
