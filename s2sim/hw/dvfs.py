@@ -25,8 +25,9 @@ def seconds_to_ps(seconds: float) -> int:
 
 
 @lru_cache(maxsize=64)
-def _ratio(frequency_hz: float) -> tuple[int, int]:
-    """1e12 / f as a reduced fraction ``(num, den)`` of integers."""
+def ps_per_cycle_ratio(frequency_hz: float) -> tuple[int, int]:
+    """Picoseconds per cycle, 1e12 / f, as a reduced fraction ``(num, den)`` of integers (the
+    exact-integer form of ``cycles_to_ps`` that the event loop's batch timing kernel uses)."""
     f = int(round(float(frequency_hz)))
     if f <= 0:
         raise S2SimError(f"frequency {frequency_hz!r} Hz must be a positive number of hertz")
@@ -41,7 +42,7 @@ def cycles_to_ps(cycles, frequency_hz: float):
     Python ``int``; arrays return ``int64`` arrays. Large arrays fall back to exact Python
     integers when ``cycles * num`` could overflow int64.
     """
-    num, den = _ratio(frequency_hz)
+    num, den = ps_per_cycle_ratio(frequency_hz)
     if isinstance(cycles, np.ndarray):
         c = cycles.astype(np.int64, copy=False)
         if c.size == 0:
@@ -58,7 +59,7 @@ def cycles_to_ps(cycles, frequency_hz: float):
 
 def ps_to_cycles(ps: int, frequency_hz: float) -> int:
     """Whole cycles that fit in ``ps`` picoseconds at ``frequency_hz`` (floor)."""
-    num, den = _ratio(frequency_hz)
+    num, den = ps_per_cycle_ratio(frequency_hz)
     return (int(ps) * den) // num
 
 

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from s2sim.errors import S2SimError
 from s2sim.hw import Chip, Program
 from s2sim.hw.dvfs import cycles_to_ps, seconds_to_ps
+from s2sim.hw.runtime import lazy_enabled
 from s2sim.spec import encode_pe_id, load_spec
 
 F0 = 150e6
@@ -445,7 +446,7 @@ def test_timer_programs_are_lazy_by_default_and_the_end_sweep_takes_late_packets
     src, dst = chip.pes[0], chip.pes[1]
     lst = Listener(None)
     chip.load(dst, lst)
-    assert chip.pe(dst)._lazy
+    assert lazy_enabled(lst)
     chip.router.add(0x7, 0xFFFFFFFF, pes={dst})
     P = chip.tick_period_ps
     chip.inject(P + P // 2, [0x7, 0x7], np.ones((2, 1), np.uint32), from_host=False)  # late

@@ -1,0 +1,66 @@
+"""The numba kernels of the PE event loop (event_loop.py): batch timing and queue acceptance.
+
+They run once per packet batch, over the whole batch, so no Python runs per packet. The NoC's own
+kernel (link reservations) is in noc.py.
+"""
+
+from __future__ import annotations
+
+import numba
+
+
+@numba.njit(cache=True, nogil=True)
+def time_serial(a, body, overhead, num, den, free, start, end):  # pragma: no cover - compiled
+    """Serial timing of one batch: ``start_i = max(a_i, end_{i-1})`` (``end_{-1} = free``),
+    ``end_i = start_i + ceil((body_i + overhead) * num / den)`` ps (as ``cycles_to_ps``).
+
+    Returns ``(status, total_cycles, total_ps)``: status -1 if a body is negative, 1 if
+    ``cycles * num`` could overflow int64 (the caller then uses exact Python integers), else 0.
+    """
+    limit = (1 << 62) // num
+    total_c = 0
+    total_d = 0
+    for i in range(body.shape[0]):
+        if body[i] < 0:
+            return -1, 0, 0
+        if body[i] + overhead >= limit:
+            return 1, 0, 0
+    t = free
+    for i in range(body.shape[0]):
+        c = body[i] + overhead
+        d = (c * num + den - 1) // den
+        s = a[i] if a[i] > t else t
+        t = s + d
+        start[i] = s
+        end[i] = t
+        total_c += c
+        total_d += d
+    return 0, total_c, total_d
+
+
+@numba.njit(cache=True, nogil=True)
+def queue_scan(a, known, free, depth, accept):  # pragma: no cover - compiled
+    """Which packets (arrivals ``a``, sorted) the queue accepts, as far as it can be decided.
+
+    ``known``: sorted start times of packets already timed (all before ``free``, the time the
+    PE can start the next one). A packet is waiting at ``a_r`` if it arrived before and has not
+    started. Waiting = known starts after ``a_r`` + accepted-but-untimed packets before r; the
+    latter cannot start before ``free``, so for ``a_r < free`` the count is exact, and for
+    ``a_r >= free`` it is an upper bound. Accept when it is below ``depth``; drop when it is
+    exact; otherwise stop (returns the number of packets decided).
+    """
+    j = 0
+    nk = known.shape[0]
+    acc = 0
+    for r in range(a.shape[0]):
+        while j < nk and known[j] <= a[r]:
+            j += 1
+        w = nk - j + acc
+        if w < depth:
+            accept[r] = True
+            acc += 1
+        elif a[r] < free:
+            accept[r] = False
+        else:
+            return r
+    return a.shape[0]

@@ -1,0 +1,88 @@
+"""The analytic engine (s2sim.engine.analytic): the DES's per-PE counts without simulating
+events, and its latency = pipeline depth + readout handler + NoC path + host link."""
+
+import numpy as np
+import pytest
+
+from firmware_py.pipeline import readout_first_tick, run_ticks
+from s2sim.compiler.compile import compile_network
+from s2sim.compiler.random_net import random_network
+from s2sim.engine.analytic import run_analytic
+from s2sim.engine.common import prepare_run, route_geometry
+from s2sim.engine.des import run_des
+from s2sim.hw.dvfs import cycles_to_ps
+
+
+@pytest.fixture(scope="module")
+def net():
+    # three layers, so both send phases have senders; a readout with weights (fixed message size)
+    return random_network(sizes=(24, 18, 12), n_in=10, density=0.35, seed=71, readout_out=2)
+
+
+@pytest.fixture(scope="module")
+def xs():
+    return np.random.default_rng(3).standard_normal((8, 10)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def mapping(net):
+    return compile_network(net, spec_overrides={"memory.data_sram_bytes": 9000}, placer="random",
+                           seed=2)
+
+
+def test_same_per_pe_counts_as_the_des(net, xs, mapping):
+    assert len(mapping.layer_slices(0)) > 1
+    a = run_analytic(prepare_run(mapping, xs, network=net))
+    d = run_des(prepare_run(mapping, xs, network=net))
+    assert a.pe_ids == d.pe_ids == mapping.pes_used()
+    for k in ("active_cycles", "packets_sent", "packets_received", "cpu_macs", "exp_calls"):
+        np.testing.assert_array_equal(a.pe_counts[k], d.pe_counts[k], err_msg=k)
+    np.testing.assert_array_equal(a.max_step_cycles, d.max_step_cycles)
+    np.testing.assert_array_equal(a.hops_per_step, d.hops_per_step)
+    assert a.meta["noc_packets_total"] == d.meta["noc_packets_total"]
+    assert a.dropped_packets == d.dropped_packets == 0
+    assert a.energy_j == pytest.approx(d.energy_j, rel=1e-6)
+
+
+def test_outputs_are_the_oracle_and_run_length_the_pipeline(net, xs, mapping):
+    a = run_analytic(prepare_run(mapping, xs, network=net))
+    ref = net.stack.run(xs)
+    for got, want in zip(a.layer_outputs, ref.ys, strict=True):
+        np.testing.assert_array_equal(got, want)
+    n_ticks = run_ticks(xs.shape[0], len(net.layers))
+    assert a.meta["n_ticks"] == n_ticks and a.sim_time_ps == n_ticks * mapping.tick_period_ps
+    assert a.meta["schedule_overruns_tick"] is False
+    assert a.tick_overruns == 0
+
+
+def test_latency_is_pipeline_depth_plus_the_readout_path(net, xs, mapping):
+    spec = mapping.load_spec()
+    P = mapping.tick_period_ps
+    depth = readout_first_tick(len(net.layers)) * P
+    a = run_analytic(prepare_run(mapping, xs, network=net))
+    extra = a.latency_ps - depth
+    assert (extra > 0).all() and (extra < P).all()
+    assert len(set(extra.tolist())) == 1  # a readout with weights: same message every step
+    # moving the readout away from the bridge adds exactly the extra hops to the host
+    bridge_pe = compile_network(net, spec_overrides={"memory.data_sram_bytes": 9000}
+                                ).placement["readout"]
+    near = compile_network(net, spec_overrides={"memory.data_sram_bytes": 9000},
+                           placer="random", seed=2, pins={"readout": bridge_pe})
+    far_hops = route_geometry(mapping, spec)["to_host"]
+    near_hops = route_geometry(near, spec)["to_host"]
+    assert near_hops == 0 < far_hops
+    b = run_analytic(prepare_run(near, xs, network=net))
+    hop_ps = cycles_to_ps(int(spec.noc.cycles_per_hop.value), float(spec.noc.frequency_hz.value))
+    np.testing.assert_array_equal(a.latency_ps - b.latency_ps, (far_hops - near_hops) * hop_ps)
+
+
+@pytest.mark.xfail(strict=True, reason="input source SRAM bytes: the analytic engine books "
+                   "HOST_VALUES_PER_PACKET values for every host packet, the DES program only "
+                   "the values inside n_in, so they differ when n_in is not a multiple of 4 "
+                   "(here n_in=10: 2 padding values x 4 B per step on the input PE)")
+def test_same_sram_bytes_as_the_des_when_host_packets_are_padded(net, xs, mapping):
+    assert net.input.n_out % 4 != 0
+    a = run_analytic(prepare_run(mapping, xs, network=net))
+    d = run_des(prepare_run(mapping, xs, network=net))
+    for k in ("sram_read_bytes", "sram_written_bytes"):
+        np.testing.assert_array_equal(a.pe_counts[k], d.pe_counts[k], err_msg=k)

@@ -1,0 +1,46 @@
+"""run_mapping (s2sim.engine.run): the one entry point of all engines."""
+
+import numpy as np
+import pytest
+
+from s2sim.compiler.compile import compile_network
+from s2sim.compiler.mapping import Mapping
+from s2sim.compiler.random_net import random_network
+from s2sim.engine import run_mapping
+from s2sim.errors import CompileError, S2SimError
+
+
+@pytest.fixture(scope="module")
+def net():
+    return random_network(sizes=(16, 12), n_in=6, density=0.4, seed=111)
+
+
+@pytest.fixture(scope="module")
+def xs():
+    return np.random.default_rng(6).standard_normal((5, 6)).astype(np.float32)
+
+
+def test_unknown_engine(net, xs):
+    with pytest.raises(S2SimError, match="engine 'gpu' unknown: choose one of functional, "
+                                         "analytic, des"):
+        run_mapping(compile_network(net), xs, engine="gpu")
+
+
+def test_compare_and_meta(net, xs):
+    m = compile_network(net)
+    r = run_mapping(m, xs, engine="analytic")
+    assert r.engine == "analytic" and r.mismatches.compared and r.mismatches.total == 0
+    assert r.meta["network_fingerprint"] == m.network_fingerprint == net.fingerprint()
+    assert r.meta["inputs_shape"] == [5, 6] and r.wall_s > 0
+    assert not run_mapping(m, xs, compare=False).mismatches.compared
+
+
+def test_a_mapping_from_json_needs_its_network(net, xs):
+    m = Mapping.from_json(compile_network(net).to_json())
+    with pytest.raises(CompileError, match="no network_ref"):
+        run_mapping(m, xs)
+    other = random_network(sizes=(16, 12), n_in=6, density=0.4, seed=112)
+    with pytest.raises(CompileError, match="does not match the mapping"):
+        run_mapping(m, xs, network=other)
+    r = run_mapping(m, xs, network=net)
+    np.testing.assert_array_equal(r.outputs, net.stack.run(xs).ys[-1])
