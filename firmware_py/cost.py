@@ -28,6 +28,8 @@ SPEC_OP_NAMES = (
     "irq_entry", "irq_exit",
 )
 OP_CLASSES = SPEC_OP_NAMES + ("exp",)  # exp: one float exp through the exp/log unit's driver
+# Instruction classes that access data SRAM: each pays spec.cpu.sram_wait_cycles on top.
+SRAM_ACCESS_OPS = ("load", "load_pipelined", "store", "fp_load", "fp_store")
 
 
 class Ops(dict):
@@ -160,6 +162,10 @@ class CostModel:
     def __init__(self, spec, rowptr_bytes: int = 2, index_bytes: int = 2):
         cyc = spec.cpu.cycles
         self.table: dict[str, int] = {name: int(round(_value(cyc, name))) for name in SPEC_OP_NAMES}
+        wait = getattr(spec.cpu, "sram_wait_cycles", None)
+        self.sram_wait_cycles = 0 if wait is None else int(round(_value({"w": wait}, "w")))
+        for name in SRAM_ACCESS_OPS:
+            self.table[name] += self.sram_wait_cycles
         self.table["exp"] = int(round(_value(spec.accelerators, "exp_driver_cycles")))
         self.irq_cycles = self.table["irq_entry"] + self.table["irq_exit"]
         self.rowptr_bytes = rowptr_bytes
