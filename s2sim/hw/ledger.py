@@ -12,12 +12,14 @@ column, for long runs (each column costs about 27 kB).
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from s2sim.atomic import write_bytes_atomic
 from s2sim.errors import S2SimError
 
 # Per-PE, per-tick counters. Names are the ledger's vocabulary; ``pe.count(name=...)`` accepts
@@ -123,6 +125,37 @@ class Counts:
         out["undelivered"] = int(self.undelivered)
         return out
 
+    @classmethod
+    def concatenate(cls, counts: list[Counts]) -> Counts:
+        """The counts of runs played back to back, as one run: per-tick (column) arrays
+        concatenated in order, per-PL and per-link totals summed, ``loaded`` = loaded in any run.
+
+        For a bench that runs one mapping on several independent inputs (the gesture samples,
+        each on a fresh chip) and reports them as one run. Exact when every run lasts a whole
+        number of columns (the engines end runs on a tick). ``extra["runs"]`` records how many
+        runs were joined. The runs must share PE ids, tick period and ticks per column.
+        """
+        if not counts:
+            raise S2SimError("Counts.concatenate: no counts to concatenate")
+        c0 = counts[0]
+        for c in counts:
+            if (c.tick_period_ps != c0.tick_period_ps or c.pe_ids != c0.pe_ids
+                    or c.ticks_per_column != c0.ticks_per_column):
+                raise S2SimError("Counts.concatenate: the runs differ in PE ids, tick period or "
+                                 "ticks per column")
+        return dataclasses.replace(
+            c0,
+            n_ticks=sum(c.n_ticks for c in counts),
+            duration_ps=sum(c.duration_ps for c in counts),
+            loaded=np.any([c.loaded for c in counts], axis=0),
+            pe={k: np.concatenate([c.pe[k] for c in counts], axis=1) for k in c0.pe},
+            pl={k: np.sum([c.pl[k] for c in counts], axis=0) for k in c0.pl},
+            noc={k: np.concatenate([c.noc[k] for c in counts]) for k in c0.noc},
+            link_packets_per_link=np.sum([c.link_packets_per_link for c in counts], axis=0),
+            undelivered=sum(c.undelivered for c in counts),
+            extra={"runs": len(counts)},
+        )
+
     def save(self, path) -> None:
         """Write the counts to an ``.npz`` file (atomically), for re-pricing later."""
         arrays = {"pe_ids": np.asarray(self.pe_ids, dtype=np.int64),
@@ -132,16 +165,9 @@ class Counts:
         for group, d in (("pe", self.pe), ("pl", self.pl), ("noc", self.noc)):
             for k, v in d.items():
                 arrays[f"{group}__{k}"] = v
-        path = os.fspath(path)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".npz")
-        os.close(fd)
-        try:
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        write_bytes_atomic(os.fspath(path), buf.getvalue())
 
     @classmethod
     def load(cls, path) -> Counts:

@@ -28,6 +28,7 @@ import numba
 import numpy as np
 
 from s2sim.hw.dvfs import cycles_to_ps
+from s2sim.spec.models import decode_pe_id
 
 EAST, WEST, NORTH, SOUTH = 0, 1, 2, 3
 
@@ -153,7 +154,7 @@ class Noc:
         self.eng_base = self.inj_base + n_pe
         self.n_resources = self.eng_base + self.n_eng
         self.free = np.zeros(self.n_resources, dtype=np.int64)
-        self.pe_node = np.array([m.node(pid >> 5, (pid >> 2) & 7) for pid in pe_ids],
+        self.pe_node = np.array([m.node(*decode_pe_id(pid)[:2]) for pid in pe_ids],
                                 dtype=np.int64)
         # XY path from every mesh node to the event router (sources) — indexed by node.
         src_ptr = [0]

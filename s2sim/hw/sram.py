@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from s2sim.errors import ResourceError
+from s2sim.spec.models import decode_pe_id
 
 
 def pe_label(pe_id: int) -> str:
     """``PE 0x4d (qx 2, qy 3, p 1)`` — how every error names a PE."""
     pe_id = int(pe_id)
-    return f"PE {pe_id:#04x} (qx {pe_id >> 5}, qy {(pe_id >> 2) & 7}, p {pe_id & 3})"
+    qx, qy, p = decode_pe_id(pe_id)
+    return f"PE {pe_id:#04x} (qx {qx}, qy {qy}, p {p})"
 
 
 @dataclass(frozen=True)

@@ -476,3 +476,43 @@ def test_lazy_on_packets_that_sends_is_refused(spec):
     chip.inject(0, [0x2], from_host=False)
     with pytest.raises(S2SimError, match="lazy_packets = False"):
         chip.run(ticks=2)
+
+
+# -- the firmware facade exposes only the documented API (docs/design.md, "PE runtime") --------
+
+FIRMWARE_API = {"pe_id", "index", "qpe", "spec", "now_ps", "tick", "pl", "frequency_hz", "charge",
+                "send", "count", "sram", "dma_read", "dma_write", "to_host", "user_event",
+                "set_pl", "program"}
+
+
+def test_the_pe_facade_has_no_public_name_outside_the_documented_api():
+    from s2sim.hw.runtime import PE
+    assert {n for n in dir(PE) if not n.startswith("_")} == FIRMWARE_API
+
+
+class Snooper(Program):
+    """Touches something that is not firmware API in its tick handler."""
+
+    def __init__(self, how):
+        self.how = how
+
+    def on_tick(self, pe, tick):
+        self.how(pe)
+
+
+def _set_pl_directly(pe):
+    pe.pl = 1
+
+
+def _stash_state(pe):
+    pe.my_state = 1
+
+
+@pytest.mark.parametrize("how", [lambda pe: pe.service(), lambda pe: pe.busy_until,
+                                 _set_pl_directly, _stash_state])
+def test_a_program_touching_anything_else_fails(spec, how):
+    chip = Chip(spec)
+    pe = chip.load(chip.pes[0], Snooper(how))
+    assert (pe.pe_id, pe.index, pe.qpe) == (chip.pes[0], 0, spec.qpe_of(chip.pes[0]))
+    with pytest.raises(AttributeError):
+        chip.run(ticks=1)
