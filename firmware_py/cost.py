@@ -28,6 +28,8 @@ SPEC_OP_NAMES = (
     "irq_entry", "irq_exit",
 )
 OP_CLASSES = SPEC_OP_NAMES + ("exp",)  # exp: one float exp through the exp/log unit's driver
+# Instruction classes that access data SRAM: each pays spec.cpu.sram_wait_cycles on top.
+SRAM_ACCESS_OPS = ("load", "load_pipelined", "store", "fp_load", "fp_store")
 
 
 class Ops(dict):
@@ -69,7 +71,7 @@ def _value(obj, name: str) -> float:
 # -- the instruction mixes of the firmware's handler pieces ---------------------------------------
 # Each is (Ops, sram_read_bytes, sram_written_bytes). Keep comments saying what code they stand for.
 
-def _mixes(rowptr_bytes: int) -> dict[str, tuple[Ops, int, int]]:
+def _mixes(rowptr_bytes: int, index_bytes: int) -> dict[str, tuple[Ops, int, int]]:
     return {
         # EGRU slice, per received multicast event (the runtime adds irq entry/exit):
         # read key + payload from the comms controller (2 LDR), decode source/slice/parity/unit
@@ -82,10 +84,12 @@ def _mixes(rowptr_bytes: int) -> dict[str, tuple[Ops, int, int]]:
             2 + 2 * rowptr_bytes,
             0,
         ),
-        # EGRU slice, per nonzero weight of the event's row: LDRH column index, VLDR weight,
-        # VLDR accumulator, VMLA (acc += x * w), VSTR accumulator, pointer increment, address
-        # computation, compare, taken loop branch. Reads 2 + 4 + 4 bytes, writes 4.
-        "slice_nnz": (Ops(load=1, fp_load=2, fp_fma=1, fp_store=1, alu=3, branch_taken=1), 10, 4),
+        # EGRU slice, per nonzero weight of the event's row: LDRH (LDR for 32-bit indices)
+        # column index, VLDR weight, VLDR accumulator, VMLA (acc += x * w), VSTR accumulator,
+        # pointer increment, address computation, compare, taken loop branch. Reads index + 4 + 4
+        # bytes, writes 4.
+        "slice_nnz": (Ops(load=1, fp_load=2, fp_fma=1, fp_store=1, alu=3, branch_taken=1),
+                      index_bytes + 8, 4),
         # EGRU slice tick, fixed part: step-window check, parity select, loop set-up, end-of-step
         # bookkeeping (step counter load/increment/store).
         "slice_tick": (Ops(load=2, store=1, alu=6, branch_taken=1), 8, 4),
@@ -155,13 +159,18 @@ class CostModel:
     vectorised helpers the handlers use (``slice_event_cycles(nnz)``...).
     """
 
-    def __init__(self, spec, rowptr_bytes: int = 2):
+    def __init__(self, spec, rowptr_bytes: int = 2, index_bytes: int = 2):
         cyc = spec.cpu.cycles
         self.table: dict[str, int] = {name: int(round(_value(cyc, name))) for name in SPEC_OP_NAMES}
+        wait = getattr(spec.cpu, "sram_wait_cycles", None)
+        self.sram_wait_cycles = 0 if wait is None else int(round(_value({"w": wait}, "w")))
+        for name in SRAM_ACCESS_OPS:
+            self.table[name] += self.sram_wait_cycles
         self.table["exp"] = int(round(_value(spec.accelerators, "exp_driver_cycles")))
         self.irq_cycles = self.table["irq_entry"] + self.table["irq_exit"]
         self.rowptr_bytes = rowptr_bytes
-        self.mixes = _mixes(rowptr_bytes)
+        self.index_bytes = index_bytes  # column index of a stored weight (uint16 or uint32)
+        self.mixes = _mixes(rowptr_bytes, index_bytes)
         self._work = {name: self._price(*mix) for name, mix in self.mixes.items()}
 
     def _price(self, ops: Ops, rd: int, wr: int) -> Work:

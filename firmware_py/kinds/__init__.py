@@ -13,7 +13,8 @@ from firmware_py.kinds.egru_slice import EGRUSliceKind
 from firmware_py.kinds.input_source import InputSourceKind
 from firmware_py.kinds.readout import ReadoutKind
 
-__all__ = ["KINDS", "kind_of", "build_programs", "CoreKind", "BuildContext", "AnalyticContext"]
+__all__ = ["KINDS", "kind_of", "build_programs", "cost_model_for", "CoreKind", "BuildContext",
+           "AnalyticContext"]
 
 KINDS: dict[str, CoreKind] = {k.name: k for k in (InputSourceKind(), EGRUSliceKind(),
                                                   ReadoutKind())}
@@ -24,12 +25,18 @@ def kind_of(s) -> CoreKind:
     return KINDS[s.kind]
 
 
+def cost_model_for(mapping, spec) -> CostModel:
+    """The cost model a mapping's programs run with (its weight-index width)."""
+    return CostModel(spec, index_bytes=int(mapping.options.get("index_bits", 16)) // 8)
+
+
 def build_programs(mapping, network, spec, n_steps: int):
     """(PE id -> Program, slice id -> Program) for a DES run of ``n_steps`` steps: each slice's
     program from its kind, a CompositeProgram where a PE holds several slices."""
     from firmware_py.composite import CompositeProgram
 
-    ctx = BuildContext(mapping=mapping, network=network, spec=spec, cost=CostModel(spec),
+    ctx = BuildContext(mapping=mapping, network=network, spec=spec,
+                       cost=cost_model_for(mapping, spec),
                        n_steps=n_steps)
     progs = {s.id: kind_of(s).program(ctx, s) for s in mapping.slices}
     out = {}

@@ -73,6 +73,7 @@ class AnalyticContext:
     idx_of: dict[int, int]  # PE id -> row of the ledger arrays
     receivers: dict[str, set[str]]  # sender slice id -> ids of the slices its route reaches
     routed: set[str]  # sender slice ids that have a route
+    cache: dict = field(default_factory=dict)  # per-kind data shared by the slices of a run
 
     @property
     def n_steps(self) -> int:

@@ -54,8 +54,10 @@ RESERVED_SRC_SLICES = 64
 N_REGIONS = 12
 # Bytes each unit adds besides its weights: biases (6), θ, state, 2 x 6 accumulators, float32.
 UNIT_STATE_BYTES = (6 + 1 + 1 + 12) * 4
-# Bytes per nonzero weight: uint16 local column + float32 value.
-BYTES_PER_NNZ = 6
+# Bytes of a stored weight's value (float32); its column index takes ``index_bytes`` more
+# (uint16 by default: 3 x units of a slice < 65,536; uint32 with index_bits=32).
+VALUE_BYTES = 4
+INDEX_BITS = (16, 32)
 
 
 # -- SRAM and cycle estimate --------------------------------------------------------------------
@@ -66,15 +68,16 @@ def rowptr_bytes(nnz: int) -> int:
 
 
 def slice_regions(n_in: int, hidden: int, n_units: int, nnz_w: int, nnz_r: int,
-                  n_src_in: int, n_src_rec: int, align: int) -> dict[str, int]:
+                  n_src_in: int, n_src_rec: int, align: int,
+                  index_bytes: int = 2) -> dict[str, int]:
     """SRAM regions (name -> bytes, aligned) of an EGRU slice program."""
     raw = {
         "w_rowptr": (n_in + 1) * rowptr_bytes(nnz_w),
-        "w_cols": nnz_w * 2,  # uint16 local gate column (3 * units < 65,536)
-        "w_vals": nnz_w * 4,  # float32
+        "w_cols": nnz_w * index_bytes,  # local gate column
+        "w_vals": nnz_w * VALUE_BYTES,  # float32
         "r_rowptr": (hidden + 1) * rowptr_bytes(nnz_r),
-        "r_cols": nnz_r * 2,
-        "r_vals": nnz_r * 4,
+        "r_cols": nnz_r * index_bytes,
+        "r_vals": nnz_r * VALUE_BYTES,
         "bias": 6 * n_units * 4,  # b_x and b_r for z, r, g
         "theta": n_units * 4,
         "state": n_units * 4,  # c
@@ -100,8 +103,10 @@ def fixed_costs(cm: CostModel, n_in: int, hidden: int, in_activity: float, activ
 
 def unit_costs(cm: CostModel, nnz_w_per_unit: np.ndarray, nnz_r_per_unit: np.ndarray,
                in_activity: float, activity: float) -> tuple[np.ndarray, np.ndarray]:
-    """(bytes, expected cycles per step) each unit adds to a slice."""
-    unit_bytes = BYTES_PER_NNZ * (nnz_w_per_unit + nnz_r_per_unit) + UNIT_STATE_BYTES
+    """(bytes, expected cycles per step) each unit adds to a slice (the cost model's index
+    width)."""
+    per_nnz = VALUE_BYTES + cm.index_bytes
+    unit_bytes = per_nnz * (nnz_w_per_unit + nnz_r_per_unit) + UNIT_STATE_BYTES
     unit_cycles = (cm.c("slice_unit") + activity * cm.c("slice_fire")
                    + cm.c("slice_nnz") * (in_activity * nnz_w_per_unit
                                           + activity * nnz_r_per_unit))
@@ -445,23 +450,44 @@ class EGRUSliceKind(CoreKind):
                 r_mask[np.asarray(x.units)] = True
         return w_mask, r_mask
 
+    def _layer_received(self, ctx: AnalyticContext, i: int):
+        """Per step and slice of layer ``i`` (columns in slice order): events received and the
+        weights they touch, from the input side and from the layer itself. One matrix product
+        per layer: events (T, rows) @ (rows, slices) of per-slice row nonzeros (rows that do not
+        reach a slice through the routes masked out); float64 keeps the integer sums exact."""
+        key = ("egru_received", i)
+        if key in ctx.cache:
+            return ctx.cache[key]
+        layer = ctx.network.layers[i]
+        sl = sorted(ctx.mapping.layer_slices(i), key=lambda x: x.index)
+        in_act = (ctx.xs != 0 if i == 0 else ctx.ys[i - 1] != 0).astype(np.float64)
+        rec_act = (ctx.ys[i] != 0).astype(np.float64)
+        masks = [self._received_masks(ctx, s) for s in sl]
+        w_reach = np.stack([w for w, _ in masks], axis=1).astype(np.float64)  # (n_in, slices)
+        r_reach = np.stack([r for _, r in masks], axis=1).astype(np.float64)  # (H, slices)
+        w_nnz = np.stack([slice_row_nnz(layer.W, layer.hidden, s.units) for s in sl], axis=1)
+        r_nnz = np.stack([slice_row_nnz(layer.R, layer.hidden, s.units) for s in sl], axis=1)
+        out = {"in": (in_act @ w_reach, in_act @ (w_nnz * w_reach)),
+               "rec": (rec_act @ r_reach, rec_act @ (r_nnz * r_reach)),
+               "fired": np.stack([np.count_nonzero(ctx.ys[i][:, s.units], axis=1) for s in sl],
+                                 axis=1)}
+        out = {k: tuple(np.rint(a).astype(np.int64) for a in v) if isinstance(v, tuple)
+               else v.astype(np.int64) for k, v in out.items()}
+        ctx.cache[key] = out
+        return out
+
     def book_counts(self, ctx: AnalyticContext, s) -> None:
         cm, i = ctx.cost, s.layer
-        layer = ctx.network.layers[i]
-        U = np.asarray(s.units, np.int64)
-        H = layer.hidden
         pe_id, steps = ctx.mapping.placement[s.id], ctx.steps
-        w_mask, r_mask = self._received_masks(ctx, s)
-        in_act = ctx.xs != 0 if i == 0 else ctx.ys[i - 1] != 0
+        got = self._layer_received(ctx, i)
+        k = s.index
         # input events of step t arrive in tick t+1+i, own events of step t in tick t+2+i
-        received = ((in_act & w_mask, slice_row_nnz(layer.W, H, U), 1),
-                    ((ctx.ys[i] != 0) & r_mask, slice_row_nnz(layer.R, H, U), 2))
+        received = ((got["in"][0][:, k], got["in"][1][:, k], 1),
+                    (got["rec"][0][:, k], got["rec"][1][:, k], 2))
         nz_w = cm.work("slice_nnz")
         ev_base = cm.c("slice_event") + ctx.irq
         rd_ev = int(cm.event_sram(0)[0])
-        for a, nnz_row, off in received:
-            n_ev = a.sum(1).astype(np.int64)
-            nnz = a.astype(np.int64) @ nnz_row
+        for n_ev, nnz, off in received:
             ctx.book(pe_id, steps + off + i,
                      active_cycles=n_ev * ev_base + nnz * cm.c("slice_nnz"),
                      packets_received=n_ev, handlers=n_ev, cpu_macs=nnz, synaptic_events=nnz,
@@ -472,7 +498,7 @@ class EGRUSliceKind(CoreKind):
     def _book_ticks(self, ctx: AnalyticContext, s, pe_id: int) -> None:
         """The tick handler of each step (update, fire) and the user event that sends."""
         cm, i, T = ctx.cost, s.layer, ctx.n_steps
-        fired = np.count_nonzero(ctx.ys[i][:, s.units], axis=1).astype(np.int64)
+        fired = self._layer_received(ctx, i)["fired"][:, s.index]
         u = len(s.units)
         sends = fired if s.key_base is not None else np.zeros(T, np.int64)
         t_c = cm.slice_tick_cycles(u, 0) + fired * cm.c("slice_fire") + ctx.irq

@@ -34,8 +34,8 @@ from firmware_py.schedule import delay_until
 from s2sim.hw.runtime import Program
 
 __all__ = ["InputCore", "InputSourceProgram", "InputSourceKind", "HOST_VALUES_PER_PACKET",
-           "HOST_PACKET_BYTES", "host_packet_groups", "host_packets_per_step", "regions",
-           "estimate_cycles"]
+           "HOST_PACKET_BYTES", "host_packet_groups", "host_packets_per_step",
+           "host_values_per_step", "regions", "estimate_cycles"]
 
 HOST_VALUES_PER_PACKET = 4  # the 128-bit multicast payload
 HOST_PACKET_BYTES = 4 + 4 * HOST_VALUES_PER_PACKET  # 32-bit key + 128-bit payload
@@ -56,6 +56,16 @@ def host_packet_groups(xs: np.ndarray) -> np.ndarray:
 def host_packets_per_step(xs: np.ndarray) -> np.ndarray:
     """Host -> input-source packets per step: groups of four elements holding a nonzero value."""
     return np.count_nonzero(np.any(host_packet_groups(xs) != 0, axis=2), axis=1).astype(np.int64)
+
+
+def host_values_per_step(xs: np.ndarray) -> np.ndarray:
+    """Values the input source stores per step: every element (zero or not) of the groups it
+    receives, up to the input size (the last group's padding is not stored)."""
+    n = xs.shape[1]
+    V = HOST_VALUES_PER_PACKET
+    sent = np.any(host_packet_groups(xs) != 0, axis=2)  # (T, n_groups)
+    inside = np.minimum(V, n - V * np.arange(sent.shape[1]))  # elements of each group < n
+    return (sent * inside).sum(axis=1).astype(np.int64)
 
 
 def host_packets(step: int, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,12 +240,14 @@ class InputSourceKind(CoreKind):
         send_c = max(cm.c("input_send"), slot_a)
         val = cm.work("input_value")
         V = HOST_VALUES_PER_PACKET
-        # host packets of step t arrive during tick interval t
+        n_vals = host_values_per_step(ctx.xs)
+        # host packets of step t arrive during tick interval t; the handler loops over the
+        # payload's 4 words, but stores only the elements inside the input
         ctx.book(pe_id, steps, active_cycles=host_pk * (cm.c("input_packet") + V * val.cycles
                                                         + irq),
                  packets_received=host_pk, handlers=host_pk,
-                 sram_read_bytes=host_pk * V * val.sram_read_bytes,
-                 sram_written_bytes=host_pk * V * val.sram_written_bytes)
+                 sram_read_bytes=n_vals * val.sram_read_bytes,
+                 sram_written_bytes=n_vals * val.sram_written_bytes)
         tick_c = cm.c("input_tick") + s.n_in * cm.c("input_scan") + irq
         ctx.book(pe_id, steps + s.first_tick,
                  active_cycles=tick_c + n_chunks * (cm.c("input_chunk") + irq) + n_send * send_c,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from firmware_py.cost import CostModel
+from firmware_py.kinds import cost_model_for, egru_slice
 from firmware_py.pipeline import pipeline_ticks
 from s2sim.compiler.ir import Network
 from s2sim.compiler.mapping import Mapping, RouteEntry
@@ -43,12 +44,18 @@ DEFAULTS = {
     "queue_depth": None,  # packet-queue depth the send schedule plans for (None: the spec's)
     "check_schedule": True,  # refuse a mapping whose send schedule overruns the tick
     "sram_headroom_bytes": 0,
+    "index_bits": 16,  # width of a stored weight's column index: 16 | 32
 }
+OBJECTIVES = ("pes", "latency", "energy")
 # Sizing activity over the model's recorded one (fraction of units), and without a record.
 ACTIVITY_MARGIN = 0.05
 DEFAULT_ACTIVITY = 0.25
 # Slices besides the EGRU layers': the input source and the readout.
 HOST_FACING_SLICES = 2
+# PEs of the chip an explicit --pes may not use: the published EGRU LM deployment ran on 150 of
+# the 152 application PEs (Nazeer et al. 2024), so that many can run application code; the
+# spec's usable_pes (the vendor runtime's reservation) stays the limit of the other objectives.
+SYSTEM_PES = 2
 
 
 @dataclass
@@ -85,18 +92,30 @@ def compile_network(
     pins: dict[str, int] | None = None,
     tick_period_s: float | str | None = None,
     seed: int = 0,
+    pes: int | None = None,
+    objective: str = "pes",
     **options,
 ) -> Mapping:
+    """Compile ``network`` for the chip; ``pes``: spread it over exactly this many PEs;
+    ``objective``: ``pes`` (fewest PEs), ``latency`` (all usable PEs) or ``energy`` (the PE
+    count with the lowest estimated energy per step, ``s2sim.compiler.objective``)."""
+    kw = dict(spec=spec, spec_path=spec_path, spec_overrides=spec_overrides, pl=pl,
+              max_pes=max_pes, partitioner=partitioner, placer=placer, pins=pins, seed=seed,
+              **options)
     tick = parse_tick(tick_period_s)
+    if objective not in OBJECTIVES:
+        raise CompileError(f"objective {objective!r}: choose one of {', '.join(OBJECTIVES)}")
+    if pes is None and objective != "pes":
+        from s2sim.compiler.objective import compile_for_objective
+
+        return compile_for_objective(compile_network, network, objective, tick, kw)
     if tick == "auto":
-        return compile_auto_tick(compile_network, network, spec=spec, spec_path=spec_path,
-                                 spec_overrides=spec_overrides, pl=pl, max_pes=max_pes,
-                                 partitioner=partitioner, placer=placer, pins=pins, seed=seed,
-                                 **options)
+        return compile_auto_tick(compile_network, network, pes=pes, objective=objective, **kw)
     t0 = time.perf_counter()
-    tg = _target(network, spec, spec_path, spec_overrides, tick, pl, max_pes, options)
+    tg = _target(network, spec, spec_path, spec_overrides, tick, pl, max_pes, options, pes)
     part = partition_network(network, tg.budget, tg.cost, partitioner, pl=tg.pl,
-                             cycles_per_tick=tg.cycles_per_tick)
+                             cycles_per_tick=tg.cycles_per_tick,
+                             slice_pes=None if pes is None else pes - HOST_FACING_SLICES)
     check_pe_count(part, tg.max_pes, HOST_FACING_SLICES)
     infos = describe_slices(network, part, tg.budget, tg.cost)
     placer_name, placement, pins = place_slices(
@@ -107,6 +126,9 @@ def compile_network(
     schedule = schedule_sends(network, infos, placement, tg.cost,
                               activity=float(tg.opts["activity"]),
                               queue_depth=int(tg.opts["queue_depth"]))
+    if pes is not None and len(set(placement.values())) != pes:
+        raise CompileError(f"--pes {pes}: the placement ({placer_name}) uses "
+                           f"{len(set(placement.values()))} PEs")
     if tg.opts["check_schedule"]:
         check_schedule(schedule, activity=float(tg.opts["activity"]),
                        cycles_per_tick=tg.cycles_per_tick, tick_s=tg.tick_s, pl=tg.pl)
@@ -119,7 +141,8 @@ def compile_network(
         spec_overrides={str(k): str(v) for k, v in tg.spec_overrides.items()},
         pl=tg.pl, frequency_hz=tg.frequency_hz, tick_period_ps=tg.tick_ps,
         cycles_per_tick=tg.cycles_per_tick, partitioner=part.partitioner, placer=placer_name,
-        options={k: tg.opts[k] for k in sorted(tg.opts)} | {"seed": seed, "max_pes": tg.max_pes},
+        options={k: tg.opts[k] for k in sorted(tg.opts)}
+        | {"seed": seed, "max_pes": tg.max_pes, "pes": pes, "objective": objective},
         slices=infos, placement=placement, pins=pins, routes_before=routing.routes_before,
         routes=[RouteEntry(key=r.key, mask=r.mask, pes=list(r.pes), sources=list(r.sources))
                 for r in routing.routes],
@@ -147,7 +170,18 @@ def _load_target_spec(spec, spec_path, overrides: dict, tick: float | None):
     return spec
 
 
-def _target(network, spec, spec_path, spec_overrides, tick, pl, max_pes, options) -> Target:
+def _check_pes(pes, max_pes: int, ceiling: int, n_layers: int) -> None:
+    if pes is None:
+        return
+    lo, hi = n_layers + HOST_FACING_SLICES, min(max_pes, ceiling)
+    if not isinstance(pes, int | np.integer) or not lo <= pes <= hi:
+        raise CompileError(f"--pes {pes}: must be a whole number {lo}..{hi} (one PE per slice: "
+                           f"input, readout and at least one per layer; at most --max-pes, or "
+                           f"{ceiling} of the chip's PEs)")
+
+
+def _target(network, spec, spec_path, spec_overrides, tick, pl, max_pes, options,
+            pes=None) -> Target:
     overrides = dict(spec_overrides or {})
     given_spec = spec
     spec = _load_target_spec(spec, spec_path, overrides, tick)
@@ -168,9 +202,16 @@ def _target(network, spec, spec_path, spec_overrides, tick, pl, max_pes, options
     avail = (int(spec.memory.data_sram_bytes.value) - int(spec.memory.stack_heap_bytes.value)
              - int(opts["sram_headroom_bytes"]))
     n_pes = len(spec.pe_ids())
-    max_pes = int(spec.organisation.usable_pes.value) if max_pes is None else int(max_pes)
+    usable = int(spec.organisation.usable_pes.value)
+    if max_pes is None:
+        max_pes = usable if pes is None else max(usable, n_pes - SYSTEM_PES)
+    max_pes = int(max_pes)
     if not 1 <= max_pes <= n_pes:
         raise CompileError(f"--max-pes {max_pes}: must be 1..{n_pes}")
+    _check_pes(pes, max_pes, n_pes - SYSTEM_PES, len(network.layers))
+    if opts["index_bits"] not in egru_slice.INDEX_BITS:
+        raise CompileError(f"--index-bits {opts['index_bits']}: choose 16 or 32 (the width of a "
+                           "stored weight's column index)")
     if opts["queue_depth"] is None:
         opts["queue_depth"] = int(spec.timing.packet_queue_depth.value)
     budget = Budget(bytes_available=avail,
@@ -181,7 +222,7 @@ def _target(network, spec, spec_path, spec_overrides, tick, pl, max_pes, options
     return Target(spec=spec, in_memory_spec=None if given_spec is None else spec,
                   spec_overrides=overrides, opts=opts, pl=pl, frequency_hz=freq, tick_s=tick_s,
                   cycles_per_tick=cycles_per_tick, max_pes=max_pes, budget=budget,
-                  cost=CostModel(spec))
+                  cost=CostModel(spec, index_bytes=int(opts["index_bits"]) // 8))
 
 
 def reroute(mapping: Mapping, network: Network) -> Mapping:
@@ -206,7 +247,7 @@ def reroute(mapping: Mapping, network: Network) -> Mapping:
     parts = [[np.asarray(s.units, np.int64) for s in infos if s.kind == "egru" and s.layer == i]
              for i in range(mapping.n_layers)]
     routing = route_network(network, parts, infos, placement, spec)
-    cost = CostModel(spec)
+    cost = cost_model_for(mapping, spec)
     queue_depth = int(mapping.options.get("queue_depth")
                       or int(spec.timing.packet_queue_depth.value))
     schedule = schedule_sends(network, infos, placement, cost,

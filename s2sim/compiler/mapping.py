@@ -91,6 +91,8 @@ class Mapping(_Plain):
 
     _network = PrivateAttr(default=None)
     _spec = PrivateAttr(default=None)
+    _validated = PrivateAttr(default=None)  # (spec, network, content) last validated
+    _loaded_spec = PrivateAttr(default=None)  # (spec_path + overrides, the spec loaded)
 
     # -- access ------------------------------------------------------------------------------
     @property
@@ -151,8 +153,13 @@ class Mapping(_Plain):
         raises a one-line CompileError/ResourceError naming the slice, PE, key or field."""
         from s2sim.compiler.checks import validate_mapping
 
-        validate_mapping(self, self.load_spec() if spec is None else spec,
-                         self.network if network is None else network)
+        spec = self.load_spec() if spec is None else spec
+        network = self.network if network is None else network
+        # a mapping run many times unchanged (sweeps, the tick search) is checked once
+        key = (id(spec), id(network), hash(self.to_json()))
+        if self._validated != key:
+            validate_mapping(self, spec, network)
+            self._validated = key
         return self
 
     def reroute(self, network=None) -> Mapping:
@@ -185,7 +192,11 @@ class Mapping(_Plain):
             return self._spec
         from s2sim.spec import load_spec
 
-        return load_spec(self.spec_path, dict(self.spec_overrides) or None)
+        key = (self.spec_path, tuple(sorted(self.spec_overrides.items())))
+        if self._loaded_spec is None or self._loaded_spec[0] != key:
+            # loaded once per mapping (a spec file does not change during a session's runs)
+            self._loaded_spec = (key, load_spec(self.spec_path, dict(self.spec_overrides) or None))
+        return self._loaded_spec[1]
 
     # -- JSON --------------------------------------------------------------------------------
     def to_json(self) -> str:

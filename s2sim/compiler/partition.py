@@ -57,6 +57,7 @@ class LayerView:
     stats: LayerStats
     budget: Budget
     cost: CostModel
+    n_slices: int | None = None  # slices asked for (a deployment of a given PE count), or None
 
     @property
     def in_activity(self) -> float:
@@ -74,7 +75,8 @@ class LayerView:
 
     def rowptr_sizes(self) -> tuple[int, int]:
         # Row pointers are uint16 whenever a slice cannot hold more than 65,535 nonzeros.
-        rp = egru.rowptr_bytes(self.budget.bytes_available // egru.BYTES_PER_NNZ)
+        rp = egru.rowptr_bytes(self.budget.bytes_available
+                               // (egru.VALUE_BYTES + self.cost.index_bytes))
         return rp, rp
 
     def footprint(self, units: np.ndarray, n_src_in: int = egru.RESERVED_SRC_SLICES,
@@ -85,7 +87,7 @@ class LayerView:
         nnz_w = int(st.nnz_w_per_unit[units].sum())
         nnz_r = int(st.nnz_r_per_unit[units].sum())
         regions = egru.slice_regions(self.n_in, self.hidden, len(units), nnz_w, nnz_r, n_src_in,
-                                n_src_rec, self.budget.align)
+                                     n_src_rec, self.budget.align, self.cost.index_bytes)
         _, fixed_cycles = self._fixed(2, 2)
         _, unit_cycles = self.unit_costs()
         cycles = int(np.ceil(fixed_cycles + unit_cycles[units].sum()))
@@ -133,8 +135,19 @@ def _balanced(view: LayerView, n: int) -> list[np.ndarray]:
     return [np.arange(a, b, dtype=np.int64) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
+def _balanced_exact(view: LayerView, n: int) -> list[np.ndarray]:
+    """Exactly n contiguous ranges, balanced in bytes and cycles where the weights allow."""
+    cand = _balanced(view, n)
+    if len(cand) == n:
+        return cand
+    return [np.asarray(a, np.int64) for a in np.array_split(np.arange(view.hidden), n)]
+
+
 def partition_by_units(view: LayerView) -> list[np.ndarray]:
-    """Default: fewest contiguous slices that fit, balanced in bytes and cycles."""
+    """Default: fewest contiguous slices that fit (or ``view.n_slices``), balanced in bytes and
+    cycles."""
+    if view.n_slices:
+        return _balanced_exact(view, view.n_slices)
     greedy = view.greedy_cuts()
     if not greedy:
         return [np.arange(view.hidden, dtype=np.int64)]  # fails the check with a clear error
@@ -147,7 +160,10 @@ def partition_by_units(view: LayerView) -> list[np.ndarray]:
 
 
 def partition_interleaved(view: LayerView) -> list[np.ndarray]:
-    """Unit u -> slice u mod n, fewest n that fits."""
+    """Unit u -> slice u mod n, fewest n that fits (or ``view.n_slices``)."""
+    if view.n_slices:
+        return [np.arange(k, view.hidden, view.n_slices, dtype=np.int64)
+                for k in range(view.n_slices)]
     greedy = view.greedy_cuts()
     if not greedy:
         return [np.arange(view.hidden, dtype=np.int64)]
@@ -216,22 +232,53 @@ class Partition:
 
 
 def partition_network(network: Network, budget: Budget, cost: CostModel, partitioner, *,
-                      pl: int, cycles_per_tick: int) -> Partition:
-    """Split every layer into slices that fit a PE's budget; errors name the layer and slice."""
+                      pl: int, cycles_per_tick: int, slice_pes: int | None = None) -> Partition:
+    """Split every layer into slices that fit a PE's budget; errors name the layer and slice.
+    ``slice_pes``: spread the layers over exactly this many slices (a deployment of a given PE
+    count), shared out so that the busiest slice's estimated cycles per step are smallest."""
     pname, pfn = get_partitioner(partitioner)
-    views, parts = [], []
-    for i, layer in enumerate(network.layers):
-        view = LayerView(index=i, n_in=layer.n_in, hidden=layer.hidden, stats=network.stats(i),
-                         budget=budget, cost=cost)
+    views = [LayerView(index=i, n_in=layer.n_in, hidden=layer.hidden, stats=network.stats(i),
+                       budget=budget, cost=cost) for i, layer in enumerate(network.layers)]
+    if slice_pes is not None:
+        for view, n in zip(views, allocate_slices(views, slice_pes), strict=True):
+            view.n_slices = n
+    parts = []
+    for i, view in enumerate(views):
         greedy = view.greedy_cuts()
         if not greedy:
             _raise_unit_too_large(view, f"L{i}")
         slices = [np.asarray(s, np.int64) for s in pfn(view)]
         check_partition(view, slices, f"L{i}")
         _check_slices_fit(view, slices, f"L{i}", len(greedy), pl, cycles_per_tick)
-        views.append(view)
         parts.append(slices)
     return Partition(partitioner=pname, views=views, parts=parts)
+
+
+def allocate_slices(views: list[LayerView], n: int) -> list[int]:
+    """Slices per layer summing to ``n``: each layer starts at the fewest that fit, then each
+    further slice goes to the layer with the largest slices (units per slice; ties: estimated
+    cycles per step). The largest slice sets the burst every sender's window of the send
+    schedule is sized for, and on the paper shape that schedule, not the handlers' work, is what
+    sets the (auto) tick: splitting the largest slices shortens the step most."""
+    counts = [len(v.greedy_cuts()) or 1 for v in views]
+    if sum(counts) > n:
+        per_layer = ", ".join(f"L{i}: {c}" for i, c in enumerate(counts))
+        raise CompileError(f"{n} PEs for the EGRU slices: the layers need at least "
+                           f"{sum(counts)} ({per_layer})")
+    if n > sum(v.hidden for v in views):
+        raise CompileError(f"{n} PEs for the EGRU slices: the layers have only "
+                           f"{sum(v.hidden for v in views)} units")
+    fixed = [v._fixed(*v.rowptr_sizes())[1] for v in views]
+    demand = [v.unit_demand()[1] for v in views]
+
+    def largest(i: int) -> tuple[int, float]:
+        return -(-views[i].hidden // counts[i]), fixed[i] + demand[i] / counts[i]
+
+    for _ in range(n - sum(counts)):
+        open_ = [i for i, v in enumerate(views) if counts[i] < v.hidden]
+        i = max(open_, key=lambda j: (largest(j), -j))
+        counts[i] += 1
+    return counts
 
 
 def _raise_unit_too_large(view: LayerView, lname: str) -> None:

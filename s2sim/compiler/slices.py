@@ -53,7 +53,8 @@ def _layer_slices(network: Network, part: Partition, i: int, budget: Budget) -> 
         nnz_w = int(st.nnz_w_per_unit[s].sum())
         nnz_r = int(st.nnz_r_per_unit[s].sum())
         regions = egru_slice.slice_regions(view.n_in, view.hidden, len(s), nnz_w, nnz_r,
-                                           n_src_in, len(slices), budget.align)
+                                           n_src_in, len(slices), budget.align,
+                                           view.cost.index_bytes)
         out.append(SliceInfo(
             id=f"L{i}.S{k}", kind="egru", layer=i, index=k, units=[int(u) for u in s],
             n_in=view.n_in, nnz_w=nnz_w, nnz_r=nnz_r, regions=regions,

@@ -1,6 +1,10 @@
-"""Tick stage: ``tick_period_s='auto'`` — the shortest tick (whole microseconds) whose cycles
-hold the busiest PE's estimated work (+ headroom) and the whole send schedule, shorter or
-longer than the spec's."""
+"""Tick stage: ``tick_period_s='auto'`` — the estimate: a tick (whole microseconds) whose cycles
+hold the busiest PE's estimated work (+ headroom) and the whole send schedule at the assumed
+activity, shorter or longer than the spec's. It is the fixed point reached from the partition
+made at the spec's tick, not the shortest tick any partition holds, and it is sized from
+worst-case estimates; the tick a practitioner would run at — the shortest at which given inputs
+run cleanly, plus a margin — is ``s2sim.engine.tick.choose_tick`` (``--tick-s auto`` on the
+CLI; this estimate is ``--tick-s estimate``)."""
 
 from __future__ import annotations
 

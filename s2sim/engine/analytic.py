@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from firmware_py.cost import CostModel
-from firmware_py.kinds import KINDS, AnalyticContext, kind_of
+from firmware_py.kinds import KINDS, AnalyticContext, cost_model_for, kind_of
 from firmware_py.kinds.input_source import host_packets_per_step
 from firmware_py.pipeline import layer_first_tick, readout_first_tick, run_ticks
 from s2sim.engine.common import (
@@ -35,28 +34,10 @@ from s2sim.engine.result import RunResult
 __all__ = ["run_analytic"]
 
 
-def _queue_estimate(m, ys, receivers, cm, n_ticks: int, spec_depth: int) -> tuple[dict, int, int]:
-    """Packets the receivers' queues would drop under the mapping's send schedule, per PE and
-    tick, from the oracle's events (a fluid model, vectorised over ticks; the DES times every
-    packet).
-
-    Senders go group by group: a sender sends its events at its group's start or, when its PE
-    is still busy with its own backlog (packets run before user events), once that is drained;
-    the sends take ``slice_send`` cycles each. A receiver drains at its mean handler time per
-    packet (``mean_event_cycles`` of its slices + irq); what exceeds ``packet_queue_depth`` when
-    a sender's events arrive is counted as dropped. Ticks start with empty queues (the schedule
-    ends inside the tick's headroom); the input source's paced events are not counted (one per
-    slot, slower than its receivers drain). Returns ({pe: drops per tick}, largest queue, ticks
-    whose events exceed the schedule's tolerated activity)."""
+def _senders(m, ys, receivers, n_ticks: int) -> list:
+    """(group start, phase, slot, PE, events per tick, destination PEs) of each EGRU sender,
+    in sending order."""
     sch = m.schedule
-    if sch is None:
-        return {}, 0, 0
-    irq = cm.irq_cycles
-    send_c = cm.c("slice_send")
-    depth = int(m.options.get("queue_depth") or sch.queue_depth or spec_depth)
-    by = {s.id: s for s in m.slices}
-    cost = {p: sum(by[sid].mean_event_cycles for sid in ss) + irq
-            for p, ss in m.pe_slices().items()}
     T = ys[0].shape[0]
     senders = []
     for s in m.slices:
@@ -70,6 +51,52 @@ def _queue_estimate(m, ys, receivers, cm, n_ticks: int, spec_depth: int) -> tupl
         dest = sorted({m.placement[sid] for sid in receivers.get(s.id, ())})
         senders.append((start, s.send_phase, s.send_slot, m.placement[s.id], ev, dest))
     senders.sort(key=lambda x: x[:3])
+    return senders
+
+
+def _ticks_over_tolerated(m, senders, n_ticks: int) -> int:
+    """Ticks where a group's events exceed what the compiler guaranteed the queues hold
+    (tolerated_activity x group_size x the largest slice): beyond it the fluid model is only an
+    estimate (senders delayed by their own backlog fire together)."""
+    sch = m.schedule
+    max_u = max((len(s.units) for s in m.slices if s.kind == "egru"), default=0)
+    cap = float(sch.tolerated_activity) * int(sch.group_size) * max_u
+    per_group: dict[tuple[int, int], np.ndarray] = {}
+    zero = np.zeros(n_ticks)
+    for _, ph, slot, _, ev, _ in senders:
+        per_group[(ph, slot)] = per_group.get((ph, slot), zero) + ev
+    over_ticks = np.zeros(n_ticks, bool)
+    for ev in per_group.values():
+        over_ticks |= ev > cap + 1e-9
+    return int(over_ticks.sum())
+
+
+def _queue_estimate(m, xs, ys, receivers, cm, n_ticks: int, spec_depth: int) -> dict:
+    """Packets the receivers' queues would drop under the mapping's send schedule, per PE and
+    tick, from the oracle's events (a fluid model, vectorised over ticks; the DES times every
+    packet).
+
+    Senders go group by group: a sender sends its events at its group's start or, when its PE
+    is still busy with its own backlog (packets run before user events), once that is drained;
+    the sends take ``slice_send`` cycles each. A receiver drains at its mean handler time per
+    packet (``mean_event_cycles`` of its slices + irq); what exceeds ``packet_queue_depth`` when
+    a sender's events arrive is counted as dropped. Ticks start with empty queues; the input
+    source's paced events are not counted (one per slot, slower than its receivers drain).
+    ``late_ticks``: ticks whose sends or receivers' handlers (or the input's paced sends) are
+    still running when the next tick fires — their packets would be late (the DES counts them).
+    Returns {"drops": {pe: drops per tick}, "peak": largest queue, "over_tolerated": ticks,
+    "late_ticks": ticks, "drained_by_cycles": latest end of a tick's traffic}."""
+    sch = m.schedule
+    if sch is None:
+        return {"drops": {}, "peak": 0, "over_tolerated": 0, "late_ticks": 0,
+                "drained_by_cycles": 0}
+    irq = cm.irq_cycles
+    send_c = cm.c("slice_send")
+    depth = int(m.options.get("queue_depth") or sch.queue_depth or spec_depth)
+    by = {s.id: s for s in m.slices}
+    cost = {p: sum(by[sid].mean_event_cycles for sid in ss) + irq
+            for p, ss in m.pe_slices().items()}
+    senders = _senders(m, ys, receivers, n_ticks)
     busy: dict[int, np.ndarray] = {}  # cycle from the tick start at which the PE is free
     drops: dict[int, np.ndarray] = {}
     peak = 0.0
@@ -86,20 +113,32 @@ def _queue_estimate(m, ys, receivers, cm, n_ticks: int, spec_depth: int) -> tupl
             if over.any():
                 drops[p] = drops.get(p, zero) + over
             busy[p] = np.maximum(b, t_s) + (ev - over) * c
-    # ticks where a group's events exceed what the compiler guaranteed the queues hold
-    # (schedule["tolerated_activity"] x group_size x the largest slice): beyond it the fluid
-    # model above is only an estimate (senders delayed by their own backlog fire together)
-    tol = float(sch.tolerated_activity)
-    max_u = max((len(by[sid].units) for sid in by if by[sid].kind == "egru"), default=0)
-    cap = tol * int(sch.group_size) * max_u
-    per_group: dict[tuple[int, int], np.ndarray] = {}
-    for _, ph, slot, _, ev, _ in senders:
-        per_group[(ph, slot)] = per_group.get((ph, slot), zero) + ev
-    over_ticks = np.zeros(n_ticks, bool)
-    for ev in per_group.values():
-        over_ticks |= ev > cap + 1e-9
-    return ({p: np.floor(d).astype(np.int64) for p, d in drops.items()},
-            int(np.ceil(peak)), int(over_ticks.sum()))
+    end = np.max(np.stack(list(busy.values())), axis=0) if busy else zero
+    end = np.maximum(end, _input_sends_end(m, xs, cm, n_ticks))
+    return {"drops": {p: np.floor(d).astype(np.int64) for p, d in drops.items()},
+            "peak": int(np.ceil(peak)), "over_tolerated": _ticks_over_tolerated(m, senders,
+                                                                               n_ticks),
+            "late_ticks": int((end > m.cycles_per_tick).sum()),
+            "drained_by_cycles": int(np.ceil(end.max(initial=0)))}
+
+
+def _input_sends_end(m, xs: np.ndarray, cm, n_ticks: int) -> np.ndarray:
+    """Per tick: when the input source's last paced event of the step is sent (cycles from the
+    tick start): one per slot from the schedule's start, plus each chunk's handler."""
+    s_in = m.slice("input")
+    end = np.zeros(n_ticks)
+    if s_in.key_base is None:
+        return end
+    sch = m.schedule
+    n = np.count_nonzero(xs, axis=1)
+    per = max(1, int(sch.input_chunk_events) or int(n.max(initial=1)))
+    gap = max(cm.c("input_send"), int(sch.slot_a_cycles))
+    t_end = np.where(n > 0, sch.start_a_cycles + n * gap
+                     + -(-n // per) * (cm.c("input_chunk") + cm.irq_cycles), 0)
+    ticks = np.arange(n.size) + s_in.first_tick
+    ok = ticks < n_ticks
+    end[ticks[ok]] = t_end[ok]
+    return end
 
 
 def _receivers(m) -> tuple[dict[str, set[str]], set[str]]:
@@ -202,7 +241,7 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
     all_pes = spec.pe_ids()
     n_pe = len(all_pes)
     receivers, routed = _receivers(m)
-    ctx = AnalyticContext(mapping=m, network=run.network, spec=spec, cost=CostModel(spec),
+    ctx = AnalyticContext(mapping=m, network=run.network, spec=spec, cost=cost_model_for(m, spec),
                           xs=run.xs, ys=ys, n_ticks=n_ticks,
                           pe={k: np.zeros((n_pe, n_ticks), np.int64) for k in PE_FIELDS},
                           idx_of={p: i for i, p in enumerate(all_pes)}, receivers=receivers,
@@ -213,8 +252,8 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
         kind_of(s).book_idle_ticks(ctx, s)
     # -- packet queues under the send schedule (the DES drops what overflows them) -------------
     depth = int(spec.timing.packet_queue_depth.value)
-    q_drop, q_peak, q_over = _queue_estimate(m, ys, receivers, ctx.cost, n_ticks, depth)
-    for p_id, drops in q_drop.items():
+    queues = _queue_estimate(m, run.xs, ys, receivers, ctx.cost, n_ticks, depth)
+    for p_id, drops in queues["drops"].items():
         ctx.pe["queue_full"][ctx.idx_of[p_id]] += drops
     loaded, pl, n_overruns = _time_ledger(ctx, m, spec, n_pe)
     noc = _noc_ledger(ctx, run, in_events)
@@ -239,8 +278,12 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
         dropped_packets=int(ctx.pe["queue_full"].sum()),
         meta={"n_ticks": n_ticks, "noc_hops_total": int(noc["hops"].sum()),
               "noc_packets_total": int(noc["packets"].sum()),
-              "queue_peak_packets_est": q_peak, "packet_queue_depth": depth,
-              "ticks_over_tolerated_activity": q_over,
+              "queue_peak_packets_est": queues["peak"], "packet_queue_depth": depth,
+              "ticks_over_tolerated_activity": queues["over_tolerated"],
+              # ticks whose traffic (sends, receivers' handlers) outlasts the tick: the DES
+              # would count late packets there; and the latest end of a tick's traffic
+              "late_ticks_est": queues["late_ticks"],
+              "traffic_drained_by_cycles_est": queues["drained_by_cycles"],
               # a schedule whose sends end after the tick (compiled with check_schedule=False)
               # makes the DES send steps late or not at all: the figures here are then optimistic
               "schedule_overruns_tick": bool(

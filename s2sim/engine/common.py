@@ -44,7 +44,7 @@ class PreparedRun:
         return (y @ ro.weights.T + ro.bias).astype(np.float32)
 
 
-def prepare_run(mapping, inputs, network=None) -> PreparedRun:
+def prepare_run(mapping, inputs, network=None, oracle=None) -> PreparedRun:
     if network is not None:
         mapping.attach(network)
     net = mapping.network
@@ -74,7 +74,7 @@ def prepare_run(mapping, inputs, network=None) -> PreparedRun:
     spec = mapping.load_spec()
     mapping.validate(spec, net)
     return PreparedRun(mapping=mapping, network=net, spec=spec,
-                       xs=np.ascontiguousarray(xs, np.float32), tokens=tokens)
+                       xs=np.ascontiguousarray(xs, np.float32), tokens=tokens, _oracle=oracle)
 
 
 def activity_metrics(run: PreparedRun, ys: list[np.ndarray]):

@@ -31,9 +31,13 @@ class Mismatches:
     (float32 rounding can move an event by a step when c is within rounding of θ; late packets
     can do it on the chip). A *value mismatch* is a unit where both fired but |Δy| > ``atol``.
     ``late_packets`` counts packets that reached a PE after the step they belong to was closed.
+    An engine whose outputs *are* the oracle's (functional, analytic) is not compared: its counts
+    would be 0 by construction, so they are reported as not checked (``not_checked`` says why;
+    ``to_dict`` gives None for the counts), never as 0.
     """
 
     compared: bool = False  # False: no oracle comparison was run
+    not_checked: str | None = None  # why the outputs were not compared (None: compared, or off)
     atol: float = 1e-5
     event_mismatches: int = 0
     value_mismatches: int = 0
@@ -48,6 +52,11 @@ class Mismatches:
         return self.event_mismatches + self.value_mismatches
 
     def to_dict(self) -> dict[str, Any]:
+        if self.not_checked:
+            return {"compared": False, "not_checked": self.not_checked, "atol": self.atol,
+                    "event_mismatches": None, "value_mismatches": None, "max_abs_error": None,
+                    "per_layer_event_mismatches": None, "first_mismatch": None,
+                    "late_packets": self.late_packets, "diverged_steps": None}
         return {
             "compared": self.compared,
             "atol": self.atol,

@@ -279,6 +279,8 @@ class CpuCycles(_Strict):
 
 class Cpu(_Strict):
     cycles: CpuCycles
+    # extra cycles per data-SRAM access (load/store classes); None in older spec files = 0
+    sram_wait_cycles: NonNegInt | None = None
 
 
 class Accelerators(_Strict):

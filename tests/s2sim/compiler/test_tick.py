@@ -39,19 +39,15 @@ def test_auto_tick_holds_the_work_and_the_schedule_in_whole_microseconds(net):
     assert compile_network(net, tick_period_s=tick_s).to_json() == m.to_json()
 
 
-@pytest.mark.xfail(strict=True, reason="the auto tick is the fixed point of the partition made at "
-                   "the spec's tick, not the shortest tick that holds: a shorter tick "
-                   "re-partitions into more, smaller slices that need fewer cycles (here 147 us "
-                   "is chosen, 56 us holds)")
-def test_auto_tick_is_the_shortest_that_holds(net):
+def test_estimate_is_a_fixed_point_not_the_shortest_tick(net):
+    """The compiler's estimate starts from the partition made at the spec's tick and converges
+    on a tick that holds that partition's work and schedule; a shorter tick may re-partition
+    into smaller slices that hold too (the practical tick, s2sim.engine.tick, searches those)."""
     m = compile_network(net, tick_period_s="auto")
-    tick_s = m.tick_period_ps / 1e12
-    # a microsecond shorter does not hold the work and the schedule (or does not compile)
-    try:
-        shorter = compile_network(net, tick_period_s=tick_s - 1e-6)
-    except CompileError:
-        return
-    assert shorter.required_cycles_per_tick > shorter.cycles_per_tick
+    assert m.required_cycles_per_tick <= m.cycles_per_tick
+    shorter = compile_network(net, tick_period_s=m.tick_period_ps / 1e12 / 2,
+                              check_schedule=False)
+    assert len(shorter.pes_used()) >= len(m.pes_used())
 
 
 class _Fake:

@@ -76,10 +76,6 @@ def test_latency_is_pipeline_depth_plus_the_readout_path(net, xs, mapping):
     np.testing.assert_array_equal(a.latency_ps - b.latency_ps, (far_hops - near_hops) * hop_ps)
 
 
-@pytest.mark.xfail(strict=True, reason="input source SRAM bytes: the analytic engine books "
-                   "HOST_VALUES_PER_PACKET values for every host packet, the DES program only "
-                   "the values inside n_in, so they differ when n_in is not a multiple of 4 "
-                   "(here n_in=10: 2 padding values x 4 B per step on the input PE)")
 def test_same_sram_bytes_as_the_des_when_host_packets_are_padded(net, xs, mapping):
     assert net.input.n_out % 4 != 0
     a = run_analytic(prepare_run(mapping, xs, network=net))
