@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(1 ms), or 'auto' (default): the shortest whole microsecond that holds "
                         "the busiest PE's estimated cycles per token plus the compiler's headroom")
     p.add_argument("--gpus", default="all",
-                   help="GPUs to model: comma list of a100,h100,rtx4090,orin | all | none")
+                   help="GPUs to model: comma list of a100,h100,h200,rtx4090,orin | all | none")
     p.add_argument("--gpu-measured", action="append", default=[], metavar="FILE",
                    help="gpu_measured.json from `python -m s2sim.baselines.measure` (repeatable)")
     p.add_argument("--measure-gpu", action="store_true",
