@@ -160,7 +160,8 @@ def s2_vs_gpu(report: Report, path: Path) -> None:
                         fmt="none", ecolor="black", capsize=3, lw=1, label="model band (low-high)")
             ax.legend(loc="upper left", fontsize=7)
         ax.set_yscale("log")
-        ax.set_ylabel(f"{what} per {report.workload.step_name} ({'J' if what == 'energy' else 's'})")
+        unit = "J" if what == "energy" else "s"
+        ax.set_ylabel(f"{what} per {report.workload.step_name} ({unit})")
         ax.set_xticks(x, names)
         ax.tick_params(axis="x", labelsize=7)
     fig.suptitle("SpiNNaker2 (simulated) vs GPU baselines (grey: eager, blue: CUDA graph)")

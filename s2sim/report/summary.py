@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from s2sim.report.schema import Report
 
-
 _PREFIXES = ((1, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p"))
 
 
