@@ -126,8 +126,10 @@ def _gpu_bars(report: Report):
         e_band.append((energy[-1], energy[-1]))
         t_band.append((latency[-1], latency[-1]))
     for g in report.gpu:
-        graph = ", graph" if "graph" in g.label else ""
-        names.append(f"{g.gpu_key.removesuffix('-graph')}\n({g.method}{graph})")
+        how = "graph" if "graph" in g.label else "eager"
+        kind = "" if g.method == "modelled" else "meas. "  # modelled unless marked
+        names.append(f"{g.gpu_key.removesuffix('-graph').removeprefix('measured-')[:10]}"
+                     f"\n{kind}{how}")
         energy.append(g.energy_per_token_j)
         latency.append(g.latency_per_token_s)
         e_band.append((_or(g.energy_per_token_low_j, energy[-1]),
@@ -158,13 +160,14 @@ def s2_vs_gpu(report: Report, path: Path) -> None:
         if has.any():
             ax.errorbar(x[has], vals[has], yerr=[vals[has] - lo[has], hi[has] - vals[has]],
                         fmt="none", ecolor="black", capsize=3, lw=1, label="model band (low-high)")
-            ax.legend(loc="upper left", fontsize=7)
+            ax.legend(loc="upper right", fontsize=7)
         ax.set_yscale("log")
         unit = "J" if what == "energy" else "s"
         ax.set_ylabel(f"{what} per {report.workload.step_name} ({unit})")
         ax.set_xticks(x, names)
         ax.tick_params(axis="x", labelsize=7)
-    fig.suptitle("SpiNNaker2 (simulated) vs GPU baselines (grey: eager, blue: CUDA graph)")
+    fig.suptitle("SpiNNaker2 (simulated) vs GPU baselines "
+                 "(modelled unless marked; grey: eager, blue: CUDA graph)")
     fig.tight_layout()
     _save(fig, path)
 
