@@ -207,3 +207,21 @@ def test_sources_carry_the_range():
     assert src["memory_bound_power_w"]["low"] <= src["memory_bound_power_w"]["value"]
     assert src["memory_bound_power_w"]["value"] <= src["memory_bound_power_w"]["high"]
     assert "graph_launch_s" in src
+
+
+def test_ratio_range_and_table_band_formatting():
+    from types import SimpleNamespace
+
+    from s2sim.report.build import ratios_of
+    from s2sim.report.summary import _band, _ratio
+
+    r = model_gpu(paper_shape(), GPUS["h100"])
+    s2 = SimpleNamespace(energy_per_step_j=1e-3, latency_per_step_mean_s=1e-2)
+    (ratio,) = ratios_of(s2, [r])
+    assert ratio.energy_gpu_over_s2_low == pytest.approx(r.energy_per_token_low_j / 1e-3)
+    assert ratio.energy_gpu_over_s2_high == pytest.approx(r.energy_per_token_high_j / 1e-3)
+    assert ratio.latency_gpu_over_s2_low == pytest.approx(r.latency_per_token_low_s / 1e-2)
+    assert _band(48.1e-6, 38.8e-6, 75.3e-6, "s") == "48.1 us (38.8-75.3)"
+    assert _band(1.0, None, None, "J") == "1 J"
+    assert _ratio(44.3, 30.0, 83.4) == "44.3x (30-83.4)"
+    assert _ratio(2.0, None, None) == "2x"
