@@ -50,6 +50,12 @@ class Nvml:
         )
         return buf.value.decode(errors="replace")
 
+    def driver_version(self) -> str:
+        buf = ctypes.create_string_buffer(96)
+        self._check("nvmlSystemGetDriverVersion",
+                    self._lib.nvmlSystemGetDriverVersion(buf, ctypes.c_uint(96)))
+        return buf.value.decode(errors="replace")
+
     def total_energy_mj(self) -> int | None:
         """Board energy counter in mJ, or None where the GPU does not support it."""
         val = ctypes.c_ulonglong()

@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pl-policy", default="queued", choices=["queued", "predicted"],
                    help="automatic-PL policy (default queued: each PE knows its step's work)")
     p.add_argument("--gpus", default="all",
-                   help="GPUs to model: comma list of a100,h100,rtx4090,orin | all | none")
+                   help="GPUs to model: comma list of a100,h100,h200,rtx4090,orin | all | none")
     p.add_argument("--placer", default="locality", help="placement strategy for the compiler")
     p.add_argument("--partitioner", default="by_units", help="partitioner for the compiler")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic test recordings")
@@ -140,13 +140,15 @@ def gesture_kernels(model):
 
 
 def model_gpus_gesture(model, gpus, frames_per_sample: int):
-    from s2sim.baselines.modelled import model_kernels
+    from s2sim.baselines.modelled import model_kernel_rows
 
     kernels = gesture_kernels(model)
     notes = ["per 25 ms frame (the report's 'token' fields are per frame); dense fp32 "
              "matvecs at batch 1; roofline per kernel + launch latency; the GPU idles "
              "between real-time frames, which is not counted"]
-    return [model_kernels(kernels, g, "gesture-egru", frames_per_sample, notes) for g in gpus]
+    # per GPU an eager row and a CUDA-graph row
+    return [r for g in gpus
+            for r in model_kernel_rows(kernels, g, "gesture-egru", frames_per_sample, notes)]
 
 
 # -- automatic performance levels -------------------------------------------------------------

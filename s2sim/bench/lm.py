@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_tick_argument(p, why=" (lengthened by 25 %% and rerun while the run shows tick "
                              "overruns)")
     p.add_argument("--gpus", default="all",
-                   help="GPUs to model: comma list of a100,h100,rtx4090,orin | all | none")
+                   help="GPUs to model: comma list of a100,h100,h200,rtx4090,orin | all | none")
     p.add_argument("--gpu-measured", action="append", default=[], metavar="FILE",
                    help="gpu_measured.json from `python -m s2sim.baselines.measure` (repeatable)")
     p.add_argument("--measure-gpu", action="store_true",

@@ -245,12 +245,22 @@ def ratios_of(s2: S2Totals, gpus: list[GpuBaselineResult]) -> list[Ratio]:
     for g in gpus:
         if s2.energy_per_step_j <= 0 or s2.latency_per_step_mean_s <= 0:
             continue
+        e, t = s2.energy_per_step_j, s2.latency_per_step_mean_s
         out.append(Ratio(
             gpu_key=g.gpu_key, gpu_label=g.label,
-            energy_gpu_over_s2=g.energy_per_token_j / s2.energy_per_step_j,
-            latency_gpu_over_s2=g.latency_per_token_s / s2.latency_per_step_mean_s,
+            energy_gpu_over_s2=g.energy_per_token_j / e,
+            latency_gpu_over_s2=g.latency_per_token_s / t,
+            energy_gpu_over_s2_low=_over(g.energy_per_token_low_j, e),
+            energy_gpu_over_s2_high=_over(g.energy_per_token_high_j, e),
+            latency_gpu_over_s2_low=_over(g.latency_per_token_low_s, t),
+            latency_gpu_over_s2_high=_over(g.latency_per_token_high_s, t),
         ))
     return out
+
+
+def _over(gpu_value: float | None, s2_value: float) -> float | None:
+    """A GPU band end over the S2 figure (the S2 side is taken at its central value)."""
+    return None if gpu_value is None else gpu_value / s2_value
 
 
 def build_report(

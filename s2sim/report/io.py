@@ -55,7 +55,11 @@ def write_report(report: Report, out_dir: str | Path, plots: bool = True) -> Pat
     )
     gcols = [
         "gpu_key", "gpu_name", "label", "model_name", "latency_per_token_s", "energy_per_token_j",
-        "average_power_w", "latency_per_sequence_s", "energy_per_sequence_j", "kernels_per_token",
+        "average_power_w", "latency_per_sequence_s", "energy_per_sequence_j",
+        "latency_per_token_low_s", "latency_per_token_high_s", "energy_per_token_low_j",
+        "energy_per_token_high_j", "average_power_low_w", "average_power_high_w",
+        "latency_per_sequence_low_s", "latency_per_sequence_high_s", "energy_per_sequence_low_j",
+        "energy_per_sequence_high_j", "kernels_per_token",
         "bytes_per_token", "flops_per_token", "tokens_timed", "window_s",
     ]
     write_text_atomic(out / "gpu.csv", _csv_text([g.model_dump() for g in report.gpu], gcols))

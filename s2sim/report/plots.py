@@ -115,28 +115,59 @@ def energy_by_component(report: Report, path: Path) -> None:
     _save(fig, path)
 
 
-def s2_vs_gpu(report: Report, path: Path) -> None:
-    plt = _plt()
+def _gpu_bars(report: Report):
+    """Names, central values and (low, high) bands of the bars: S2 first, then each GPU row."""
     names, energy, latency = [], [], []
+    e_band, t_band = [], []
     if report.s2 is not None:
         names.append("SpiNNaker2")
         energy.append(report.s2.energy_per_step_j)
         latency.append(report.s2.latency_per_step_mean_s)
+        e_band.append((energy[-1], energy[-1]))
+        t_band.append((latency[-1], latency[-1]))
     for g in report.gpu:
-        names.append(f"{g.gpu_key}\n({g.method})")
+        how = "graph" if "graph" in g.label else "eager"
+        kind = "" if g.method == "modelled" else "meas. "  # modelled unless marked
+        names.append(f"{g.gpu_key.removesuffix('-graph').removeprefix('measured-')[:10]}"
+                     f"\n{kind}{how}")
         energy.append(g.energy_per_token_j)
         latency.append(g.latency_per_token_s)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
-    colors = ["tab:green"] + ["tab:gray"] * (len(names) - 1)
-    a1.bar(names, np.maximum(energy, 1e-15), color=colors)
-    a1.set_yscale("log")
-    a1.set_ylabel(f"energy per {report.workload.step_name} (J)")
-    a2.bar(names, np.maximum(latency, 1e-15), color=colors)
-    a2.set_yscale("log")
-    a2.set_ylabel(f"latency per {report.workload.step_name} (s)")
-    for a in (a1, a2):
-        a.tick_params(axis="x", labelsize=8)
-    fig.suptitle("SpiNNaker2 (simulated) vs GPU baselines")
+        e_band.append((_or(g.energy_per_token_low_j, energy[-1]),
+                       _or(g.energy_per_token_high_j, energy[-1])))
+        t_band.append((_or(g.latency_per_token_low_s, latency[-1]),
+                       _or(g.latency_per_token_high_s, latency[-1])))
+    return names, energy, latency, e_band, t_band
+
+
+def _or(v: float | None, default: float) -> float:
+    return default if v is None else v
+
+
+def s2_vs_gpu(report: Report, path: Path) -> None:
+    """Bars: S2 and each GPU row (central value); whiskers: the GPU figure's low/high band."""
+    plt = _plt()
+    names, energy, latency, e_band, t_band = _gpu_bars(report)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(11, 1.1 * len(names) + 3), 4.2))
+    colors = ["tab:green" if n == "SpiNNaker2" else
+              ("tab:blue" if "graph" in n else "tab:gray") for n in names]
+    x = np.arange(len(names))
+    for ax, vals, band, what in ((a1, energy, e_band, "energy"), (a2, latency, t_band, "latency")):
+        vals = np.maximum(np.asarray(vals, dtype=float), 1e-15)
+        lo = np.maximum(np.asarray([b[0] for b in band], dtype=float), 1e-15)
+        hi = np.maximum(np.asarray([b[1] for b in band], dtype=float), 1e-15)
+        ax.bar(x, vals, color=colors)
+        has = hi > lo
+        if has.any():
+            ax.errorbar(x[has], vals[has], yerr=[vals[has] - lo[has], hi[has] - vals[has]],
+                        fmt="none", ecolor="black", capsize=3, lw=1, label="model band (low-high)")
+            ax.legend(loc="upper right", fontsize=7)
+        ax.set_yscale("log")
+        unit = "J" if what == "energy" else "s"
+        ax.set_ylabel(f"{what} per {report.workload.step_name} ({unit})")
+        ax.set_xticks(x, names)
+        ax.tick_params(axis="x", labelsize=7)
+    fig.suptitle("SpiNNaker2 (simulated) vs GPU baselines "
+                 "(modelled unless marked; grey: eager, blue: CUDA graph)")
     fig.tight_layout()
     _save(fig, path)
 

@@ -121,6 +121,11 @@ class Ratio(_Strict):
     gpu_label: str
     energy_gpu_over_s2: float = Field(description="> 1: S2 uses less energy per step")
     latency_gpu_over_s2: float = Field(description="> 1: S2 is faster per step")
+    # the range from the GPU figure's band (None where the GPU row has none, e.g. measured)
+    energy_gpu_over_s2_low: float | None = None
+    energy_gpu_over_s2_high: float | None = None
+    latency_gpu_over_s2_low: float | None = None
+    latency_gpu_over_s2_high: float | None = None
 
 
 class Quality(_Strict):

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from s2sim.report.schema import Report
 
+_PREFIXES = ((1, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p"))
+
+
+def _prefix(v: float) -> tuple[float, str]:
+    for scale, prefix in _PREFIXES:
+        if abs(v) >= scale:
+            return scale, prefix
+    return 1, ""
+
 
 def _si(v: float, unit: str) -> str:
     """3 significant digits with an SI prefix: 1.23e-5 s -> '12.3 us'."""
     if v == 0:
         return f"0 {unit}"
-    for scale, prefix in ((1, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")):
-        if abs(v) >= scale:
-            return f"{v / scale:.3g} {prefix}{unit}"
-    return f"{v:.3g} {unit}"
+    scale, prefix = _prefix(v)
+    return f"{v / scale:.3g} {prefix}{unit}"
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
@@ -49,13 +56,37 @@ def comparison_table(report: Report) -> list[str]:
         r = ratios.get(g.gpu_key)
         rows.append((
             f"{g.gpu_name} [{g.label}]",
-            _si(g.latency_per_token_s, "s"), _si(g.energy_per_token_j, "J"),
+            _band(g.latency_per_token_s, g.latency_per_token_low_s, g.latency_per_token_high_s,
+                  "s"),
+            _band(g.energy_per_token_j, g.energy_per_token_low_j, g.energy_per_token_high_j,
+                  "J"),
             _si(g.average_power_w, "W"), _si(g.latency_per_sequence_s, "s"),
             _si(g.energy_per_sequence_j, "J"),
-            f"{r.energy_gpu_over_s2:.3g}x" if r else "-",
-            f"{r.latency_gpu_over_s2:.3g}x" if r else "-",
+            _ratio(r.energy_gpu_over_s2, r.energy_gpu_over_s2_low, r.energy_gpu_over_s2_high)
+            if r else "-",
+            _ratio(r.latency_gpu_over_s2, r.latency_gpu_over_s2_low, r.latency_gpu_over_s2_high)
+            if r else "-",
         ))
-    return _table(rows)
+    out = _table(rows)
+    if any(g.energy_per_token_low_j is not None for g in report.gpu):
+        out.append("(GPU figures: central value (low-high); the band is the model at the "
+                   "favourable / unfavourable end of every parameter's range)")
+    return out
+
+
+def _band(v: float, lo: float | None, hi: float | None, unit: str) -> str:
+    """'48.1 us (40.2-55.3)': a central value with its band, in the central value's prefix."""
+    text = _si(v, unit)
+    if lo is None or hi is None or v == 0:
+        return text
+    scale, _ = _prefix(v)
+    return f"{text} ({lo / scale:.3g}-{hi / scale:.3g})"
+
+
+def _ratio(v: float, lo: float | None, hi: float | None) -> str:
+    if lo is None or hi is None:
+        return f"{v:.3g}x"
+    return f"{v:.3g}x ({lo:.3g}-{hi:.3g})"
 
 
 def summarize(report: Report, source: str = "") -> str:

@@ -43,7 +43,10 @@ def test_bench_lm_without_data_prints_table_and_writes_report(tiny_ckpt, tmp_pat
     assert all(e is not None and e > 0 for e in ticks)
     assert sum(ticks) < rep.s2.energy_total_j
     assert sum(p.energy_j for p in rep.per_pe) < rep.s2.energy_total_j  # + floor, NoC, router
-    assert {r.gpu_key for r in rep.ratios} == {"a100", "h100", "rtx4090", "orin"}
+    gpus = {"a100", "h100", "h200", "rtx4090", "orin"}
+    assert {r.gpu_key for r in rep.ratios} == gpus | {f"{k}-graph" for k in gpus}
+    assert all(r.energy_gpu_over_s2_low <= r.energy_gpu_over_s2 <= r.energy_gpu_over_s2_high
+               for r in rep.ratios)
     assert rep.quality is None  # no data, no perplexity
     for f in ("per_pe.csv", "per_step.csv", "gpu.csv"):
         assert (tmp_path / f).is_file()
@@ -82,7 +85,8 @@ def test_measured_gpu_results_are_folded_in(tiny_ckpt, tmp_path, capsys):
     assert _bench(tiny_ckpt, tmp_path / "o", "--gpus", "a100", "--gpu-measured", str(f)) == 0
     assert "measured on Test GPU" in capsys.readouterr().out
     rep = load_report(tmp_path / "o")
-    assert [g.gpu_key for g in rep.gpu] == ["a100", "measured-test"]
+    assert [g.gpu_key for g in rep.gpu] == ["a100", "a100-graph", "measured-test"]
+    assert rep.gpu[-1].energy_per_token_low_j is None  # a measured row has no model band
 
 
 def test_bad_inputs_give_one_line_errors(tiny_ckpt, tmp_path, capsys):

@@ -41,7 +41,9 @@ def test_every_numeric_field_name_carries_a_unit():
               "steps_per_sequence", "tokens_scored", "activation_sparsity_mean",
               "events_per_step_mean", "packets_per_step_mean", "hops_per_step_mean",
               "effective_macs_per_step_mean", "packets_sent", "packets_received",
-              "energy_gpu_over_s2", "latency_gpu_over_s2", "kernels_per_token",
+              "energy_gpu_over_s2", "latency_gpu_over_s2", "energy_gpu_over_s2_low",
+              "energy_gpu_over_s2_high", "latency_gpu_over_s2_low", "latency_gpu_over_s2_high",
+              "kernels_per_token",
               "flops_per_token", "tokens_timed")
     from s2sim.report import schema
 
