@@ -330,7 +330,7 @@ def run(args) -> list[GpuBaselineResult]:
         _check_args(torch, args.device, args.window_s, mode)
     out = []
     for spec in models:
-        name, _source, model = load_lm(spec, seed=args.seed)
+        _ref, name, _source, model = load_lm(spec, seed=args.seed)
         out.extend(measure_lm(model, name, device=args.device, window_s=args.window_s,
                               seed=args.seed, mode=mode) for mode in modes)
     return out
