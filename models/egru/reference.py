@@ -12,20 +12,32 @@ The math is that of ``docs/egru.md`` (shared), which follows the EvNN reference 
 Thresholds are clamped to [0, 1] (EvNN clamps ``thr`` before every forward pass); the layer keeps
 the clamped copy so that every user sees the same effective θ.
 
-The products ``x·W`` and ``y_prev·R`` gather only the rows of *nonzero* inputs, so the cost of a
-step follows the number of events — the property the event-driven hardware exploits. The dense
-products (``dense=True``) exist as the check of that sparse path.
+**Two paths, one math.** The default (sparse) path holds W and R in CSR form (rows = inputs,
+columns = the 3H gate columns; built once per layer on first use and cached) — the representation
+the PEs hold — and a numba kernel touches only the nonzeros of the rows of nonzero inputs / of the
+units that fired, so the cost of a step follows events × nonzeros per row, as on the chip. It
+accumulates as the firmware does: per event ``acc += x * w`` (float32 product rounded, then the
+float32 sum rounded), events in ascending input index order, then ``wx = acc + b_x``. The dense
+path (``dense=True``: ``x @ W + b_x`` by BLAS) is the readable specification; it sums in BLAS's
+order (blocked, fused multiply-adds), so the two agree to float32 round-off (bit for bit whenever
+the products and their partial sums are exact), and the tests check them against each other.
+
+W and R are read once, when the CSR is built: edit them in place only before the layer's first
+sparse step, or call ``refresh()`` after editing. ``EGRUStack.run`` checks that the cached CSR
+still equals W and R (the nonzero count and the values at the stored positions) and rebuilds it
+if not.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from models.egru.errors import ModelError
 
-__all__ = ["EGRULayer", "EGRUStack", "StackTrace", "sigmoid", "GATES"]
+__all__ = ["EGRULayer", "EGRUStack", "StackTrace", "CSRMatrix", "sigmoid", "GATES"]
 
 GATES = ("z", "r", "g")
 _F32 = np.float32
@@ -34,12 +46,10 @@ _F32 = np.float32
 def sigmoid(v: np.ndarray) -> np.ndarray:
     """Logistic function in float32, stable for large |v| (no overflow warnings)."""
     v = np.asarray(v, dtype=_F32)
-    out = np.empty_like(v)
-    pos = v >= 0
-    out[pos] = _F32(1) / (_F32(1) + np.exp(-v[pos]))
-    e = np.exp(v[~pos])
-    out[~pos] = e / (_F32(1) + e)
-    return out
+    # e = exp(-|v|) is exp(-v) where v >= 0 and exp(v) elsewhere: 1 / (1 + exp(-v)) for v >= 0,
+    # exp(v) / (1 + exp(v)) for v < 0, element for element as computing the halves apart
+    e = np.exp(-np.abs(v))
+    return np.where(v >= 0, _F32(1) / (_F32(1) + e), e / (_F32(1) + e))
 
 
 def _as_f32(name: str, a, shape: tuple[int, ...]) -> np.ndarray:
@@ -51,11 +61,60 @@ def _as_f32(name: str, a, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def _active_rows(x: np.ndarray) -> np.ndarray:
-    """Indices of input rows that carry an event (nonzero in any batch element)."""
-    if x.ndim == 1:
-        return np.flatnonzero(x)
-    return np.flatnonzero(np.any(x != 0, axis=0))
+@dataclass(frozen=True)
+class CSRMatrix:
+    """Compressed sparse rows of a dense float32 matrix: row i's nonzeros are
+    ``vals[rowptr[i]:rowptr[i+1]]`` at columns ``cols[...]`` (ascending)."""
+
+    rowptr: np.ndarray  # (n_rows + 1,) int64
+    cols: np.ndarray  # (nnz,) uint16 if at most 65,536 columns (as on the PEs), else int32
+    vals: np.ndarray  # (nnz,) float32
+    shape: tuple[int, int]
+
+    @classmethod
+    def from_dense(cls, M: np.ndarray) -> CSRMatrix:
+        r, c = np.nonzero(M)  # row-major: rows ascending, columns ascending within a row
+        rowptr = np.zeros(M.shape[0] + 1, np.int64)
+        np.cumsum(np.bincount(r, minlength=M.shape[0]), out=rowptr[1:])
+        cols = c.astype(np.uint16 if M.shape[1] <= 1 << 16 else np.int32)
+        return cls(rowptr, cols, np.ascontiguousarray(M[r, c], _F32),
+                   (int(M.shape[0]), int(M.shape[1])))
+
+    @property
+    def nnz(self) -> int:
+        return int(self.vals.size)
+
+    def matches(self, M: np.ndarray) -> bool:
+        """Whether this CSR still holds exactly the nonzeros of ``M`` (O(M.size), no copy of M):
+        the same number of nonzeros and the same values at the stored positions."""
+        if M.shape != self.shape or np.count_nonzero(M) != self.nnz:
+            return False
+        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.rowptr))
+        # equal values at the stored positions and no other nonzero (the count) -> M unchanged;
+        # NaN compares unequal to itself, so a matrix holding NaN is rebuilt each time (correct)
+        return bool(np.array_equal(M[rows, self.cols], self.vals))
+
+
+@numba.njit(cache=True, nogil=True)
+def _csr_product(x, rowptr, cols, vals, bias, out):  # pragma: no cover (compiled)
+    """out[b] = (sum over nonzero x[b, i], i ascending, of x[b, i] * row i) + bias, in float32.
+
+    Per event and nonzero weight: ``acc += x * w`` with the product and the sum each rounded to
+    float32 (the firmware's VMLA); ``out = acc + bias`` at the end (the firmware's tick)."""
+    n_b, n_in = x.shape
+    n_out = out.shape[1]
+    for b in range(n_b):
+        acc = out[b]
+        for c in range(n_out):
+            acc[c] = np.float32(0)
+        for i in range(n_in):
+            xi = x[b, i]
+            if xi != 0:
+                for j in range(rowptr[i], rowptr[i + 1]):
+                    c = cols[j]
+                    acc[c] = np.float32(acc[c] + np.float32(xi * vals[j]))
+        for c in range(n_out):
+            acc[c] = np.float32(acc[c] + bias[c])
 
 
 class EGRULayer:
@@ -76,6 +135,7 @@ class EGRULayer:
         self.theta = np.clip(theta, _F32(0), _F32(1)).astype(_F32)
         self.n_in = n_in
         self.hidden = hidden
+        self._csr: tuple[CSRMatrix, CSRMatrix] | None = None
 
     # -- sizes -------------------------------------------------------------------------------
     @property
@@ -86,20 +146,41 @@ class EGRULayer:
         shape = (self.hidden,) if batch is None else (batch, self.hidden)
         return np.zeros(shape, _F32), np.zeros(shape, _F32)
 
+    # -- CSR weights (the sparse path) -------------------------------------------------------
+    @property
+    def csr(self) -> tuple[CSRMatrix, CSRMatrix]:
+        """(W, R) in CSR form, built on first use and cached on the layer."""
+        if self._csr is None:
+            self._csr = (CSRMatrix.from_dense(self.W), CSRMatrix.from_dense(self.R))
+        return self._csr
+
+    def refresh(self, check: bool = False) -> None:
+        """Forget the cached CSR (after editing W or R in place); with ``check``, only if it no
+        longer matches W and R."""
+        if self._csr is None:
+            return
+        if not check or not (self._csr[0].matches(self.W) and self._csr[1].matches(self.R)):
+            self._csr = None
+
+    @staticmethod
+    def _product(v: np.ndarray, m: CSRMatrix, bias: np.ndarray) -> np.ndarray:
+        v2 = np.ascontiguousarray(v.reshape(-1, v.shape[-1]), _F32)
+        out = np.empty((v2.shape[0], m.shape[1]), _F32)
+        _csr_product(v2, m.rowptr, m.cols, m.vals, bias, out)
+        return out.reshape(*v.shape[:-1], m.shape[1])
+
     # -- numerics ----------------------------------------------------------------------------
     def input_product(self, x: np.ndarray, dense: bool = False) -> np.ndarray:
-        """x·W + b_x, using only the rows of W whose input is nonzero (unless ``dense``)."""
+        """x·W + b_x: on the CSR nonzeros of the rows of nonzero inputs (unless ``dense``)."""
         if dense:
             return x @ self.W + self.b_x
-        rows = _active_rows(x)
-        return x[..., rows] @ self.W[rows] + self.b_x
+        return self._product(x, self.csr[0], self.b_x)
 
     def recurrent_product(self, y_prev: np.ndarray, dense: bool = False) -> np.ndarray:
-        """y_prev·R + b_r, using only the rows of R of units that fired (unless ``dense``)."""
+        """y_prev·R + b_r: on the CSR nonzeros of the rows of units that fired (unless ``dense``)."""
         if dense:
             return y_prev @ self.R + self.b_r
-        rows = _active_rows(y_prev)
-        return y_prev[..., rows] @ self.R[rows] + self.b_r
+        return self._product(y_prev, self.csr[1], self.b_r)
 
     def cell(self, wx: np.ndarray, rh: np.ndarray, c_prev: np.ndarray):
         """Gate nonlinearity and event generation from the two products.
@@ -198,6 +279,9 @@ class EGRUStack:
     def run(self, xs, state=None, dense: bool = False, trace: bool = False) -> StackTrace:
         """Run T steps of input ``xs`` (T, n_in) or (T, B, n_in) from ``state`` (zeros)."""
         xs = np.asarray(xs, dtype=_F32)
+        if not dense:
+            for layer in self.layers:  # W or R edited since the CSR was built -> rebuild it
+                layer.refresh(check=True)
         T = xs.shape[0]
         batch = xs.shape[1] if xs.ndim == 3 else None
         if state is None:
