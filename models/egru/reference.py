@@ -177,7 +177,7 @@ class EGRULayer:
         return self._product(x, self.csr[0], self.b_x)
 
     def recurrent_product(self, y_prev: np.ndarray, dense: bool = False) -> np.ndarray:
-        """y_prev·R + b_r: on the CSR nonzeros of the rows of units that fired (unless ``dense``)."""
+        """y_prev·R + b_r: on the CSR nonzeros of the rows of fired units (unless ``dense``)."""
         if dense:
             return y_prev @ self.R + self.b_r
         return self._product(y_prev, self.csr[1], self.b_r)
