@@ -190,13 +190,13 @@ class EGRULayer:
         reuse exactly this operation order.
         """
         H = self.hidden
-        z = sigmoid(wx[..., :H] + rh[..., :H])
-        r = sigmoid(wx[..., H : 2 * H] + rh[..., H : 2 * H])
-        g = np.tanh(wx[..., 2 * H :] + r * rh[..., 2 * H :]).astype(_F32)
+        zr = sigmoid(wx[..., : 2 * H] + rh[..., : 2 * H])  # z and r: elementwise, one call
+        z, r = zr[..., :H], zr[..., H:]
+        g = np.tanh(wx[..., 2 * H :] + r * rh[..., 2 * H :]).astype(_F32, copy=False)
         c = z * c_prev + (_F32(1) - z) * g
         o = c - self.theta > 0
-        y = np.where(o, c, _F32(0)).astype(_F32)
-        c_new = (c - np.where(o, self.theta, _F32(0))).astype(_F32)
+        y = np.where(o, c, _F32(0)).astype(_F32, copy=False)
+        c_new = (c - np.where(o, self.theta, _F32(0))).astype(_F32, copy=False)
         return y, c_new, o
 
     def step(self, x, y_prev, c_prev, dense: bool = False):
@@ -276,12 +276,72 @@ class EGRUStack:
             inp = y
         return inp, new_state
 
+    # steps per block of the sparse run: the input products of a block are computed at once
+    RUN_BLOCK = 256
+
     def run(self, xs, state=None, dense: bool = False, trace: bool = False) -> StackTrace:
-        """Run T steps of input ``xs`` (T, n_in) or (T, B, n_in) from ``state`` (zeros)."""
+        """Run T steps of input ``xs`` (T, n_in) or (T, B, n_in) from ``state`` (zeros).
+
+        The sparse path runs block by block of ``RUN_BLOCK`` steps and, within a block, layer by
+        layer: the input products of a layer for the whole block in one kernel call (its inputs
+        are known), then the recurrence step by step. Each step's operations are those of
+        ``step``, so the result is the same bit for bit; the dense path is ``step`` in a loop.
+        """
         xs = np.asarray(xs, dtype=_F32)
-        if not dense:
-            for layer in self.layers:  # W or R edited since the CSR was built -> rebuild it
-                layer.refresh(check=True)
+        if dense:
+            return self._run_steps(xs, state, dense=True, trace=trace)
+        for layer in self.layers:  # W or R edited since the CSR was built -> rebuild it
+            layer.refresh(check=True)
+        if xs.ndim not in (2, 3) or xs.shape[-1] != self.n_in:
+            raise ModelError(f"EGRU input has shape {xs.shape}, expected (T, [B,] {self.n_in})")
+        T = xs.shape[0]
+        bshape = xs.shape[1:-1]
+        if state is None:
+            state = self.zero_state(bshape[0] if bshape else None)
+        state = [(np.ascontiguousarray(y, _F32), np.ascontiguousarray(c, _F32)) for y, c in state]
+        for layer, (y, c) in zip(self.layers, state, strict=True):
+            if y.shape != (*bshape, layer.hidden) or c.shape != y.shape:
+                raise ModelError(f"EGRU state shapes y {y.shape}, c {c.shape}; expected "
+                                 f"{(*bshape, layer.hidden)}")
+        ys = [np.zeros((T, *bshape, layer.hidden), _F32) for layer in self.layers]
+        cs = [np.zeros((T, *bshape, layer.hidden), _F32) for layer in self.layers]
+        nb = int(np.prod(bshape, dtype=np.int64))
+        for t0 in range(0, T, self.RUN_BLOCK):
+            t1 = min(T, t0 + self.RUN_BLOCK)
+            inp = xs[t0:t1]
+            for i, layer in enumerate(self.layers):
+                Wc, Rc = layer.csr
+                wx = np.empty(((t1 - t0) * nb, 3 * layer.hidden), _F32)
+                _csr_product(np.ascontiguousarray(inp.reshape(-1, layer.n_in)), Wc.rowptr,
+                             Wc.cols, Wc.vals, layer.b_x, wx)
+                wx = wx.reshape(t1 - t0, *bshape, 3 * layer.hidden)
+                y, c = state[i]
+                rh = np.empty((nb, 3 * layer.hidden), _F32)
+                y_out, c_out = ys[i], cs[i]
+                for t in range(t1 - t0):
+                    _csr_product(y.reshape(nb, layer.hidden), Rc.rowptr, Rc.cols, Rc.vals,
+                                 layer.b_r, rh)
+                    y, c, _ = layer.cell(wx[t], rh.reshape(*bshape, 3 * layer.hidden), c)
+                    y_out[t0 + t] = y
+                    c_out[t0 + t] = c
+                state[i] = (y, c)
+                inp = ys[i][t0:t1]
+        events = [np.count_nonzero(y.reshape(T, nb * y.shape[-1]), axis=1).astype(np.int64)
+                  for y in ys]
+        in_events = np.count_nonzero(xs.reshape(T, nb * self.n_in), axis=1).astype(np.int64)
+        trs = None
+        if trace:
+            trs = []
+            for y in ys:
+                tr, tr_state = np.zeros_like(y), np.zeros_like(y[0])
+                for t in range(T):
+                    tr_state = self.TRACE_DECAY * tr_state + (_F32(1) - self.TRACE_DECAY) * y[t]
+                    tr[t] = tr_state
+                trs.append(tr)
+        return StackTrace(ys=ys, cs=cs, events=events, traces=trs, input_events=in_events)
+
+    def _run_steps(self, xs, state=None, dense: bool = False, trace: bool = False) -> StackTrace:
+        """``run`` as a loop over ``step`` (the dense specification)."""
         T = xs.shape[0]
         batch = xs.shape[1] if xs.ndim == 3 else None
         if state is None:

@@ -325,3 +325,54 @@ def test_csr_matrix_layout():
     out = EGRULayer._product(np.array([0.5, 3.0], np.float32), mw,
                              np.zeros(70002, np.float32))
     assert out[5] == 1.0 and out[70001] == 3.0 and np.count_nonzero(out) == 2
+
+
+@pytest.mark.parametrize("batch", [None, 3])
+@pytest.mark.parametrize("block", [1, 4, 256])
+def test_blocked_run_equals_a_loop_of_steps_bit_for_bit(batch, block, monkeypatch):
+    monkeypatch.setattr(EGRUStack, "RUN_BLOCK", block)
+    rng = np.random.default_rng(11)
+    stack = EGRUStack([random_layer(8, 12, 11, prune=0.7), random_layer(12, 6, 12, theta=0.15)])
+    shape = (13, 8) if batch is None else (13, batch, 8)
+    xs = rng.standard_normal(shape).astype(np.float32)
+    xs[rng.random(shape) < 0.5] = 0
+    state = [(np.abs(rng.standard_normal(s[0].shape)).astype(np.float32),
+              rng.uniform(0, 0.3, s[0].shape).astype(np.float32))
+             for s in stack.zero_state(batch)]
+    a = stack.run(xs, state=state, trace=True)
+    b = stack._run_steps(xs, state=state, trace=True)  # step() in a loop, sparse products
+    for f in ("ys", "cs", "events", "traces"):
+        for u, v in zip(getattr(a, f), getattr(b, f), strict=True):
+            np.testing.assert_array_equal(u, v)
+    np.testing.assert_array_equal(a.input_events, b.input_events)
+    empty = stack.run(xs[:0])
+    assert [y.shape[0] for y in empty.ys] == [0, 0]
+
+
+def test_cell_equals_the_masked_formulation_bit_for_bit():
+    # the cell as first written (sigmoid by boolean masks, gates one by one): same bits
+    def sigmoid_masked(v):
+        out = np.empty_like(v)
+        pos = v >= 0
+        out[pos] = np.float32(1) / (np.float32(1) + np.exp(-v[pos]))
+        e = np.exp(v[~pos])
+        out[~pos] = e / (np.float32(1) + e)
+        return out
+
+    layer = random_layer(3, 500, seed=13, theta=0.2)
+    H = layer.hidden
+    rng = np.random.default_rng(13)
+    for scale in (0.01, 1.0, 30.0):
+        wx = (rng.standard_normal(3 * H) * scale).astype(np.float32)
+        rh = (rng.standard_normal(3 * H) * scale).astype(np.float32)
+        c_prev = rng.uniform(-1, 1, H).astype(np.float32)
+        z = sigmoid_masked(wx[:H] + rh[:H])
+        r = sigmoid_masked(wx[H:2 * H] + rh[H:2 * H])
+        g = np.tanh(wx[2 * H:] + r * rh[2 * H:]).astype(np.float32)
+        c = z * c_prev + (np.float32(1) - z) * g
+        o = c - layer.theta > 0
+        y, c_new, o2 = layer.cell(wx, rh, c_prev)
+        np.testing.assert_array_equal(o2, o)
+        np.testing.assert_array_equal(y.view(np.uint32),
+                                      np.where(o, c, np.float32(0)).view(np.uint32))
+        np.testing.assert_array_equal(c_new, c - np.where(o, layer.theta, np.float32(0)))
