@@ -87,12 +87,26 @@ class CSRMatrix:
     def matches(self, M: np.ndarray) -> bool:
         """Whether this CSR still holds exactly the nonzeros of ``M`` (O(M.size), no copy of M):
         the same number of nonzeros and the same values at the stored positions."""
-        if M.shape != self.shape or np.count_nonzero(M) != self.nnz:
+        if M.shape != self.shape or M.dtype != _F32:
             return False
-        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.rowptr))
-        # equal values at the stored positions and no other nonzero (the count) -> M unchanged;
         # NaN compares unequal to itself, so a matrix holding NaN is rebuilt each time (correct)
-        return bool(np.array_equal(M[rows, self.cols], self.vals))
+        return bool(_csr_matches(np.ascontiguousarray(M), self.rowptr, self.cols, self.vals))
+
+
+@numba.njit(cache=True, nogil=True)
+def _csr_matches(M, rowptr, cols, vals):  # pragma: no cover (compiled)
+    """One pass over M: its nonzeros are exactly the CSR's, row by row, at the same columns."""
+    for i in range(M.shape[0]):
+        k, end = rowptr[i], rowptr[i + 1]
+        for c in range(M.shape[1]):
+            v = M[i, c]
+            if v != 0:
+                if k >= end or cols[k] != c or vals[k] != v:
+                    return False
+                k += 1
+        if k != end:
+            return False
+    return True
 
 
 @numba.njit(cache=True, nogil=True)
