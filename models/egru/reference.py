@@ -12,20 +12,32 @@ The math is that of ``docs/egru.md`` (shared), which follows the EvNN reference 
 Thresholds are clamped to [0, 1] (EvNN clamps ``thr`` before every forward pass); the layer keeps
 the clamped copy so that every user sees the same effective θ.
 
-The products ``x·W`` and ``y_prev·R`` gather only the rows of *nonzero* inputs, so the cost of a
-step follows the number of events — the property the event-driven hardware exploits. The dense
-products (``dense=True``) exist as the check of that sparse path.
+**Two paths, one math.** The default (sparse) path holds W and R in CSR form (rows = inputs,
+columns = the 3H gate columns; built once per layer on first use and cached) — the representation
+the PEs hold — and a numba kernel touches only the nonzeros of the rows of nonzero inputs / of the
+units that fired, so the cost of a step follows events × nonzeros per row, as on the chip. It
+accumulates as the firmware does: per event ``acc += x * w`` (float32 product rounded, then the
+float32 sum rounded), events in ascending input index order, then ``wx = acc + b_x``. The dense
+path (``dense=True``: ``x @ W + b_x`` by BLAS) is the readable specification; it sums in BLAS's
+order (blocked, fused multiply-adds), so the two agree to float32 round-off (bit for bit whenever
+the products and their partial sums are exact), and the tests check them against each other.
+
+W and R are read once, when the CSR is built: edit them in place only before the layer's first
+sparse step, or call ``refresh()`` after editing. ``EGRUStack.run`` checks that the cached CSR
+still equals W and R (the nonzero count and the values at the stored positions) and rebuilds it
+if not.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from models.egru.errors import ModelError
 
-__all__ = ["EGRULayer", "EGRUStack", "StackTrace", "sigmoid", "GATES"]
+__all__ = ["EGRULayer", "EGRUStack", "StackTrace", "CSRMatrix", "sigmoid", "GATES"]
 
 GATES = ("z", "r", "g")
 _F32 = np.float32
@@ -34,12 +46,10 @@ _F32 = np.float32
 def sigmoid(v: np.ndarray) -> np.ndarray:
     """Logistic function in float32, stable for large |v| (no overflow warnings)."""
     v = np.asarray(v, dtype=_F32)
-    out = np.empty_like(v)
-    pos = v >= 0
-    out[pos] = _F32(1) / (_F32(1) + np.exp(-v[pos]))
-    e = np.exp(v[~pos])
-    out[~pos] = e / (_F32(1) + e)
-    return out
+    # e = exp(-|v|) is exp(-v) where v >= 0 and exp(v) elsewhere: 1 / (1 + exp(-v)) for v >= 0,
+    # exp(v) / (1 + exp(v)) for v < 0, element for element as computing the halves apart
+    e = np.exp(-np.abs(v))
+    return np.where(v >= 0, _F32(1) / (_F32(1) + e), e / (_F32(1) + e))
 
 
 def _as_f32(name: str, a, shape: tuple[int, ...]) -> np.ndarray:
@@ -51,11 +61,74 @@ def _as_f32(name: str, a, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def _active_rows(x: np.ndarray) -> np.ndarray:
-    """Indices of input rows that carry an event (nonzero in any batch element)."""
-    if x.ndim == 1:
-        return np.flatnonzero(x)
-    return np.flatnonzero(np.any(x != 0, axis=0))
+@dataclass(frozen=True)
+class CSRMatrix:
+    """Compressed sparse rows of a dense float32 matrix: row i's nonzeros are
+    ``vals[rowptr[i]:rowptr[i+1]]`` at columns ``cols[...]`` (ascending)."""
+
+    rowptr: np.ndarray  # (n_rows + 1,) int64
+    cols: np.ndarray  # (nnz,) uint16 if at most 65,536 columns (as on the PEs), else int32
+    vals: np.ndarray  # (nnz,) float32
+    shape: tuple[int, int]
+
+    @classmethod
+    def from_dense(cls, M: np.ndarray) -> CSRMatrix:
+        r, c = np.nonzero(M)  # row-major: rows ascending, columns ascending within a row
+        rowptr = np.zeros(M.shape[0] + 1, np.int64)
+        np.cumsum(np.bincount(r, minlength=M.shape[0]), out=rowptr[1:])
+        cols = c.astype(np.uint16 if M.shape[1] <= 1 << 16 else np.int32)
+        return cls(rowptr, cols, np.ascontiguousarray(M[r, c], _F32),
+                   (int(M.shape[0]), int(M.shape[1])))
+
+    @property
+    def nnz(self) -> int:
+        return int(self.vals.size)
+
+    def matches(self, M: np.ndarray) -> bool:
+        """Whether this CSR still holds exactly the nonzeros of ``M`` (O(M.size), no copy of M):
+        the same number of nonzeros and the same values at the stored positions."""
+        if M.shape != self.shape or M.dtype != _F32:
+            return False
+        # NaN compares unequal to itself, so a matrix holding NaN is rebuilt each time (correct)
+        return bool(_csr_matches(np.ascontiguousarray(M), self.rowptr, self.cols, self.vals))
+
+
+@numba.njit(cache=True, nogil=True)
+def _csr_matches(M, rowptr, cols, vals):  # pragma: no cover (compiled)
+    """One pass over M: its nonzeros are exactly the CSR's, row by row, at the same columns."""
+    for i in range(M.shape[0]):
+        k, end = rowptr[i], rowptr[i + 1]
+        for c in range(M.shape[1]):
+            v = M[i, c]
+            if v != 0:
+                if k >= end or cols[k] != c or vals[k] != v:
+                    return False
+                k += 1
+        if k != end:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _csr_product(x, rowptr, cols, vals, bias, out):  # pragma: no cover (compiled)
+    """out[b] = (sum over nonzero x[b, i], i ascending, of x[b, i] * row i) + bias, in float32.
+
+    Per event and nonzero weight: ``acc += x * w`` with the product and the sum each rounded to
+    float32 (the firmware's VMLA); ``out = acc + bias`` at the end (the firmware's tick)."""
+    n_b, n_in = x.shape
+    n_out = out.shape[1]
+    for b in range(n_b):
+        acc = out[b]
+        for c in range(n_out):
+            acc[c] = np.float32(0)
+        for i in range(n_in):
+            xi = x[b, i]
+            if xi != 0:
+                for j in range(rowptr[i], rowptr[i + 1]):
+                    c = cols[j]
+                    acc[c] = np.float32(acc[c] + np.float32(xi * vals[j]))
+        for c in range(n_out):
+            acc[c] = np.float32(acc[c] + bias[c])
 
 
 class EGRULayer:
@@ -76,6 +149,7 @@ class EGRULayer:
         self.theta = np.clip(theta, _F32(0), _F32(1)).astype(_F32)
         self.n_in = n_in
         self.hidden = hidden
+        self._csr: tuple[CSRMatrix, CSRMatrix] | None = None
 
     # -- sizes -------------------------------------------------------------------------------
     @property
@@ -86,20 +160,41 @@ class EGRULayer:
         shape = (self.hidden,) if batch is None else (batch, self.hidden)
         return np.zeros(shape, _F32), np.zeros(shape, _F32)
 
+    # -- CSR weights (the sparse path) -------------------------------------------------------
+    @property
+    def csr(self) -> tuple[CSRMatrix, CSRMatrix]:
+        """(W, R) in CSR form, built on first use and cached on the layer."""
+        if self._csr is None:
+            self._csr = (CSRMatrix.from_dense(self.W), CSRMatrix.from_dense(self.R))
+        return self._csr
+
+    def refresh(self, check: bool = False) -> None:
+        """Forget the cached CSR (after editing W or R in place); with ``check``, only if it no
+        longer matches W and R."""
+        if self._csr is None:
+            return
+        if not check or not (self._csr[0].matches(self.W) and self._csr[1].matches(self.R)):
+            self._csr = None
+
+    @staticmethod
+    def _product(v: np.ndarray, m: CSRMatrix, bias: np.ndarray) -> np.ndarray:
+        v2 = np.ascontiguousarray(v.reshape(-1, v.shape[-1]), _F32)
+        out = np.empty((v2.shape[0], m.shape[1]), _F32)
+        _csr_product(v2, m.rowptr, m.cols, m.vals, bias, out)
+        return out.reshape(*v.shape[:-1], m.shape[1])
+
     # -- numerics ----------------------------------------------------------------------------
     def input_product(self, x: np.ndarray, dense: bool = False) -> np.ndarray:
-        """x·W + b_x, using only the rows of W whose input is nonzero (unless ``dense``)."""
+        """x·W + b_x: on the CSR nonzeros of the rows of nonzero inputs (unless ``dense``)."""
         if dense:
             return x @ self.W + self.b_x
-        rows = _active_rows(x)
-        return x[..., rows] @ self.W[rows] + self.b_x
+        return self._product(x, self.csr[0], self.b_x)
 
     def recurrent_product(self, y_prev: np.ndarray, dense: bool = False) -> np.ndarray:
-        """y_prev·R + b_r, using only the rows of R of units that fired (unless ``dense``)."""
+        """y_prev·R + b_r: on the CSR nonzeros of the rows of fired units (unless ``dense``)."""
         if dense:
             return y_prev @ self.R + self.b_r
-        rows = _active_rows(y_prev)
-        return y_prev[..., rows] @ self.R[rows] + self.b_r
+        return self._product(y_prev, self.csr[1], self.b_r)
 
     def cell(self, wx: np.ndarray, rh: np.ndarray, c_prev: np.ndarray):
         """Gate nonlinearity and event generation from the two products.
@@ -109,13 +204,13 @@ class EGRULayer:
         reuse exactly this operation order.
         """
         H = self.hidden
-        z = sigmoid(wx[..., :H] + rh[..., :H])
-        r = sigmoid(wx[..., H : 2 * H] + rh[..., H : 2 * H])
-        g = np.tanh(wx[..., 2 * H :] + r * rh[..., 2 * H :]).astype(_F32)
+        zr = sigmoid(wx[..., : 2 * H] + rh[..., : 2 * H])  # z and r: elementwise, one call
+        z, r = zr[..., :H], zr[..., H:]
+        g = np.tanh(wx[..., 2 * H :] + r * rh[..., 2 * H :]).astype(_F32, copy=False)
         c = z * c_prev + (_F32(1) - z) * g
         o = c - self.theta > 0
-        y = np.where(o, c, _F32(0)).astype(_F32)
-        c_new = (c - np.where(o, self.theta, _F32(0))).astype(_F32)
+        y = np.where(o, c, _F32(0)).astype(_F32, copy=False)
+        c_new = (c - np.where(o, self.theta, _F32(0))).astype(_F32, copy=False)
         return y, c_new, o
 
     def step(self, x, y_prev, c_prev, dense: bool = False):
@@ -195,9 +290,72 @@ class EGRUStack:
             inp = y
         return inp, new_state
 
+    # steps per block of the sparse run: the input products of a block are computed at once
+    RUN_BLOCK = 256
+
     def run(self, xs, state=None, dense: bool = False, trace: bool = False) -> StackTrace:
-        """Run T steps of input ``xs`` (T, n_in) or (T, B, n_in) from ``state`` (zeros)."""
+        """Run T steps of input ``xs`` (T, n_in) or (T, B, n_in) from ``state`` (zeros).
+
+        The sparse path runs block by block of ``RUN_BLOCK`` steps and, within a block, layer by
+        layer: the input products of a layer for the whole block in one kernel call (its inputs
+        are known), then the recurrence step by step. Each step's operations are those of
+        ``step``, so the result is the same bit for bit; the dense path is ``step`` in a loop.
+        """
         xs = np.asarray(xs, dtype=_F32)
+        if dense:
+            return self._run_steps(xs, state, dense=True, trace=trace)
+        for layer in self.layers:  # W or R edited since the CSR was built -> rebuild it
+            layer.refresh(check=True)
+        if xs.ndim not in (2, 3) or xs.shape[-1] != self.n_in:
+            raise ModelError(f"EGRU input has shape {xs.shape}, expected (T, [B,] {self.n_in})")
+        T = xs.shape[0]
+        bshape = xs.shape[1:-1]
+        if state is None:
+            state = self.zero_state(bshape[0] if bshape else None)
+        state = [(np.ascontiguousarray(y, _F32), np.ascontiguousarray(c, _F32)) for y, c in state]
+        for layer, (y, c) in zip(self.layers, state, strict=True):
+            if y.shape != (*bshape, layer.hidden) or c.shape != y.shape:
+                raise ModelError(f"EGRU state shapes y {y.shape}, c {c.shape}; expected "
+                                 f"{(*bshape, layer.hidden)}")
+        ys = [np.zeros((T, *bshape, layer.hidden), _F32) for layer in self.layers]
+        cs = [np.zeros((T, *bshape, layer.hidden), _F32) for layer in self.layers]
+        nb = int(np.prod(bshape, dtype=np.int64))
+        for t0 in range(0, T, self.RUN_BLOCK):
+            t1 = min(T, t0 + self.RUN_BLOCK)
+            inp = xs[t0:t1]
+            for i, layer in enumerate(self.layers):
+                Wc, Rc = layer.csr
+                wx = np.empty(((t1 - t0) * nb, 3 * layer.hidden), _F32)
+                _csr_product(np.ascontiguousarray(inp.reshape(-1, layer.n_in)), Wc.rowptr,
+                             Wc.cols, Wc.vals, layer.b_x, wx)
+                wx = wx.reshape(t1 - t0, *bshape, 3 * layer.hidden)
+                y, c = state[i]
+                rh = np.empty((nb, 3 * layer.hidden), _F32)
+                y_out, c_out = ys[i], cs[i]
+                for t in range(t1 - t0):
+                    _csr_product(y.reshape(nb, layer.hidden), Rc.rowptr, Rc.cols, Rc.vals,
+                                 layer.b_r, rh)
+                    y, c, _ = layer.cell(wx[t], rh.reshape(*bshape, 3 * layer.hidden), c)
+                    y_out[t0 + t] = y
+                    c_out[t0 + t] = c
+                state[i] = (y, c)
+                inp = ys[i][t0:t1]
+        events = [np.count_nonzero(y.reshape(T, nb * y.shape[-1]), axis=1).astype(np.int64)
+                  for y in ys]
+        in_events = np.count_nonzero(xs.reshape(T, nb * self.n_in), axis=1).astype(np.int64)
+        trs = None
+        if trace:
+            trs = []
+            for y in ys:
+                tr, tr_state = np.zeros_like(y), np.zeros_like(y[0])
+                for t in range(T):
+                    tr_state = self.TRACE_DECAY * tr_state + (_F32(1) - self.TRACE_DECAY) * y[t]
+                    tr[t] = tr_state
+                trs.append(tr)
+        return StackTrace(ys=ys, cs=cs, events=events, traces=trs, input_events=in_events)
+
+    def _run_steps(self, xs, state=None, dense: bool = False, trace: bool = False) -> StackTrace:
+        """``run`` as a loop over ``step`` (the dense specification)."""
         T = xs.shape[0]
         batch = xs.shape[1] if xs.ndim == 3 else None
         if state is None:

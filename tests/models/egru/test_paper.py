@@ -69,3 +69,20 @@ def test_stored_calibration_is_reproduced():
     finally:
         paper_mod.CALIBRATED_THETA_SCALE = stored
     assert fresh.meta["calibration"]["theta_scale"] == pytest.approx(list(stored), rel=1e-9)
+
+
+# sha256 over embedding, then W, R, b_x, b_r, θ of each layer, of paper_shape_model(seed=0) as the
+# generator produced it before it was sped up (the README figures depend on these weights)
+PAPER_SEED0_SHA256 = "ab22a4a0d366084f2a85d02ed4cd118069a8d3fb733f841ed628255ae3791d18"
+
+
+def test_seed0_weights_are_pinned_bit_for_bit(paper):
+    import hashlib
+
+    h = hashlib.sha256(paper.embedding.tobytes())
+    for l in paper.stack.layers:
+        for a in (l.W, l.R, l.b_x, l.b_r, l.theta):
+            h.update(a.tobytes())
+    assert h.hexdigest() == PAPER_SEED0_SHA256
+    assert paper.meta["calibration"]["activity_reached"] == pytest.approx(
+        [0.46496296296296297, 0.4650814814814815, 0.3070773333333333], abs=1e-6)

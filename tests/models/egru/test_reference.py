@@ -4,9 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from models.egru.errors import ModelError
-from models.egru.reference import EGRULayer, EGRUStack, sigmoid
+from models.egru.reference import CSRMatrix, EGRULayer, EGRUStack, sigmoid
 
 
 def random_layer(n_in, hidden, seed, scale=0.5, theta=0.1, prune=0.0):
@@ -99,9 +101,11 @@ def test_sparse_path_ignores_rows_of_silent_inputs():
     y_prev[4] = 0.8
     c_prev = np.full(6, 0.05, np.float32)
     y_ref, c_ref = layer.step(x, y_prev, c_prev)
-    layer.W[[0, 1, 3, 4, 5, 6, 8, 9]] = np.nan
-    layer.R[[0, 1, 2, 3, 5]] = np.nan
-    y, c = layer.step(x, y_prev, c_prev)
+    W, R = layer.W.copy(), layer.R.copy()
+    W[[0, 1, 3, 4, 5, 6, 8, 9]] = np.nan
+    R[[0, 1, 2, 3, 5]] = np.nan
+    bad = EGRULayer(W, R, layer.b_x, layer.b_r, layer.theta)  # its CSR holds the NaN rows
+    y, c = bad.step(x, y_prev, c_prev)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(c, c_ref)
 
@@ -136,3 +140,239 @@ def test_bad_parameters_give_model_errors():
         EGRUStack([layer, layer])
     with pytest.raises(ModelError, match="3 features"):
         layer.step(np.zeros(3, np.float32), *layer.zero_state())
+
+
+# -- the sparse (CSR, numba) path against the dense specification --------------------------------
+
+def firmware_order_product(x, M, b):
+    """x·M + b as the firmware sums it: per nonzero input (ascending), per nonzero weight,
+    ``acc += x * w`` with the product and the sum rounded to float32; then ``acc + b``."""
+    acc = np.zeros(M.shape[1], np.float32)
+    for i in np.flatnonzero(x):
+        for c in np.flatnonzero(M[i]):
+            acc[c] = np.float32(acc[c] + np.float32(x[i] * M[i, c]))
+    return (acc + b).astype(np.float32)
+
+
+def _pre_reset_state(y, c_new):
+    """The state before the subtractive reset, c: y where the unit fired, else c_new."""
+    return np.where(y != 0, y, c_new).astype(np.float32)
+
+
+@st.composite
+def sparse_nets(draw, exact: bool):
+    """A random pruned layer and one step's inputs. ``exact``: weights k/16 and inputs k/8 with
+    small k, so that every product and partial sum is exact in float32 and any summation order
+    (BLAS's too) gives the same bits."""
+    n_in = draw(st.integers(1, 24))
+    hidden = draw(st.integers(1, 20))
+    seed = draw(st.integers(0, 2**32 - 1))
+    w_density = draw(st.sampled_from([0.0, 0.05, 0.3, 1.0]))
+    x_density = draw(st.sampled_from([0.0, 0.2, 0.6, 1.0]))
+    y_density = draw(st.sampled_from([0.0, 0.3, 1.0]))
+    rng = np.random.default_rng(seed)
+
+    def values(shape, step):
+        if exact:
+            return (rng.integers(-16, 17, shape) * step).astype(np.float32)
+        return (rng.standard_normal(shape) * 0.7).astype(np.float32)
+
+    W = values((n_in, 3 * hidden), 1 / 16)
+    R = values((hidden, 3 * hidden), 1 / 16)
+    W[rng.random(W.shape) >= w_density] = 0
+    R[rng.random(R.shape) >= w_density] = 0
+    b_x = values(3 * hidden, 1 / 16) * np.float32(0.5)
+    b_r = values(3 * hidden, 1 / 16) * np.float32(0.5)
+    x = values(n_in, 1 / 8)
+    x[rng.random(n_in) >= x_density] = 0
+    y_prev = np.abs(values(hidden, 1 / 8))
+    y_prev[rng.random(hidden) >= y_density] = 0
+    c_prev = (rng.uniform(-0.5, 1.0, hidden)).astype(np.float32)
+    theta_mode = draw(st.sampled_from(["random", "zero", "one"]))
+    theta = {"random": rng.uniform(0, 0.6, hidden), "zero": np.zeros(hidden),
+             "one": np.ones(hidden)}[theta_mode].astype(np.float32)
+    return EGRULayer(W, R, b_x, b_r, theta), x, y_prev, c_prev
+
+
+_HYP = settings(max_examples=80, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@_HYP
+@given(sparse_nets(exact=True))
+def test_sparse_equals_dense_bit_for_bit_when_sums_are_exact(net):
+    layer, x, y_prev, c_prev = net
+    np.testing.assert_array_equal(layer.input_product(x), layer.input_product(x, dense=True))
+    np.testing.assert_array_equal(layer.recurrent_product(y_prev),
+                                  layer.recurrent_product(y_prev, dense=True))
+    y_s, c_s = layer.step(x, y_prev, c_prev)
+    y_d, c_d = layer.step(x, y_prev, c_prev, dense=True)
+    np.testing.assert_array_equal(y_s, y_d)
+    np.testing.assert_array_equal(c_s, c_d)
+    # thresholds exactly at the state value: c - θ = 0 does not fire, on either path
+    c_pre = _pre_reset_state(y_d, c_d)
+    at = (c_pre >= 0) & (c_pre <= 1)
+    theta = np.where(at, c_pre, layer.theta).astype(np.float32)
+    edge = EGRULayer(layer.W, layer.R, layer.b_x, layer.b_r, theta)
+    y_s, c_s = edge.step(x, y_prev, c_prev)
+    y_d, c_d = edge.step(x, y_prev, c_prev, dense=True)
+    np.testing.assert_array_equal(y_s, y_d)
+    np.testing.assert_array_equal(c_s, c_d)
+    assert not np.any(y_s[at]), "a unit whose state equals its threshold fired"
+    np.testing.assert_array_equal(c_s[at], c_pre[at])  # no reset either
+
+
+@_HYP
+@given(sparse_nets(exact=False))
+def test_sparse_path_sums_in_the_firmware_order_and_agrees_with_dense(net):
+    layer, x, y_prev, c_prev = net
+    wx = layer.input_product(x)
+    rh = layer.recurrent_product(y_prev)
+    # bit for bit the firmware's order (ascending inputs, rounded product, rounded sum)
+    np.testing.assert_array_equal(wx, firmware_order_product(x, layer.W, layer.b_x))
+    np.testing.assert_array_equal(rh, firmware_order_product(y_prev, layer.R, layer.b_r))
+    # and the dense specification to float32 round-off
+    scale = 1 + np.abs(x) @ np.abs(layer.W) + np.abs(layer.b_x)
+    np.testing.assert_array_less(np.abs(wx - layer.input_product(x, dense=True)), 1e-6 * scale)
+    scale = 1 + np.abs(y_prev) @ np.abs(layer.R) + np.abs(layer.b_r)
+    np.testing.assert_array_less(np.abs(rh - layer.recurrent_product(y_prev, dense=True)),
+                                 1e-6 * scale)
+    y_s, c_s = layer.step(x, y_prev, c_prev)
+    y_d, c_d = layer.step(x, y_prev, c_prev, dense=True)
+    c_pre = _pre_reset_state(y_d, c_d)
+    flip = (y_s != 0) != (y_d != 0)
+    # an event may differ only where the state sits within round-off of the threshold
+    assert np.all(np.abs(c_pre[flip] - layer.theta[flip]) < 1e-5)
+    same = ~flip
+    np.testing.assert_allclose(y_s[same], y_d[same], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(c_s[same], c_d[same], rtol=1e-5, atol=1e-6)
+
+
+def test_edge_cases_nothing_fires_everything_fires():
+    layer = random_layer(12, 10, seed=9, prune=0.8)
+    H = layer.hidden
+    # no input, no event: the products are the biases, on both paths
+    z_in, y0 = np.zeros(12, np.float32), layer.zero_state()[0]
+    np.testing.assert_array_equal(layer.input_product(z_in), layer.b_x)
+    np.testing.assert_array_equal(layer.recurrent_product(y0), layer.b_r)
+    # θ = 1 with states below 1: no unit fires
+    hi = EGRULayer(layer.W, layer.R, layer.b_x, layer.b_r, np.ones(H, np.float32))
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((30, 12)).astype(np.float32)
+    tr = EGRUStack([hi]).run(xs)
+    tr_d = EGRUStack([hi]).run(xs, dense=True)
+    assert tr.events[0].sum() == 0 == tr_d.events[0].sum()
+    np.testing.assert_allclose(tr.cs[0], tr_d.cs[0], rtol=1e-6, atol=1e-6)
+    # θ = 0 with positive states: every unit fires every step (all rows of R are used)
+    lo = EGRULayer(layer.W, layer.R, np.abs(layer.b_x) + 3, layer.b_r, np.zeros(H, np.float32))
+    tr = EGRUStack([lo]).run(np.abs(xs))
+    tr_d = EGRUStack([lo]).run(np.abs(xs), dense=True)
+    assert tr.events[0].tolist() == [H] * 30 == tr_d.events[0].tolist()
+    np.testing.assert_allclose(tr.ys[0], tr_d.ys[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_batched_sparse_step_equals_per_element_steps(seed):
+    layer = random_layer(9, 7, seed, prune=0.6)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((4, 9)).astype(np.float32)
+    x[rng.random(x.shape) < 0.5] = 0
+    x[2] = 0  # one batch element without any input event
+    y_prev = np.abs(rng.standard_normal((4, 7))).astype(np.float32)
+    y_prev[rng.random(y_prev.shape) < 0.5] = 0
+    c_prev = rng.uniform(0, 0.5, (4, 7)).astype(np.float32)
+    y, c = layer.step(x, y_prev, c_prev)
+    for b in range(4):
+        yb, cb = layer.step(x[b], y_prev[b], c_prev[b])
+        np.testing.assert_array_equal(y[b], yb)
+        np.testing.assert_array_equal(c[b], cb)
+
+
+def test_csr_is_cached_and_follows_in_place_edits_at_run():
+    layer = random_layer(6, 5, seed=5, prune=0.5)
+    stack = EGRUStack([layer])
+    xs = np.random.default_rng(5).standard_normal((8, 6)).astype(np.float32)
+    before = stack.run(xs)
+    csr = layer.csr
+    assert layer.csr is csr  # built once, cached on the layer
+    assert csr[0].nnz == np.count_nonzero(layer.W) and csr[1].nnz == np.count_nonzero(layer.R)
+    layer.W[0, :] *= 2  # in-place edit: EGRUStack.run notices and rebuilds the CSR
+    layer.W[1, 0] = 0.25
+    after = stack.run(xs)
+    assert layer.csr is not csr
+    fresh = EGRUStack([EGRULayer(layer.W.copy(), layer.R, layer.b_x, layer.b_r, layer.theta)])
+    np.testing.assert_array_equal(after.ys[0], fresh.run(xs).ys[0])
+    assert not np.array_equal(after.cs[0], before.cs[0])
+    csr = layer.csr
+    stack.run(xs)
+    assert layer.csr is csr  # unchanged weights: the cache is kept
+    layer.refresh()
+    assert layer._csr is None
+
+
+def test_csr_matrix_layout():
+    M = np.array([[0, 1.5, 0, -2], [0, 0, 0, 0], [3, 0, 0, 0.5]], np.float32)
+    m = CSRMatrix.from_dense(M)
+    assert m.rowptr.tolist() == [0, 2, 2, 4]
+    assert m.cols.tolist() == [1, 3, 0, 3] and m.cols.dtype == np.uint16
+    assert m.vals.tolist() == [1.5, -2, 3, 0.5]
+    assert m.matches(M) and not m.matches(M * 2)
+    wide = np.zeros((2, 70002), np.float32)
+    wide[1, 70001] = 1.0
+    wide[0, 5] = 2.0
+    mw = CSRMatrix.from_dense(wide)
+    assert mw.cols.dtype == np.int32 and mw.cols.tolist() == [5, 70001]
+    out = EGRULayer._product(np.array([0.5, 3.0], np.float32), mw,
+                             np.zeros(70002, np.float32))
+    assert out[5] == 1.0 and out[70001] == 3.0 and np.count_nonzero(out) == 2
+
+
+@pytest.mark.parametrize("batch", [None, 3])
+@pytest.mark.parametrize("block", [1, 4, 256])
+def test_blocked_run_equals_a_loop_of_steps_bit_for_bit(batch, block, monkeypatch):
+    monkeypatch.setattr(EGRUStack, "RUN_BLOCK", block)
+    rng = np.random.default_rng(11)
+    stack = EGRUStack([random_layer(8, 12, 11, prune=0.7), random_layer(12, 6, 12, theta=0.15)])
+    shape = (13, 8) if batch is None else (13, batch, 8)
+    xs = rng.standard_normal(shape).astype(np.float32)
+    xs[rng.random(shape) < 0.5] = 0
+    state = [(np.abs(rng.standard_normal(s[0].shape)).astype(np.float32),
+              rng.uniform(0, 0.3, s[0].shape).astype(np.float32))
+             for s in stack.zero_state(batch)]
+    a = stack.run(xs, state=state, trace=True)
+    b = stack._run_steps(xs, state=state, trace=True)  # step() in a loop, sparse products
+    for f in ("ys", "cs", "events", "traces"):
+        for u, v in zip(getattr(a, f), getattr(b, f), strict=True):
+            np.testing.assert_array_equal(u, v)
+    np.testing.assert_array_equal(a.input_events, b.input_events)
+    empty = stack.run(xs[:0])
+    assert [y.shape[0] for y in empty.ys] == [0, 0]
+
+
+def test_cell_equals_the_masked_formulation_bit_for_bit():
+    # the cell as first written (sigmoid by boolean masks, gates one by one): same bits
+    def sigmoid_masked(v):
+        out = np.empty_like(v)
+        pos = v >= 0
+        out[pos] = np.float32(1) / (np.float32(1) + np.exp(-v[pos]))
+        e = np.exp(v[~pos])
+        out[~pos] = e / (np.float32(1) + e)
+        return out
+
+    layer = random_layer(3, 500, seed=13, theta=0.2)
+    H = layer.hidden
+    rng = np.random.default_rng(13)
+    for scale in (0.01, 1.0, 30.0):
+        wx = (rng.standard_normal(3 * H) * scale).astype(np.float32)
+        rh = (rng.standard_normal(3 * H) * scale).astype(np.float32)
+        c_prev = rng.uniform(-1, 1, H).astype(np.float32)
+        z = sigmoid_masked(wx[:H] + rh[:H])
+        r = sigmoid_masked(wx[H:2 * H] + rh[H:2 * H])
+        g = np.tanh(wx[2 * H:] + r * rh[2 * H:]).astype(np.float32)
+        c = z * c_prev + (np.float32(1) - z) * g
+        o = c - layer.theta > 0
+        y, c_new, o2 = layer.cell(wx, rh, c_prev)
+        np.testing.assert_array_equal(o2, o)
+        np.testing.assert_array_equal(y.view(np.uint32),
+                                      np.where(o, c, np.float32(0)).view(np.uint32))
+        np.testing.assert_array_equal(c_new, c - np.where(o, layer.theta, np.float32(0)))
