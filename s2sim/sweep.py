@@ -285,7 +285,9 @@ def _range_values(name: str, spec: dict) -> list:
             raise SpaceError(f"axis {name}: 'step' must be > 0, got {step!r}")
         n = int(math.floor((hi - lo) / step + 1e-9)) + 1
         vals = [lo + i * step for i in range(max(n, 0))]
-    ints = all(isinstance(x, int) for x in (lo, hi, spec.get("step", 0.5)))
+    whole = (isinstance(spec["step"], int) if "step" in spec
+             else all(abs(v - round(v)) < 1e-9 for v in vals))
+    ints = isinstance(lo, int) and isinstance(hi, int) and whole
     return [int(round(v)) if ints else float(f"{v:.12g}") for v in vals]
 
 
@@ -434,6 +436,8 @@ def parse_space(space) -> Space:
         raise SpaceError(f"space {source}: unknown key(s) {', '.join(sorted(map(str, unknown)))}"
                          " (known: bench, base, axes, sample, constraints, pareto)")
     bench, base = _base_options(data)
+    # each point runs --no-plots --quiet anyway: saying so in the base is harmless
+    base = {k: v for k, v in base.items() if _dest(k) not in ("no_plots", "quiet")}
     options = _options(bench_parser(bench))
     for k, v in base.items():
         check_value("base option", str(k), v, options)
