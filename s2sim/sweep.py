@@ -516,7 +516,7 @@ _SOURCE_HASH: str | None = None
 
 def source_fingerprint() -> str:
     """s2sim's version and a hash of its Python sources (and the bundled spec): any change to
-    the simulator invalidates the cache."""
+    the simulator invalidates the cache (the sweep's own two modules excepted)."""
     global _SOURCE_HASH
     if _SOURCE_HASH is None:
         import s2sim
@@ -525,6 +525,8 @@ def source_fingerprint() -> str:
         h = hashlib.sha256()
         for pkg in ("s2sim", "firmware_py", "models"):
             for f in sorted((root / pkg).rglob("*.py")) + sorted((root / pkg).rglob("*.yaml")):
+                if f.name == "sweep.py":  # the sweep's own code does not change a report
+                    continue
                 h.update(str(f.relative_to(root)).encode())
                 h.update(f.read_bytes())
         _SOURCE_HASH = h.hexdigest()[:16]
@@ -776,8 +778,10 @@ def _client(scheduler: str | None, workers: int):
             return Client(scheduler, timeout=30), None
         except (OSError, TimeoutError) as exc:
             raise S2SimError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    import logging
+
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=None, silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 
@@ -964,17 +968,18 @@ def _plot_front(res: SweepResult, plt) -> Path:
     xs, ys = [r[m[0]] for r in ok], [r[m[1]] for r in ok]
     colour = [r[m[2]] for r in ok] if len(m) == 3 else ["tab:blue" if r["feasible"] else
                                                         "lightgray" for r in ok]
-    sc = ax.scatter(xs, ys, c=colour, s=30, alpha=0.8, label="points")
+    sc = ax.scatter(xs, ys, c=colour, s=30, alpha=0.8,
+                    label="points" + ("" if len(m) == 3 else " (grey: fail a constraint)"))
     if len(m) == 3:
         fig.colorbar(sc, ax=ax, label=m[2])
     front = sorted(res.front_rows, key=lambda r: (r[m[0]], r[m[1]]))
     ax.plot([r[m[0]] for r in front], [r[m[1]] for r in front], "-o", color="tab:red",
             mfc="none", ms=9, label="Pareto front", drawstyle="steps-post" if len(m) == 2
             else "default")
-    for r in front:
-        label = " ".join(f"{k}={_fmt(r.get(k))}" for k in res.space.axes)
-        ax.annotate(_short(label), (r[m[0]], r[m[1]]), fontsize=7, xytext=(4, 4),
-                    textcoords="offset points")
+    for r in front:  # short axis names: compile.cycle_headroom -> cycle_headroom
+        label = ", ".join(f"{k.rsplit('.', 1)[-1]}={_fmt(r.get(k))}" for k in res.space.axes)
+        ax.annotate(f"#{r['point']} {_short(label, 60)}", (r[m[0]], r[m[1]]), fontsize=7,
+                    xytext=(4, 4), textcoords="offset points")
     ax.set_xlabel(m[0])
     ax.set_ylabel(m[1])
     ax.set_title(f"{Path(res.space.source).name}: {len(ok)} points, {len(front)} on the front")
