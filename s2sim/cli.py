@@ -16,7 +16,7 @@ import sys
 from s2sim.errors import S2SimError
 
 # Module names under s2sim.commands, in the order `s2sim --help` lists them.
-COMMANDS = ["chip", "compile", "run", "bench", "report", "diff", "validate"]
+COMMANDS = ["chip", "compile", "run", "bench", "report", "diff", "validate", "sweep"]
 
 
 def build_parser() -> argparse.ArgumentParser:
