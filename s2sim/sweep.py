@@ -18,8 +18,8 @@ Each point is an ordinary ``s2sim bench`` run (in-process, ``--no-plots --quiet`
 ``report.json`` is kept under ``OUT/points/<key>/``; the key hashes everything that determines
 the result (model file, spec, options, s2sim version and source), so a rerun computes only the
 points that are missing. Points run on ``dask.distributed``: a ``LocalCluster`` by default, or an
-existing cluster by its ``tcp://`` scheduler address. Spec overrides and compiler keywords that the
-bench has no option for are applied by wrapping the compiler entry point for that point's run.
+existing cluster by its ``tcp://`` scheduler address. Spec overrides and compiler keywords reach
+the bench as its own ``--set`` and ``--compile-option`` options.
 
 Only ``s2sim.commands.sweep`` imports this module.
 """
@@ -497,9 +497,12 @@ def make_point(space: Space, index: int, values: dict, options: dict) -> Point:
             argv += [options[_dest(name)].option_strings[-1]] if value else []
         else:
             argv += [options[_dest(name)].option_strings[-1], _cli_text(value)]
-    if overrides and "set" in options:  # the bench takes --set itself: pass them on
-        argv += [x for k, v in sorted(overrides.items()) for x in ("--set", f"{k}={v}")]
-        overrides = {}
+    # spec overrides and compiler keywords go to the bench's own --set / --compile-option
+    for dest, flag, items in (("set", "--set", overrides),
+                              ("compile_option", "--compile-option", compile_kw)):
+        if items and dest not in options:
+            raise SpaceError(f"axis {next(iter(items))}: bench {space.bench} takes no {flag}")
+        argv += [x for k, v in sorted(items.items()) for x in (flag, f"{k}={_cli_text(v)}")]
     return Point(index, dict(values), argv, overrides, compile_kw)
 
 
@@ -601,30 +604,6 @@ def make_points(space: Space) -> list[Point]:
 # running one point (on a Dask worker or in this process)
 
 
-@contextlib.contextmanager
-def _compiler_hook(spec_overrides: dict, compile_kw: dict):
-    """Route spec overrides and compiler keywords the bench has no option for into every
-    ``compile_network`` call of the run (the mapping records the overrides, so the engines run
-    on the same spec)."""
-    if not spec_overrides and not compile_kw:
-        yield
-        return
-    import s2sim.compiler.compile as cc
-
-    original = cc.compile_network
-
-    def compile_network(network, **kw):
-        kw["spec_overrides"] = {**spec_overrides, **(kw.get("spec_overrides") or {})}
-        kw.update(compile_kw)
-        return original(network, **kw)
-
-    cc.compile_network = compile_network
-    try:
-        yield
-    finally:
-        cc.compile_network = original
-
-
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, S2SimError):
         text = str(exc)
@@ -644,8 +623,7 @@ def run_point(task: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="s2sim-sweep-") as tmp:
         argv = ["bench", task["bench"], *task["argv"], "--out", tmp, "--no-plots", "--quiet"]
         try:
-            with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf), \
-                    _compiler_hook(task["spec_overrides"], task["compile_kw"]):
+            with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
                 args = build_parser().parse_args(argv)
                 rc = int(args.func(args) or 0)
             if rc != 0:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s2sim.commands.options import AUTO, SPEC
+from s2sim.commands.options import AUTO, ESTIMATE
 
 AUTO_TICK_RETRIES = 4  # --tick-s auto: reruns with a longer tick while the run overruns it
 AUTO_TICK_GROWTH = 1.25
@@ -33,6 +33,14 @@ class Bench:
     notes: list[str] = field(default_factory=list)
     parts: dict[str, Any] = field(default_factory=dict)
     t_start: float = field(default_factory=time.perf_counter)
+    files: dict[str, str] = field(default_factory=dict)  # extra files of the folder: name -> text
+
+    def __post_init__(self) -> None:
+        from s2sim.output import output_folder
+        from s2sim.report.io import REPORT_FILE
+
+        # a bad --out is said at once, not after the run (the folder is written as a bundle)
+        self.out = output_folder(self.out, marker=REPORT_FILE)
 
     def say(self, msg: str) -> None:
         """A progress line on stderr, with the seconds since the start."""
@@ -51,14 +59,15 @@ class Bench:
         p = self.parts
         return build_report(workload, result=p.get("result"), mapping=p.get("mapping"),
                             gpus=p.get("gpus", []), quality=p.get("quality"), notes=self.notes,
-                            complete=complete, incomplete_reason=reason)
+                            complete=complete, incomplete_reason=reason,
+                            check_des=p.get("check_des"))
 
     def interrupted(self, workload) -> None:
         """Ctrl-C during a stage: write the partial report (marked incomplete) and say where."""
         from s2sim.report.io import write_report
 
         write_report(self.report(workload, False, f"interrupted by the user while {self.stage}"),
-                     self.out, plots=False)
+                     self.out, plots=False, extra_files=self.files)
         print(f"s2sim: interrupted while {self.stage}; partial report (marked incomplete) "
               f"in {self.out / 'report.json'}", file=sys.stderr)
 
@@ -70,10 +79,10 @@ class Bench:
         rep = self.report(workload, True)
         try:
             self.say(f"writing the report to {self.out}")
-            write_report(rep, self.out, plots=plots)
+            write_report(rep, self.out, plots=plots, extra_files=self.files)
         except KeyboardInterrupt:
-            print(f"s2sim: interrupted while writing; {self.out / 'report.json'} is the previous "
-                  "one or absent", file=sys.stderr)
+            print(f"s2sim: interrupted while writing; {self.out} is left as it was (the "
+                  "previous run's folder, or none)", file=sys.stderr)
             raise
         print(summarize(rep, source=str(self.out / "report.json")))
         return rep
@@ -86,19 +95,17 @@ def performance_level(bench: Bench, pl: int | None) -> int:
     return pl if pl is not None else -1
 
 
-def compile_at_tick(net, tick, notes: list[str], **kw):
-    """Compile at the tick ``--tick-s`` asks for (``parse_tick``'s value or None for the spec's);
-    ``auto`` is the compiler's: the shortest whole microsecond that holds the busiest PE's
-    estimated work (+ headroom) and the send schedule, recorded in ``notes``."""
-    from s2sim.compiler.compile import compile_network
+def compile_at_tick(bench: Bench, net, tick, inputs=None, margin: float | None = None, **kw):
+    """Compile at the tick ``--tick-s`` asks for (``s2sim.engine.tick.compile_with_tick``:
+    ``auto`` sizes it for ``inputs``); how it was chosen goes to the report's notes and to
+    ``bench.parts["tick_choice"]``."""
+    from s2sim.engine.tick import DEFAULT_TICK_MARGIN, compile_with_tick, describe
 
-    if tick in (SPEC, None):
-        return compile_network(net, **kw)
-    mapping = compile_network(net, tick_period_s=tick, **kw)
-    if tick == AUTO:
-        notes.append(f"tick period {mapping.tick_period_ps / 1e6:g} us chosen by --tick-s auto: "
-                     f"the mapping needs ~{mapping.required_cycles_per_tick} cycles per token at "
-                     f"{mapping.frequency_hz / 1e6:g} MHz (estimated work + headroom)")
+    mapping, choice = compile_with_tick(
+        net, tick, inputs, margin=DEFAULT_TICK_MARGIN if margin is None else margin, **kw)
+    bench.parts["tick_choice"] = choice
+    if choice.method in (AUTO, ESTIMATE):
+        bench.notes.append(describe(choice, mapping))
     return mapping
 
 
@@ -112,7 +119,7 @@ def run_lengthening_auto_tick(bench: Bench, net, mapping, tick, run: Callable, e
 
     result = run(mapping)
     retries = 0
-    while (tick == AUTO and result.tick_overruns > 0 and result.latency_ps is not None
+    while (tick in (AUTO, ESTIMATE) and result.tick_overruns > 0 and result.latency_ps is not None
            and retries < AUTO_TICK_RETRIES):
         retries += 1
         old_us = mapping.tick_period_ps / 1e6

@@ -21,7 +21,14 @@ from functools import partial
 from pathlib import Path
 
 from s2sim.bench.driver import Bench, compile_at_tick, performance_level
-from s2sim.commands.options import parse_tick
+from s2sim.commands import limits
+from s2sim.commands.chip import add_spec_arguments
+from s2sim.commands.options import (
+    add_compile_option_argument,
+    add_deployment_arguments,
+    add_tick_argument,
+    deployment_kw,
+)
 
 DEFAULT_CHIP_SAMPLES = 11
 FRAME_PERIOD_S = 0.025  # the 25 ms bins: a real-time camera delivers one frame per 25 ms
@@ -38,25 +45,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="DVS128 Gesture folder with user*_*.aedat + _labels.csv (default: "
                         "$S2SIM_DATA/DvsGesture if present); without it synthetic held-out "
                         "subjects are generated")
-    p.add_argument("--samples", type=int, default=DEFAULT_CHIP_SAMPLES,
+    p.add_argument("--samples", type=limits.count, default=DEFAULT_CHIP_SAMPLES,
                    help=f"test samples simulated on the chip (default {DEFAULT_CHIP_SAMPLES})")
-    p.add_argument("--accuracy-samples", type=int, default=None,
+    p.add_argument("--accuracy-samples", type=limits.count, default=None,
                    help="score accuracy on the first N test samples only (default: all)")
     p.add_argument("--engine", default="des", choices=["functional", "analytic", "des"],
                    help="simulation engine for the chip runs (default des: discrete-event)")
-    p.add_argument("--pl", type=int, default=None,
+    p.add_argument("--pl", type=limits.level, default=None,
                    help="performance level of the chip runs (default: the compiler's, fastest)")
-    p.add_argument("--tick-s", type=parse_tick, default=None,
-                   help="tick (time step) period: seconds, 'auto' or 'spec'; default: the "
-                        "spec's tick, not auto as in `bench lm`, because the recorded gesture "
-                        "figures (README, docs/gesture.md) are at the spec's tick")
+    # default: the spec's tick, not auto as in `bench lm`: a gesture frame is 25 ms of events,
+    # so the 1 ms tick is far from the binding constraint (docs/gesture.md)
+    add_tick_argument(p, default="spec", why=" (the spec's: a 25 ms frame leaves the 1 ms tick "
+                                             "far from binding)")
+    add_deployment_arguments(p)
+    add_spec_arguments(p)
+    add_compile_option_argument(p)
     p.add_argument("--pl-policy", default="queued", choices=["queued", "predicted"],
                    help="automatic-PL policy (default queued: each PE knows its step's work)")
     p.add_argument("--gpus", default="all",
                    help="GPUs to model: comma list of a100,h100,h200,rtx4090,orin | all | none")
     p.add_argument("--placer", default="locality", help="placement strategy for the compiler")
     p.add_argument("--partitioner", default="by_units", help="partitioner for the compiler")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic test recordings")
+    p.add_argument("--seed", type=limits.seed, default=0,
+                   help="seed of the synthetic test recordings")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default runs/bench-gesture)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -365,9 +376,9 @@ def _test_samples(bench: Bench, args, model):
     from models.egru.gesture.preprocess import frames
 
     bench.enter("loading test samples")
-    data_dir = args.data
+    data_dir, how = args.data, "--data"
     if data_dir is None and os.environ.get("S2SIM_DATA"):
-        data_dir = os.environ["S2SIM_DATA"]
+        data_dir, how = os.environ["S2SIM_DATA"], "$S2SIM_DATA"
     release = _find_release(data_dir)
     if release is not None:
         bench.say(f"reading DVS128 Gesture test recordings from {release}")
@@ -380,7 +391,7 @@ def _test_samples(bench: Bench, args, model):
         bench.parts["data_note"] = ("no DVS128 Gesture recordings given: accuracy on synthetic "
                                     "data is not accuracy on the real data set")
         if data_dir:
-            bench.notes.append(f"--data {data_dir}: no user*_*.aedat found; used synthetic data")
+            bench.notes.append(f"{how} {data_dir}: no user*_*.aedat found; used synthetic data")
     if args.accuracy_samples is not None:
         samples = samples[: args.accuracy_samples]
     xs = np.stack([frames(ev, model.frame) for _, _, ev in samples])
@@ -423,9 +434,11 @@ def _compile(bench: Bench, args, ref):
     bench.enter("compiling")
     bench.say("compiling the EGRU stack onto the chip")
     net = resolve_network(ref)
-    bench.parts["mapping"] = compile_at_tick(net, args.tick_s, bench.notes, pl=args.pl,
+    # --tick-s auto sizes the tick for seeded stand-in frames (s2sim.engine.tick.sample_inputs)
+    bench.parts["mapping"] = compile_at_tick(bench, net, args.tick_s, None,
+                                             args.tick_margin, pl=args.pl,
                                              placer=args.placer, partitioner=args.partitioner,
-                                             seed=args.seed)
+                                             seed=args.seed, **deployment_kw(args))
     return net
 
 
@@ -492,12 +505,9 @@ def _auto_pl(bench: Bench, args, results) -> None:
 
 
 def _write_auto_pl(bench: Bench) -> None:
-    from s2sim.atomic import write_text_atomic
-
     study = bench.parts.get("auto_pl")
-    if study is not None:
-        write_text_atomic(bench.out / "auto_pl.json",
-                          json.dumps(study, indent=1, sort_keys=True) + "\n")
+    if study is not None:  # written with the report, in the same bundle
+        bench.files["auto_pl.json"] = json.dumps(study, indent=1, sort_keys=True) + "\n"
 
 
 def format_auto_pl(study) -> str:

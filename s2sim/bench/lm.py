@@ -18,7 +18,15 @@ from pathlib import Path
 
 from models.egru.names import PAPER
 from s2sim.bench.driver import Bench, compile_at_tick, performance_level, run_lengthening_auto_tick
-from s2sim.commands.options import add_tick_argument
+from s2sim.commands import limits
+from s2sim.commands.chip import add_spec_arguments
+from s2sim.commands.options import (
+    add_check_des_argument,
+    add_compile_option_argument,
+    add_deployment_arguments,
+    add_tick_argument,
+    deployment_kw,
+)
 
 DEFAULT_TOKENS = 140  # two 70-token sequences
 
@@ -32,16 +40,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "generates its own token stream")
     p.add_argument("--corpus", default="auto", choices=["auto", "ptb", "wikitext-2"],
                    help="corpus in DIR (auto: the one whose vocabulary matches the model)")
-    p.add_argument("--tokens", type=int, default=DEFAULT_TOKENS,
+    p.add_argument("--tokens", type=limits.count, default=DEFAULT_TOKENS,
                    help=f"tokens to simulate on the chip (default {DEFAULT_TOKENS})")
-    p.add_argument("--ppl-tokens", type=int, default=None,
+    p.add_argument("--ppl-tokens", type=limits.count, default=None,
                    help="score perplexity on the first N test tokens only (default: all)")
     p.add_argument("--engine", default="analytic", choices=["functional", "analytic", "des"],
                    help="simulation engine (default analytic; des = discrete-event, slower)")
-    p.add_argument("--pl", type=int, default=None,
+    p.add_argument("--pl", type=limits.level, default=None,
                    help="performance level of the PEs (default: the compiler's, the fastest)")
     add_tick_argument(p, why=" (lengthened by 25 %% and rerun while the run shows tick "
                              "overruns)")
+    add_deployment_arguments(p)
+    add_spec_arguments(p)
+    add_compile_option_argument(p)
+    add_check_des_argument(p)
     p.add_argument("--gpus", default="all",
                    help="GPUs to model: comma list of a100,h100,h200,rtx4090,orin | all | none")
     p.add_argument("--gpu-measured", action="append", default=[], metavar="FILE",
@@ -51,7 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--placer", default="locality",
                    help="placement strategy passed to the compiler (locality | linear | random)")
     p.add_argument("--partitioner", default="by_units", help="partitioner passed to the compiler")
-    p.add_argument("--seed", type=int, default=0, help="seed of generated tokens / models")
+    p.add_argument("--seed", type=limits.seed, default=0,
+                   help="seed of generated tokens / models")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default runs/bench-lm-<model>)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -89,7 +102,7 @@ def self_generated_tokens(model, n: int, seed: int, progress: bool = False):
     return tokens
 
 
-def _pick_corpus(model, data_dir: str, corpus: str):
+def _pick_corpus(model, data_dir: str | None, corpus: str):
     from models.egru.data import CORPORA, load_corpus
     from s2sim.errors import DataError
 
@@ -114,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.tokens < 2:
         raise S2SimError(f"--tokens {args.tokens}: need at least 2")
+    limits.check_run_size(args.tokens, args.engine, what="tokens")  # before any work
     gpu_specs = parse_gpu_list(args.gpus)
     measured = [g for f in args.gpu_measured for g in load_gpu_results(f)]
     out = Path(args.out) if args.out else Path("runs") / f"bench-lm-{Path(args.model).stem}"
@@ -122,8 +136,9 @@ def run(args: argparse.Namespace) -> int:
         model, generated = _load(bench, args)
         tokens, corpus = _token_stream(bench, args, model)
         _gpu_baselines(bench, args, model, gpu_specs, measured)
-        net = _compile(bench, args, model)
+        net = _compile(bench, args, model, tokens)
         _run_on_chip(bench, args, net, tokens)
+        _check_des(bench, args, net, tokens)
         _score_perplexity(bench, args, model, corpus, generated)
     except KeyboardInterrupt:
         bench.interrupted(_workload(bench, args))
@@ -166,7 +181,8 @@ def _token_stream(bench: Bench, args, model):
     bench.enter("choosing the token stream")
     data_dir = args.data or os.environ.get("S2SIM_DATA") or None
     if data_dir:
-        corpus = _pick_corpus(model, data_dir, args.corpus)
+        # args.data, not data_dir: load_corpus says where the folder came from ($S2SIM_DATA)
+        corpus = _pick_corpus(model, args.data, args.corpus)
         test = corpus.test
         if args.tokens > len(test):
             raise S2SimError(f"--tokens {args.tokens}: test split has only {len(test)}")
@@ -196,13 +212,16 @@ def _gpu_baselines(bench: Bench, args, model, gpu_specs, measured) -> None:
         bench.parts["gpus"] = [*gpus, measure_lm(model, name, device="cuda", seed=args.seed)]
 
 
-def _compile(bench: Bench, args, model):
+def _compile(bench: Bench, args, model, tokens):
+    import numpy as np
+
     from s2sim.compiler.ir import Network
 
     bench.enter("compiling")
     bench.say("compiling the EGRU stack onto the chip")
     net = Network.from_lm(model, name=bench.parts["name"], ref=bench.parts["ref"].network_ref)
-    mapping = compile_at_tick(net, args.tick_s, bench.notes, **_compile_kw(args))
+    mapping = compile_at_tick(bench, net, args.tick_s, np.asarray(tokens), args.tick_margin,
+                              **_compile_kw(args))
     bench.parts["mapping"] = mapping
     bench.say(f"mapped onto {len(mapping.pes_used())} PEs, PL{mapping.pl}, tick "
               f"{mapping.tick_period_ps / 1e6:g} us")
@@ -227,6 +246,20 @@ def _run_on_chip(bench: Bench, args, net, tokens) -> None:
                            "use --engine analytic or des for S2 figures")
 
 
+def _check_des(bench: Bench, args, net, tokens) -> None:
+    """--check-des N: the first N tokens again on the DES, compared (s2sim.engine.crosscheck)."""
+    if not args.check_des:
+        return
+    import numpy as np
+
+    from s2sim.engine.crosscheck import check_on_des, describe
+
+    bench.enter(f"cross-checking the first {args.check_des} tokens on the DES", say=True)
+    check = check_on_des(bench.parts["mapping"], np.asarray(tokens), args.check_des, network=net)
+    bench.parts["check_des"] = check
+    bench.notes.append(describe(check))
+
+
 def _score_perplexity(bench: Bench, args, model, corpus, generated: bool) -> None:
     """Perplexity over the test set from the functional path (numpy reference), when trained."""
     from s2sim.report.schema import Quality
@@ -249,11 +282,14 @@ def _score_perplexity(bench: Bench, args, model, corpus, generated: bool) -> Non
 
 
 def _compile_kw(args) -> dict:
-    return dict(pl=args.pl, placer=args.placer, partitioner=args.partitioner, seed=args.seed)
+    return dict(pl=args.pl, placer=args.placer, partitioner=args.partitioner, seed=args.seed,
+                **deployment_kw(args))
 
 
 def _argv_of(args: argparse.Namespace) -> list[str]:
     """The options as given (for the report's record), in a fixed order."""
+    from s2sim.engine.tick import DEFAULT_TICK_MARGIN
+
     out = ["--model", str(args.model), "--tokens", str(args.tokens), "--engine", args.engine]
     if args.pl is not None:
         out += ["--pl", str(args.pl)]
@@ -263,6 +299,16 @@ def _argv_of(args: argparse.Namespace) -> list[str]:
         out += ["--gpus", args.gpus]
     if str(args.tick_s) != "auto":
         out += ["--tick-s", str(args.tick_s)]
+    for flag, value, default in (("--tick-margin", args.tick_margin, DEFAULT_TICK_MARGIN),
+                                 ("--pes", args.pes, None), ("--objective", args.objective, "pes"),
+                                 ("--index-bits", args.index_bits, 16),
+                                 ("--check-des", args.check_des, None),
+                                 ("--spec", args.spec, None)):
+        if value != default:
+            out += [flag, str(value)]
+    for flag, items in (("--set", args.set), ("--compile-option", args.compile_option)):
+        for item in items:
+            out += [flag, item]
     if args.placer != "locality":
         out += ["--placer", args.placer]
     if args.partitioner != "by_units":

@@ -16,16 +16,18 @@ import json
 import sys
 from pathlib import Path
 
+from s2sim.commands import limits
 from s2sim.commands.chip import add_spec_arguments
-from s2sim.commands.options import add_tick_argument, tick_period_s
+from s2sim.commands.options import add_deployment_arguments, add_tick_argument, deployment_kw
 from s2sim.errors import S2SimError
+from s2sim.output import output_file
 
 
 def add_compile_arguments(p: argparse.ArgumentParser) -> None:
     add_spec_arguments(p)
-    p.add_argument("--pl", type=int, default=None,
+    p.add_argument("--pl", type=limits.level, default=None,
                    help="performance level of every PE (default: the fastest)")
-    p.add_argument("--max-pes", type=int, default=None,
+    p.add_argument("--max-pes", type=limits.pe_count, default=None,
                    help="most PEs the mapping may use (default: spec organisation.usable_pes)")
     p.add_argument("--partitioner", default="by_units",
                    help="by_units (default) | interleaved | a name registered in Python")
@@ -36,9 +38,10 @@ def add_compile_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pin", metavar="SLICE=PE", action="append", default=[],
                    help="pin one slice to a PE id, e.g. L0.S3=37 (repeatable)")
     add_tick_argument(p)
-    p.add_argument("--activity", type=float, default=None,
+    add_deployment_arguments(p)
+    p.add_argument("--activity", type=limits.probability, default=None,
                    help="expected fraction of units firing per step, for sizing (default 0.25)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random placer")
+    p.add_argument("--seed", type=limits.seed, default=0, help="seed of the random placer")
 
 
 def load_network(model: str):
@@ -61,8 +64,9 @@ def _pins(items: list[str]) -> dict[str, int]:
     return out
 
 
-def compile_from_args(net, args):
-    from s2sim.compiler.compile import compile_network
+def compile_from_args(net, args, inputs=None):
+    """(mapping, TickChoice) for the command's options; ``inputs``: what ``--tick-s auto``
+    sizes the tick for (seeded stand-ins when None)."""
     from s2sim.spec import parse_set_args
 
     placer = args.placer
@@ -75,10 +79,13 @@ def compile_from_args(net, args):
         if not isinstance(placer, dict):
             raise S2SimError(f"--placement {args.placement}: expected {{slice_id: pe_id}}")
     opts = {} if args.activity is None else {"activity": args.activity}
-    return compile_network(net, spec_path=args.spec, spec_overrides=parse_set_args(args.set),
-                           pl=args.pl, max_pes=args.max_pes, partitioner=args.partitioner,
-                           placer=placer, pins=_pins(args.pin),
-                           tick_period_s=tick_period_s(args.tick_s), seed=args.seed, **opts)
+    from s2sim.engine.tick import compile_with_tick
+
+    return compile_with_tick(net, args.tick_s, inputs, margin=args.tick_margin,
+                             spec_path=args.spec, spec_overrides=parse_set_args(args.set),
+                             pl=args.pl, max_pes=args.max_pes, partitioner=args.partitioner,
+                             placer=placer, pins=_pins(args.pin), seed=args.seed,
+                             **deployment_kw(args), **opts)
 
 
 def add_parser(subparsers) -> None:
@@ -96,9 +103,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from s2sim.engine.tick import describe
+
+    out = output_file(args.out)
     net = load_network(args.model)
-    mapping = compile_from_args(net, args)
-    mapping.save(args.out)
+    mapping, choice = compile_from_args(net, args)
+    mapping.save(out)
+    print(describe(choice, mapping))
     if args.report:
         print(mapping.report(), end="")
     sm = mapping.summary()

@@ -13,12 +13,15 @@ the numpy oracle) and is byte-identical for the same inputs and seed.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
+from s2sim.commands import limits
 from s2sim.commands.compile import add_compile_arguments, compile_from_args, load_network
+from s2sim.commands.options import add_check_des_argument
+from s2sim.commands.targets import apply_to_mapping, compile_options_from
 from s2sim.errors import S2SimError
+from s2sim.output import output_file
 
 RUN_FORMAT = "s2sim-run"
 
@@ -31,12 +34,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("target", help="mapping .json, or a model: small | paper | paper:seed=N | "
                                   "gesture | checkpoint PATH")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--tokens", type=int, help="run N seeded random token ids")
+    src.add_argument("--tokens", type=limits.count, help="run N seeded random token ids")
     src.add_argument("--input", metavar="FILE", help=".npy of token ids (T,) or vectors (T, n)")
     p.add_argument("--engine", default="des", choices=["functional", "analytic", "des"])
     p.add_argument("--no-compare", action="store_true", help="skip the oracle comparison")
     p.add_argument("--out", required=True, help="run report JSON to write")
+    first_compile_option = len(p._actions)
     add_compile_arguments(p)
+    compile_options_from(p, first_compile_option)  # refused with a mapping target
+    add_check_des_argument(p)
     p.set_defaults(func=run)
 
 
@@ -44,6 +50,8 @@ def _inputs(args, net):
     if args.tokens is not None:
         if args.tokens < 1:
             raise S2SimError(f"--tokens {args.tokens}: must be >= 1")
+        limits.check_run_size(args.tokens, args.engine, what="tokens",
+                              values_per_step=net.input.n_out + sum(net.sizes))
         rng = np.random.default_rng(args.seed)
         if net.input.embedding is not None:
             return rng.integers(0, net.input.embedding.shape[0], args.tokens)
@@ -59,18 +67,30 @@ def run(args) -> int:
     from s2sim.compiler.mapping import Mapping
     from s2sim.engine import run_mapping
 
+    out = output_file(args.out)
+    tick = None
     if args.target.endswith(".json"):
         mapping = Mapping.load(args.target)
+        apply_to_mapping(args, mapping)
         net = mapping.network
+        xs = _inputs(args, net)
     else:
         net = load_network(args.target)
-        mapping = compile_from_args(net, args)
-    xs = _inputs(args, net)
+        xs = _inputs(args, net)
+        mapping, choice = compile_from_args(net, args, xs)
+        tick = choice.to_dict()
+    limits.check_run_size(len(xs), args.engine, spec=mapping.load_spec(),
+                          pes_used=len(mapping.pes_used()), tick_period_ps=mapping.tick_period_ps)
     res = run_mapping(mapping, xs, engine=args.engine, compare=not args.no_compare)
     doc = {"format": RUN_FORMAT, "version": 1, "mapping": mapping.summary(),
-           "result": res.summary(),
+           "tick_choice": tick, "result": res.summary(),
            "energy": None if res.energy is None else res.energy.as_dict()}
-    write_text_atomic(Path(args.out), json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    if args.check_des:
+        from s2sim.engine.crosscheck import check_on_des, describe
+
+        doc["check_des"] = check_on_des(mapping, xs, args.check_des, network=net)
+        print(describe(doc["check_des"]))
+    write_text_atomic(out, json.dumps(doc, indent=1, sort_keys=True) + "\n")
     mm = res.mismatches
     lat = res.mean_latency_ps
     print(f"{args.engine}: {res.n_steps} steps on {len(mapping.pes_used())} PEs; "
@@ -78,7 +98,11 @@ def run(args) -> int:
           + (f"energy {res.energy_j * 1e3:.4f} mJ ({res.energy_per_step_j * 1e6:.2f} uJ/step), "
              if res.energy_j is not None else "")
           + f"sparsity {[round(s, 3) for s in res.activation_sparsity]}, "
-          + f"mismatches vs oracle: {mm.event_mismatches} events, {mm.value_mismatches} values "
+          + (f"mismatches vs oracle: not checked ({mm.not_checked}) " if mm.not_checked else
+             f"mismatches vs oracle: {mm.event_mismatches} events, {mm.value_mismatches} values ")
           + f"(late packets {mm.late_packets}, dropped {res.dropped_packets}, "
-          + f"tick overruns {res.tick_overruns}) -> {args.out}")
+          + f"undelivered {res.undelivered_packets}, missing host outputs "
+          + f"{res.missing_host_outputs}, tick overruns {res.tick_overruns}) -> {args.out}")
+    if res.failed_checks():  # the latency above is then over the steps that arrived only
+        print("!! WARNING: figures not trustworthy: " + "; ".join(res.failed_checks()))
     return 0

@@ -126,6 +126,10 @@ class RunResult:
     Checks
         mismatches         vs the numpy oracle (see Mismatches).
         dropped_packets, tick_overruns   from the chip (0 where the engine cannot have any).
+        undelivered_packets  packets still in the NoC or a queue when the run ended (never
+                           reached a PE: e.g. a NoC far too slow for the tick).
+        missing_host_outputs steps whose output never reached the host (their ``latency_ps``
+                           is -1 and the latency mean leaves them out; any is a failed check).
         host               HostWork.
     """
 
@@ -154,6 +158,8 @@ class RunResult:
     mismatches: Mismatches = field(default_factory=Mismatches)
     dropped_packets: int = 0
     tick_overruns: int = 0
+    undelivered_packets: int = 0
+    missing_host_outputs: int = 0
     host: HostWork = field(default_factory=HostWork)
     wall_s: float = 0.0  # wall-clock seconds the engine ran (not deterministic; not in summary)
     meta: dict[str, Any] = field(default_factory=dict)
@@ -165,9 +171,24 @@ class RunResult:
 
     @property
     def mean_latency_ps(self) -> float | None:
-        if self.latency_ps is None or len(self.latency_ps) == 0:
+        """Mean latency of the steps whose output reached the host (None: none did)."""
+        if self.latency_ps is None:
             return None
-        return float(np.mean(self.latency_ps))
+        got = np.asarray(self.latency_ps)
+        got = got[got >= 0]
+        return float(np.mean(got)) if got.size else None
+
+    def failed_checks(self) -> list[str]:
+        """The chip-side checks this run failed, one phrase each (empty: all passed)."""
+        out = []
+        for n, what in ((self.dropped_packets, "dropped packets"),
+                        (self.undelivered_packets, "undelivered packets"),
+                        (self.missing_host_outputs, "steps without an output at the host"),
+                        (self.tick_overruns, "tick overruns"),
+                        (self.mismatches.event_mismatches, "event mismatches vs the oracle")):
+            if n:
+                out.append(f"{n} {what}")
+        return out
 
     @property
     def energy_per_step_j(self) -> float | None:
@@ -207,6 +228,8 @@ class RunResult:
             "mismatches": self.mismatches.to_dict(),
             "dropped_packets": self.dropped_packets,
             "tick_overruns": self.tick_overruns,
+            "undelivered_packets": self.undelivered_packets,
+            "missing_host_outputs": self.missing_host_outputs,
             "host": self.host.to_dict(),
             "meta": self.meta,
         }
@@ -250,14 +273,19 @@ def merge_results(results):
             sum(r.energy_j for r in results)),
         mismatches=_merged_mismatches(results),
         dropped_packets=sum(r.dropped_packets for r in results),
-        tick_overruns=sum(r.tick_overruns for r in results), host=_merged_host(results),
+        tick_overruns=sum(r.tick_overruns for r in results),
+        undelivered_packets=sum(r.undelivered_packets for r in results),
+        missing_host_outputs=sum(r.missing_host_outputs for r in results),
+        host=_merged_host(results),
         meta={**r0.meta, "samples": len(results)},
     )
 
 
 def _merged_mismatches(results) -> Mismatches:
     r0 = results[0]
-    mm = Mismatches(compared=all(r.mismatches.compared for r in results), atol=r0.mismatches.atol)
+    mm = Mismatches(compared=all(r.mismatches.compared for r in results), atol=r0.mismatches.atol,
+                    not_checked=next((r.mismatches.not_checked for r in results
+                                      if r.mismatches.not_checked), None))
     for r in results:
         m = r.mismatches
         mm.event_mismatches += m.event_mismatches

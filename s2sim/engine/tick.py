@@ -25,7 +25,8 @@ from s2sim.compiler.compile import compile_network
 from s2sim.engine.run import run_mapping
 from s2sim.errors import CompileError, S2SimError
 
-__all__ = ["TickChoice", "choose_tick", "DEFAULT_TICK_MARGIN", "DEFAULT_CONFIRM_STEPS"]
+__all__ = ["TickChoice", "choose_tick", "compile_with_tick", "sample_inputs", "describe",
+           "DEFAULT_TICK_MARGIN", "DEFAULT_CONFIRM_STEPS"]
 
 DEFAULT_TICK_MARGIN = 0.10  # the chosen tick is the shortest passing one x (1 + margin)
 DEFAULT_CONFIRM_STEPS = 16  # DES confirmation: the first steps of the inputs
@@ -129,3 +130,59 @@ def _with_margin(network, inputs, oracle, shortest_us: int, est, margin: float, 
             return m, choice
         us = int(math.ceil(us * (1 + max(margin, 0.05))))
     raise S2SimError(f"--tick-s auto: the DES does not confirm any tick up to {us} us")
+
+
+# -- the tick a command asks for ------------------------------------------------------------------
+
+AUTO, ESTIMATE, SPEC = "auto", "estimate", "spec"
+DEFAULT_AUTO_INPUTS = 64  # steps of seeded random inputs when a command has no inputs (compile)
+
+
+def sample_inputs(network, n: int = DEFAULT_AUTO_INPUTS, seed: int = 0) -> np.ndarray:
+    """Seeded stand-in inputs: token ids for a network with an embedding, else N(0, 1) vectors."""
+    rng = np.random.default_rng(seed)
+    if network.input.embedding is not None:
+        return rng.integers(0, network.input.embedding.shape[0], n)
+    return rng.standard_normal((n, network.input.n_out)).astype(np.float32)
+
+
+def compile_with_tick(network, tick, inputs=None, *, margin: float = DEFAULT_TICK_MARGIN,
+                      confirm_steps: int = DEFAULT_CONFIRM_STEPS, **compile_kw):
+    """(mapping, TickChoice) at the tick ``--tick-s`` asks for: ``auto`` (``choose_tick`` on the
+    inputs, seeded stand-ins when none are given), ``estimate`` (the compiler's estimate),
+    ``spec``/None (the spec's tick) or seconds."""
+    if tick == AUTO:
+        if inputs is None:
+            inputs = sample_inputs(network, seed=int(compile_kw.get("seed", 0)))
+        return choose_tick(network, inputs, margin=margin, confirm_steps=confirm_steps,
+                           **compile_kw)
+    if tick == ESTIMATE:
+        m = compile_network(network, tick_period_s="auto", **compile_kw)
+        method = ESTIMATE
+    elif tick in (SPEC, None):
+        m = compile_network(network, **compile_kw)
+        method = SPEC
+    else:
+        m = compile_network(network, tick_period_s=float(tick), **compile_kw)
+        method = "given"
+    m.options["tick_choice"] = method
+    return m, TickChoice(method=method, tick_s=m.tick_period_ps / 1e12, margin=0.0)
+
+
+def describe(choice: TickChoice, mapping) -> str:
+    """One line for the report's notes: how the tick was chosen and the margin it has."""
+    us = choice.tick_s * 1e6
+    if choice.method == AUTO:
+        return (f"tick period {us:g} us chosen by --tick-s auto: the shortest tick at which the "
+                f"run's inputs have no overrun, drop or late traffic is "
+                f"{choice.shortest_passing_s * 1e6:g} us (analytic engine, "
+                f"{choice.candidates_tried} candidates; DES-confirmed on the first "
+                f"{choice.confirmed_on_des_steps} steps), plus a margin of "
+                f"{100 * choice.margin:g} % (--tick-margin); the compiler's worst-case estimate "
+                f"was {choice.estimate_s * 1e6:g} us (--tick-s estimate)")
+    if choice.method == ESTIMATE:
+        return (f"tick period {us:g} us chosen by --tick-s estimate: the mapping needs "
+                f"~{mapping.required_cycles_per_tick} cycles per step at "
+                f"{mapping.frequency_hz / 1e6:g} MHz (estimated work + headroom, send schedule "
+                f"at the assumed activity)")
+    return f"tick period {us:g} us ({'the spec' if choice.method == SPEC else 'given'})"

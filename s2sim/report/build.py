@@ -22,6 +22,7 @@ from s2sim.report.schema import (
     StepRow,
     Workload,
 )
+from s2sim.spec.models import decode_pe_id
 
 PS = 1e-12
 
@@ -115,9 +116,10 @@ def energy_per_tick(result, mapping) -> np.ndarray | None:
 
 
 def deployment_of(mapping) -> Deployment:
+    opts = getattr(mapping, "options", {}) or {}
     pb = mapping.pe_bytes()
     pes = sorted(pb)
-    qpes = {(p >> 5, (p >> 2) & 7) for p in pes}
+    qpes = {decode_pe_id(p)[:2] for p in pes}
     layers = []
     for i, h in enumerate(mapping.layer_sizes):
         sl = mapping.layer_slices(i)
@@ -140,6 +142,11 @@ def deployment_of(mapping) -> Deployment:
         weight_bytes_total=int(weight_bytes),
         routing_entries=len(mapping.routes),
         layers=layers,
+        objective=str(opts.get("objective") or "pes"),
+        pes_asked=None if opts.get("pes") is None else int(opts["pes"]),
+        index_bits=int(opts.get("index_bits") or 16),
+        tick_choice=str(opts.get("tick_choice") or ""),
+        tick_margin=None if opts.get("tick_margin") is None else float(opts["tick_margin"]),
     )
 
 
@@ -147,6 +154,7 @@ def s2_totals(result, steps_per_sequence: int) -> S2Totals:
     T = max(result.n_steps, 1)
     lat = np.asarray(result.latency_ps if result.latency_ps is not None else np.zeros(T),
                      dtype=np.int64)
+    lat = lat[lat >= 0]  # steps whose output reached the host (missing_host_outputs: the rest)
     period_s = (result.step_period_ps or 0) * PS
     sim_s = (result.sim_time_ps or 0) * PS or period_s * T
     energy = float(result.energy_j or 0.0)
@@ -180,8 +188,13 @@ def s2_totals(result, steps_per_sequence: int) -> S2Totals:
         dense_macs_per_step=int(result.dense_macs_per_step),
         dropped_packets=int(result.dropped_packets),
         tick_overruns=int(result.tick_overruns),
-        event_mismatches=int(result.mismatches.event_mismatches),
-        value_mismatches=int(result.mismatches.value_mismatches),
+        undelivered_packets=int(getattr(result, "undelivered_packets", 0)),
+        missing_host_outputs=int(getattr(result, "missing_host_outputs", 0)),
+        event_mismatches=None if result.mismatches.not_checked
+        else int(result.mismatches.event_mismatches),
+        value_mismatches=None if result.mismatches.not_checked
+        else int(result.mismatches.value_mismatches),
+        mismatches_not_checked=result.mismatches.not_checked,
         host={k: float(v) for k, v in result.host.to_dict().items()},
     )
 
@@ -205,7 +218,8 @@ def per_pe_rows(result, mapping, frequency_hz: float) -> list[PeRow]:
     rows = []
     for i, p in enumerate(pe_ids):
         rows.append(PeRow(
-            pe_id=int(p), pe_index=i, qx=int(p >> 5), qy=int((p >> 2) & 7), pe_in_qpe=int(p & 3),
+            pe_id=int(p), pe_index=i, qx=decode_pe_id(int(p))[0], qy=decode_pe_id(int(p))[1],
+            pe_in_qpe=decode_pe_id(int(p))[2],
             energy_j=float(e_pe[i]) if e_pe is not None else 0.0,
             busy_fraction=float(active[i] / busy_den) if busy_den > 0 else 0.0,
             sram_bytes=int(sram.get(p, 0)), active_cycles=int(active[i]),
@@ -229,7 +243,7 @@ def per_step_rows(result, mapping=None) -> list[StepRow]:
     return [
         StepRow(
             step=t,
-            latency_s=float(lat[t]) * PS if lat is not None else 0.0,
+            latency_s=(None if lat[t] < 0 else float(lat[t]) * PS) if lat is not None else 0.0,
             tick_energy_j=float(e[t]) if e is not None and t < len(e) else None,
             events=int(ev[t]),
             packets=int(pk[t]) if pk is not None else 0,
@@ -272,6 +286,7 @@ def build_report(
     notes: list[str] | None = None,
     complete: bool = True,
     incomplete_reason: str = "",
+    check_des: dict | None = None,
 ) -> Report:
     """Assemble a report; any part may be missing (an interrupted run has what it finished)."""
     gpus = list(gpus or [])
@@ -294,4 +309,5 @@ def build_report(
         ratios=ratios_of(s2, gpus) if s2 is not None else [],
         quality=quality,
         notes=list(notes or []),
+        check_des=check_des,
     )

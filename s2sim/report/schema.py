@@ -56,6 +56,14 @@ class Deployment(_Strict):
     weight_bytes_total: int = 0
     routing_entries: int = 0
     layers: list[dict[str, object]] = Field(default_factory=list)
+    objective: str = "pes"  # compile objective: fewest PEs | latency | energy
+    pes_asked: int | None = None  # --pes N (None: the objective's choice)
+    index_bits: int = 16  # width of a stored weight's column index
+    # where the embedding lookup and the tied decoder run: the host (the only deployment
+    # s2sim models so far; their cost is reported apart from the chip's, in s2.host)
+    decoder: str = "host"
+    tick_choice: str = ""  # auto | estimate | spec | given (how the step period was chosen)
+    tick_margin: float | None = None  # with auto: the margin over the shortest clean tick
 
 
 class S2Totals(_Strict):
@@ -81,8 +89,13 @@ class S2Totals(_Strict):
     dense_macs_per_step: int
     dropped_packets: int = 0
     tick_overruns: int = 0
-    event_mismatches: int = 0
-    value_mismatches: int = 0
+    # packets that never reached a PE, and steps whose output never reached the host (the
+    # latency figures are over the other steps): any of them makes the figures untrustworthy
+    undelivered_packets: int = 0
+    missing_host_outputs: int = 0
+    event_mismatches: int | None = 0  # None: not checked (the engine's outputs are the reference's)
+    value_mismatches: int | None = 0
+    mismatches_not_checked: str | None = None  # why the mismatches are not checked
     host: dict[str, float] = Field(default_factory=dict)
 
 
@@ -106,7 +119,7 @@ class PeRow(_Strict):
 
 class StepRow(_Strict):
     step: int
-    latency_s: float
+    latency_s: float | None  # None: the step's output never reached the host
     # energy the whole chip used during tick ``step`` (tokens are pipelined across ticks, so
     # this is not one token's energy); None where the engine's counts have no per-tick split
     tick_energy_j: float | None = None
@@ -149,3 +162,5 @@ class Report(_Strict):
     ratios: list[Ratio] = Field(default_factory=list)
     quality: Quality | None = None
     notes: list[str] = Field(default_factory=list)
+    # --check-des N: the first N steps again on the DES (s2sim.engine.crosscheck.check_on_des)
+    check_des: dict[str, object] | None = None

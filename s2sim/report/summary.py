@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from s2sim.report.checks import checks_line, failed_checks
 from s2sim.report.schema import Report
 
 _PREFIXES = ((1, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p"))
@@ -108,7 +109,10 @@ def summarize(report: Report, source: str = "") -> str:
         lines.append(
             f"chip:     {d.pes_used} PEs in {d.qpes_used} QPEs; SRAM per PE max "
             f"{d.sram_bytes_per_pe_max / 1024:.1f} KiB{cap}, mean "
-            f"{d.sram_bytes_per_pe_mean / 1024:.1f} KiB; {d.routing_entries} routing entries"
+            f"{d.sram_bytes_per_pe_mean / 1024:.1f} KiB; {d.routing_entries} routing entries; "
+            f"objective {d.objective}" + (f" (--pes {d.pes_asked})" if d.pes_asked else "")
+            + f", {d.index_bits}-bit weight indices, embedding + decoder on the {d.decoder}"
+            + (f", tick by {d.tick_choice}" if d.tick_choice else "")
         )
     s = report.s2
     if s is not None:
@@ -134,21 +138,9 @@ def summarize(report: Report, source: str = "") -> str:
                 f"energy by component per {w.step_name}: "
                 + ", ".join(f"{k} {_si(v, 'J')}" for k, v in parts)
             )
-        checks = (
-            f"checks: {s.dropped_packets} dropped packets, {s.tick_overruns} tick overruns, "
-            f"{s.event_mismatches} event / {s.value_mismatches} value mismatches vs reference"
-        )
-        lines.append(checks)
-        if s.tick_overruns or s.event_mismatches or s.dropped_packets:
-            why = []
-            if s.tick_overruns:
-                why.append(f"{s.tick_overruns} tick overruns (a PE still busy when its next tick "
-                           "fired: lengthen --tick-s)")
-            if s.dropped_packets:
-                why.append(f"{s.dropped_packets} dropped packets (full packet queues: bursts "
-                           "exceed the queue depth)")
-            if s.event_mismatches:
-                why.append(f"{s.event_mismatches} event mismatches vs the numpy reference")
+        lines.append(checks_line(s))
+        why = failed_checks(s)
+        if why:
             lines.append("!! WARNING: figures not trustworthy: " + "; ".join(why))
     q = report.quality
     if q is not None and q.metrics:

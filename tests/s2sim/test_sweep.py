@@ -141,6 +141,10 @@ def test_point_argv_and_overrides():
     assert pts[0].argv[pts[0].argv.index("--pl") + 1] == "1"
     assert pts[0].spec_overrides == {"power.chip_off_power_w": "0.05"}
     assert pts[0].compile_kw == {"max_pes": 8}
+    # both reach the bench as its own options
+    a = pts[0].argv
+    assert a[a.index("--set") + 1] == "power.chip_off_power_w=0.05"
+    assert a[a.index("--compile-option") + 1] == "max_pes=8"
 
 
 # -- Pareto -----------------------------------------------------------------------------------

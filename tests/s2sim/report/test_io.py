@@ -6,6 +6,7 @@ import os
 import pytest
 
 from models.egru import atomic  # the one writer (s2sim.atomic re-exports it)
+from s2sim import output
 from s2sim.errors import ReportError
 from s2sim.report.io import load_report, report_json, write_report
 from s2sim.report.schema import REPORT_VERSION, Report
@@ -44,7 +45,8 @@ def test_every_numeric_field_name_carries_a_unit():
               "energy_gpu_over_s2", "latency_gpu_over_s2", "energy_gpu_over_s2_low",
               "energy_gpu_over_s2_high", "latency_gpu_over_s2_low", "latency_gpu_over_s2_high",
               "kernels_per_token",
-              "flops_per_token", "tokens_timed")
+              "flops_per_token", "tokens_timed", "pes_asked", "index_bits", "tick_margin",
+              "undelivered_packets", "missing_host_outputs")
     from s2sim.report import schema
 
     for model in (schema.Deployment, schema.S2Totals, schema.PeRow, schema.StepRow,
@@ -55,19 +57,21 @@ def test_every_numeric_field_name_carries_a_unit():
 
 
 def test_interrupted_write_leaves_previous_file(tmp_path, sample_report, monkeypatch):
-    write_report(sample_report, tmp_path, plots=False)
-    before = (tmp_path / "report.json").read_bytes()
+    out = tmp_path / "bench"
+    write_report(sample_report, out, plots=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     def interrupted(src, dst):
-        raise KeyboardInterrupt  # Ctrl-C between writing the temp file and the rename
+        raise KeyboardInterrupt  # Ctrl-C while the new folder is being renamed into place
 
-    monkeypatch.setattr(atomic.os, "replace", interrupted)
+    monkeypatch.setattr(output.os, "rename", interrupted)
     worse = sample_report.model_copy(update={"complete": False})
     with pytest.raises(KeyboardInterrupt):
-        write_report(worse, tmp_path, plots=False)
+        write_report(worse, out, plots=False)
     monkeypatch.undo()
-    assert (tmp_path / "report.json").read_bytes() == before
-    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]  # temp cleaned up
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the whole folder
+    assert sorted(os.listdir(tmp_path)) == ["bench"]  # temporaries cleaned up
+    tmp_path = out
     assert load_report(tmp_path).complete
 
 
@@ -149,5 +153,5 @@ def test_summary_warns_on_overruns(sample_report):
 def test_output_folder_that_is_a_file(tmp_path, sample_report):
     f = tmp_path / "file"
     f.write_text("x")
-    with pytest.raises(ReportError, match="exists and is not a folder"):
+    with pytest.raises(output.OutputError, match="exists and is not a folder"):
         write_report(sample_report, f, plots=False)
