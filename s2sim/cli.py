@@ -19,8 +19,17 @@ from s2sim.errors import S2SimError
 COMMANDS = ["chip", "compile", "run", "bench", "report", "diff", "validate", "sweep"]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``s2sim run: error: ...``), like every other
+    error of s2sim; ``--help`` still shows the usage. Sub-command parsers inherit the class."""
+
+    def error(self, message: str):
+        message = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="s2sim", description="Cycle-approximate simulator of the SpiNNaker2 chip."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -31,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad argument (2, already said in one line)
+        return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ def load_lstm_npz(path):
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path}: not a readable .npz ({exc})") from None
     meta = json.loads(arrays.pop("__meta__").tobytes())
     if meta.get("format") != "s2sim-lstm-lm" or meta.get("version") != 1:
@@ -43,13 +44,37 @@ def load_lstm_npz(path):
     return model.eval(), meta
 
 
+def _peek_meta(path: Path) -> dict:
+    """The JSON meta of a .npz (to tell an LSTM baseline from an EGRU checkpoint), checked."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            raw = z["__meta__"].tobytes() if "__meta__" in z.files else b"{}"
+        meta = json.loads(raw)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: not a readable .npz checkpoint (truncated or corrupted: "
+                              f"{exc})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: its __meta__ is not a JSON object")
+    return meta
+
+
+def _tokens(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
+    if v < 2:
+        raise argparse.ArgumentTypeError(f"{v}: must be >= 2 (a next-token score needs two)")
+    return v
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m models.egru.evaluate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="small", help="shipped name or .npz path")
     ap.add_argument("--corpus", default=None, help="default: the one the model was trained on")
     ap.add_argument("--data", default=None, help="data dir (else $S2SIM_DATA, ../shared/data)")
-    ap.add_argument("--tokens", type=int, default=None, help="first N test tokens only")
+    ap.add_argument("--tokens", type=_tokens, default=None, help="first N test tokens only")
     args = ap.parse_args(argv)
     try:
         from models.egru.data import load_corpus
@@ -57,9 +82,7 @@ def main(argv=None) -> int:
         path = Path(args.model)
         meta = {}
         if path.suffix == ".npz" and path.is_file():
-            with np.load(path, allow_pickle=False) as z:
-                raw = z["__meta__"].tobytes() if "__meta__" in z.files else b"{}"
-            meta = json.loads(raw)
+            meta = _peek_meta(path)
         if meta.get("format") == "s2sim-lstm-lm":
             import torch
 

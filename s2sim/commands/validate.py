@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from s2sim.commands import limits
 from s2sim.commands.chip import add_spec_arguments, json_text, spec_from_args
 
 
@@ -14,7 +15,7 @@ def add_parser(subparsers) -> None:
                     "busy per PL, MLA int8 matmul throughput and power, synaptic events/s) on "
                     "the simulated chip and print published vs simulated with the % error.")
     add_spec_arguments(p)
-    p.add_argument("--ticks", type=int, default=10,
+    p.add_argument("--ticks", type=limits.int_in(1, 100_000), default=10,
                    help="simulated 1 ms ticks per measurement (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--check", action="store_true",

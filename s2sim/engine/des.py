@@ -126,6 +126,8 @@ def run_des(run: PreparedRun, progress: bool = False) -> RunResult:
         mismatches=Mismatches(late_packets=late),
         dropped_packets=int(summ.get("queue_full", 0)) + int(counts.total("dropped")),
         tick_overruns=int(summ.get("tick_overruns", 0)), host=hw,
+        undelivered_packets=int(counts.undelivered),
+        missing_host_outputs=int((latency < 0).sum()),
         meta={"missing_host_outputs": int((latency < 0).sum()), "n_ticks": n_ticks,
               "unsent_events": unsent,
               "host_output_mismatches": int(np.sum((outputs != 0) != (ys[-1] != 0))),

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 from s2sim.errors import S2SimError
-from s2sim.report.metrics import HIGHER, LOWER, direction, report_metrics
+from s2sim.report.metrics import HIGHER, LOWER, NEUTRAL, direction, report_metrics
 from s2sim.report.schema import Report
 
 
@@ -65,6 +65,22 @@ def diff_reports(
 
 def regressions(changes: list[MetricChange]) -> list[MetricChange]:
     return [c for c in changes if c.verdict == "worse"]
+
+
+def missing_metrics(changes: list[MetricChange]) -> list[MetricChange]:
+    """Metrics one report has and the other lacks (a difference, like a regression); neutral
+    ones (GPU baselines, sizes) are shown but, as for their changes, never fail."""
+    return [c for c in changes if c.verdict in ("added", "removed") and c.direction != NEUTRAL]
+
+
+def check_comparable(old: Report, new: Report, where: tuple[str, str] = ("old", "new")) -> None:
+    """Refuse (one line) to compare reports of different workloads: another kind of bench or
+    another step (token vs frame) has other metrics, so every difference would be meaningless."""
+    for field in ("kind", "step_name"):
+        a, b = getattr(old.workload, field), getattr(new.workload, field)
+        if a != b:
+            raise S2SimError(f"{where[0]} and {where[1]} are reports of different workloads "
+                             f"(workload.{field} {a!r} vs {b!r}): nothing to compare")
 
 
 def _fmt(v: float | None) -> str:

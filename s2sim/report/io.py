@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from s2sim.atomic import write_text_atomic
 from s2sim.errors import ReportError
+from s2sim.report.checks import check_values
 from s2sim.report.schema import REPORT_SCHEMA, REPORT_VERSION, Report
 
 REPORT_FILE = "report.json"
@@ -30,44 +30,50 @@ def _csv_text(rows: list[dict], columns: list[str]) -> str:
     return buf.getvalue()
 
 
-def write_report(report: Report, out_dir: str | Path, plots: bool = True) -> Path:
-    """Write ``report.json``, the CSV tables and (optionally) the PNG plots into ``out_dir``.
+GPU_COLUMNS = [
+    "gpu_key", "gpu_name", "label", "model_name", "latency_per_token_s", "energy_per_token_j",
+    "average_power_w", "latency_per_sequence_s", "energy_per_sequence_j",
+    "latency_per_token_low_s", "latency_per_token_high_s", "energy_per_token_low_j",
+    "energy_per_token_high_j", "average_power_low_w", "average_power_high_w",
+    "latency_per_sequence_low_s", "latency_per_sequence_high_s", "energy_per_sequence_low_j",
+    "energy_per_sequence_high_j", "kernels_per_token",
+    "bytes_per_token", "flops_per_token", "tokens_timed", "window_s",
+]
 
-    Each file is written atomically. ``report.json`` goes last, so a folder whose JSON is
-    complete also has the tables that belong to it.
+
+def write_report(report: Report, out_dir: str | Path, plots: bool = True,
+                 extra_files: dict[str, str] | None = None) -> Path:
+    """Write ``report.json``, the CSV tables, (optionally) the PNG plots and ``extra_files``
+    (name -> text, e.g. a driver's own tables) as one folder ``out_dir``.
+
+    The folder is a bundle (``s2sim.output.write_bundle``): written in a temporary folder that
+    then replaces ``out_dir``, so that an interrupted write leaves the previous folder whole and
+    a folder never mixes two runs. An existing ``out_dir`` must be empty or an earlier report
+    folder. Returns the path of ``report.json``.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ReportError(f"output folder {out}: exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReportError(f"output folder {out}: cannot create ({exc.strerror})") from None
+    from s2sim.output import output_folder, write_bundle
+
+    out = output_folder(out_dir, option="output folder", marker=REPORT_FILE)
+    write_bundle(out, lambda tmp: _write_files(report, tmp, plots, extra_files or {}))
+    return out / REPORT_FILE
+
+
+def _write_files(report: Report, out: Path, plots: bool, extra_files: dict[str, str]) -> None:
     from s2sim.report.schema import PeRow, StepRow
 
-    write_text_atomic(
-        out / "per_pe.csv",
-        _csv_text([r.model_dump() for r in report.per_pe], list(PeRow.model_fields)),
-    )
-    write_text_atomic(
-        out / "per_step.csv",
-        _csv_text([r.model_dump() for r in report.per_step], list(StepRow.model_fields)),
-    )
-    gcols = [
-        "gpu_key", "gpu_name", "label", "model_name", "latency_per_token_s", "energy_per_token_j",
-        "average_power_w", "latency_per_sequence_s", "energy_per_sequence_j",
-        "latency_per_token_low_s", "latency_per_token_high_s", "energy_per_token_low_j",
-        "energy_per_token_high_j", "average_power_low_w", "average_power_high_w",
-        "latency_per_sequence_low_s", "latency_per_sequence_high_s", "energy_per_sequence_low_j",
-        "energy_per_sequence_high_j", "kernels_per_token",
-        "bytes_per_token", "flops_per_token", "tokens_timed", "window_s",
-    ]
-    write_text_atomic(out / "gpu.csv", _csv_text([g.model_dump() for g in report.gpu], gcols))
+    rows = {"per_pe.csv": ([r.model_dump() for r in report.per_pe], list(PeRow.model_fields)),
+            "per_step.csv": ([r.model_dump() for r in report.per_step],
+                             list(StepRow.model_fields)),
+            "gpu.csv": ([g.model_dump() for g in report.gpu], GPU_COLUMNS)}
+    for name, (table, columns) in rows.items():
+        (out / name).write_text(_csv_text(table, columns), encoding="utf-8")
+    for name, text in sorted(extra_files.items()):
+        (out / name).write_text(text, encoding="utf-8")
     if plots:
         from s2sim.report.plots import write_plots
 
         write_plots(report, out)
-    return write_text_atomic(out / REPORT_FILE, report_json(report))
+    (out / REPORT_FILE).write_text(report_json(report), encoding="utf-8")
 
 
 def _resolve(path: str | Path) -> Path:
@@ -100,12 +106,14 @@ def load_report(path: str | Path) -> Report:
             "re-run the benchmark to regenerate it"
         )
     try:
-        return Report.model_validate(data)
+        report = Report.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ReportError(f"report {p}: field {loc}: {err['msg']}{more}") from None
+    check_values(data, str(p))  # finite, non-negative where physical, required sections
+    return report
 
 
 def load_gpu_results(path: str | Path):

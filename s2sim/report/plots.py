@@ -89,7 +89,9 @@ def latency_per_step(report: Report, path: Path) -> None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 3.6))
     steps = [r.step for r in report.per_step]
-    lat_us = [r.latency_s * 1e6 for r in report.per_step]
+    # a step whose output never reached the host has no latency: a gap in the line
+    lat_us = [float("nan") if r.latency_s is None else r.latency_s * 1e6
+              for r in report.per_step]
     ax.plot(steps, lat_us, lw=0.8)
     if report.s2 is not None:
         ax.axhline(report.s2.step_period_s * 1e6, color="grey", ls="--", lw=0.8,

@@ -59,15 +59,27 @@ def _format_loc(loc: tuple) -> str:
     return ".".join(str(p) for p in loc)
 
 
+def _did_you_mean(errors: list, loc: tuple) -> str:
+    """' (did you mean table_entries?)' when a field of the same section is missing and close."""
+    import difflib
+
+    missing = [str(err["loc"][-1]) for err in errors
+               if err["type"] == "missing" and tuple(err["loc"][:-1]) == tuple(loc[:-1])]
+    close = difflib.get_close_matches(str(loc[-1]), missing, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def _one_line(exc: ValidationError, label: str) -> str:
     errors = exc.errors(include_url=False)
+    # a misspelt field is both unknown and (under its right name) missing: name the typo first
+    errors.sort(key=lambda err: err["type"] != "extra_forbidden")
     e = errors[0]
     loc = _format_loc(e["loc"])
     kind = e["type"]
     if kind == "missing":
         msg = "missing required field"
     elif kind == "extra_forbidden":
-        msg = "unknown field"
+        msg = "unknown field" + _did_you_mean(errors, e["loc"])
     elif kind == "model_type" and str(e.get("ctx", {}).get("class_name", "")).startswith(
             "Sourced"):
         msg = f"expected {{value: ..., source: ..., note: ...}}, got {e.get('input')!r}"

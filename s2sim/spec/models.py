@@ -135,14 +135,30 @@ class SourcedXY(_SourcedBase):
 
 
 def _positive(s: Sourced) -> Sourced:
+    if not math.isfinite(s.value):
+        raise ValueError(f"must be a finite number, got {s.value!r}")
     if not s.value > 0:
         raise ValueError(f"must be > 0, got {s.value!r}")
     return s
 
 
 def _non_negative(s: Sourced) -> Sourced:
+    if not math.isfinite(s.value):
+        raise ValueError(f"must be a finite number, got {s.value!r}")
     if s.value < 0:
         raise ValueError(f"must be >= 0, got {s.value!r}")
+    return s
+
+
+# The longest tick a spec may have: time is int64 picoseconds (9.2e6 s), so a 10 s tick still
+# leaves ~900 000 ticks per run; no SpiNNaker2 application ticks slower than ~1 s.
+MAX_TICK_PERIOD_S = 10.0
+
+
+def _tick_period(s: Sourced) -> Sourced:
+    if s.value > MAX_TICK_PERIOD_S:
+        raise ValueError(f"must be <= {MAX_TICK_PERIOD_S:g} s (time is int64 picoseconds), "
+                         f"got {s.value!r}")
     return s
 
 
@@ -343,7 +359,7 @@ class Host(_Strict):
 
 
 class Timing(_Strict):
-    tick_period_s: Pos
+    tick_period_s: Annotated[Sourced, AfterValidator(_positive), AfterValidator(_tick_period)]
     timer_reference_hz: Pos
     pl_switch_s: NonNeg
     packet_queue_depth: PosInt
