@@ -1,0 +1,227 @@
+"""Regenerate every recorded figure of README.md (and docs/) from the commands that produce it.
+
+    python benchmarks/figures.py                  # all blocks
+    python benchmarks/figures.py --only small,paper
+    python benchmarks/figures.py --skip gesture,speed
+
+A figure block in a Markdown file sits between ``<!-- fig:NAME -->`` and ``<!-- /fig:NAME -->``;
+this script runs the block's commands (in this process, through ``s2sim.cli.main``, or as the
+benchmark scripts), renders the block from the reports they write and replaces it. Each block
+states its command(s), the machine and the date, so nothing in those blocks is typed by hand.
+Simulated figures are deterministic; speed figures depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+README = ROOT / "README.md"
+
+
+def machine() -> str:
+    return (f"{platform.machine()} {os.cpu_count()}-core machine, Python "
+            f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}")
+
+
+def cli(*argv: str) -> str:
+    """Run one s2sim command in this process; its stdout (errors raise)."""
+    from s2sim.cli import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(list(argv))
+    if rc:
+        raise SystemExit(f"s2sim {' '.join(argv)} exited with {rc}")
+    return buf.getvalue()
+
+
+def bench(tmp: Path, name: str, *argv: str) -> dict:
+    out = tmp / name
+    cli("bench", *argv, "--out", str(out), "--no-plots", "--quiet")
+    return json.loads((out / "report.json").read_text())
+
+
+def si(v: float, unit: str) -> str:
+    for f, p in ((1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n")):
+        if abs(v) >= f:
+            return f"{v / f:.3g} {p}{unit}"
+    return f"{v:.3g} {unit}"
+
+
+def _ratio_range(r: dict, graph: bool, which: str) -> str:
+    rows = [x for x in r["ratios"] if x["gpu_key"].endswith("-graph") == graph]
+    lo = min(x[f"{which}_gpu_over_s2"] for x in rows)
+    hi = max(x[f"{which}_gpu_over_s2"] for x in rows)
+    blo = min(x[f"{which}_gpu_over_s2_low"] for x in rows)
+    bhi = max(x[f"{which}_gpu_over_s2_high"] for x in rows)
+    return f"{lo:.3g}–{hi:.3g}× (band {blo:.3g}–{bhi:.3g}×)"
+
+
+def gpu_sentence(r: dict) -> str:
+    per = ", ".join(f"{x['gpu_key'].upper()} {x['energy_gpu_over_s2']:.3g}× "
+                    f"({x['energy_gpu_over_s2_low']:.2g}–{x['energy_gpu_over_s2_high']:.3g})"
+                    for x in r["ratios"] if not x["gpu_key"].endswith("-graph"))
+    return (f"GPU/S2 energy per token, eager (band): {per}; with CUDA-graph replay "
+            f"{_ratio_range(r, True, 'energy')}. Latency GPU/S2: eager "
+            f"{_ratio_range(r, False, 'latency')}, CUDA graph {_ratio_range(r, True, 'latency')} "
+            f"(below 1: the GPU answers sooner).")
+
+
+def s2_sentence(r: dict) -> str:
+    d, s = r["deployment"], r["s2"]
+    comp = sorted(s["energy_by_component_per_step_j"].items(), key=lambda kv: -kv[1])
+    comp = ", ".join(f"{k} {si(v, 'J')}" for k, v in comp if v > 0)
+    checks = (f"{s['dropped_packets']} dropped packets, {s['tick_overruns']} tick overruns")
+    return (f"{d['pes_used']} PEs in {d['qpes_used']} QPEs, max "
+            f"{d['sram_bytes_per_pe_max'] / 1024:.1f} / mean "
+            f"{d['sram_bytes_per_pe_mean'] / 1024:.1f} KiB data SRAM per PE (of "
+            f"{d['sram_bytes_per_pe_capacity'] / 1024:.0f} KiB), step period "
+            f"{si(s['step_period_s'], 's')} (tick by {d['tick_choice']}); per token "
+            f"{si(s['latency_per_step_mean_s'], 's')} latency, {si(s['energy_per_step_j'], 'J')}, "
+            f"{si(s['average_power_w'], 'W')}; {s['events_per_step_mean']:.0f} events, "
+            f"{s['packets_per_step_mean']:.0f} packets and {s['hops_per_step_mean']:.0f} hops per "
+            f"token; {checks}. Energy per token by component: {comp}.")
+
+
+def check_des_sentence(r: dict) -> str:
+    c = r.get("check_des")
+    if not c:
+        return ""
+    rel = c["analytic_vs_des"]
+    return (f" DES cross-check of the first {c['steps']} tokens (`--check-des`): "
+            f"{c['event_mismatches']} event / {c['value_mismatches']} value mismatches vs the "
+            f"reference, {c['dropped_packets']} dropped, {c['late_packets']} late; analytic vs "
+            f"DES energy {100 * (rel['energy'] or 0):+.2f} %, latency "
+            f"{100 * (rel['latency'] or 0):+.2f} %.")
+
+
+# -- the blocks ----------------------------------------------------------------------------------
+
+def block_calibration(tmp: Path) -> str:
+    from s2sim.spec import load_spec
+    from s2sim.validate import validate
+
+    rows = validate(load_spec())
+    out = ["Command: `s2sim validate` (" + machine() + ").", "",
+           "| measurement | published | simulated | error | basis |", "|---|---|---|---|---|"]
+    for r in rows:
+        err = "-" if r.error_pct is None else f"{r.error_pct:+.2f} %"
+        sim = "-" if r.simulated is None else f"{r.simulated:.4g}"
+        out.append(f"| {r.name} | {r.published:.4g} {r.unit} | {sim} {r.unit} | {err} | "
+                   f"{r.basis} |")
+    return "\n".join(out)
+
+
+def block_small(tmp: Path) -> str:
+    a = bench(tmp, "small", "lm", "--check-des", "20")
+    d = bench(tmp, "small-des", "lm", "--engine", "des")
+    rel = {k: (d["s2"][k] - a["s2"][k]) / a["s2"][k]
+           for k in ("energy_per_step_j", "latency_per_step_mean_s")}
+    return (f"Commands: `s2sim bench lm --check-des 20` and `s2sim bench lm --engine des` "
+            f"({machine()}; 140 self-generated tokens, PL1): " + s2_sentence(a)
+            + check_des_sentence(a) + " " + gpu_sentence(a)
+            + f" On the DES engine over all 140 tokens: energy per token "
+              f"{100 * rel['energy_per_step_j']:+.3f} %, latency "
+              f"{100 * rel['latency_per_step_mean_s']:+.3f} %, {d['s2']['dropped_packets']} "
+              f"dropped packets, {d['s2']['event_mismatches']} event mismatches.")
+
+
+def block_paper(tmp: Path) -> str:
+    r = bench(tmp, "paper", "lm", "--model", "paper", "--tokens", "70", "--check-des", "10")
+    rows = ["| deployment | command | PEs | max SRAM/PE | step period | latency/token | "
+            "energy/token |", "|---|---|---|---|---|---|---|"]
+    for label, extra in (("fewest PEs (default)", ()), ("150 PEs, PL0 (the published)",
+                                                        ("--pes", "150", "--pl", "0")),
+                         ("lowest latency", ("--objective", "latency")),
+                         ("lowest estimated energy", ("--objective", "energy"))):
+        x = r if not extra else bench(tmp, "paper-" + "-".join(extra), "lm", "--model", "paper",
+                                      "--tokens", "70", *extra)
+        d, s = x["deployment"], x["s2"]
+        cmd = "`s2sim bench lm --model paper --tokens 70" + "".join(f" {e}" for e in extra) + "`"
+        rows.append(f"| {label} | {cmd} | {d['pes_used']} | "
+                    f"{d['sram_bytes_per_pe_max'] / 1024:.1f} KiB | {si(s['step_period_s'], 's')} "
+                    f"| {si(s['latency_per_step_mean_s'], 's')} | "
+                    f"{si(s['energy_per_step_j'], 'J')} |")
+    return (f"Command: `s2sim bench lm --model paper --tokens 70 --check-des 10` ({machine()}): "
+            + s2_sentence(r) + check_des_sentence(r) + " " + gpu_sentence(r) + "\n\n"
+            + "\n".join(rows))
+
+
+def block_gesture(tmp: Path) -> str:
+    r = bench(tmp, "gesture", "gesture", "--samples", "132")
+    q = r["quality"]["metrics"] if r.get("quality") else {}
+    s, d = r["s2"], r["deployment"]
+    acc = q.get("test_accuracy", q.get("accuracy", float("nan")))
+    return (f"Command: `s2sim bench gesture --samples 132` ({machine()}; synthetic DVS "
+            f"recordings — accuracy on synthetic data is *not* accuracy on DVS128 Gesture): "
+            f"accuracy {100 * acc:.1f} % on the synthetic held-out set, chip and functional "
+            f"predictions agree on {100 * q.get('chip_functional_agreement', float('nan')):.1f} % "
+            f"of {q.get('chip_samples', 0):.0f} simulated samples; {d['pes_used']} PEs; per frame "
+            f"{si(s['latency_per_step_mean_s'], 's')} latency, {si(s['energy_per_step_j'], 'J')}. "
+            "The auto-PL study is in the bench folder's auto_pl.json.")
+
+
+def block_speed(tmp: Path) -> str:
+    def run(*cmd: str) -> str:
+        return subprocess.run([sys.executable, *cmd], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout
+
+    engines = run("benchmarks/bench_engines.py", "--tokens", "200", "--des-tokens", "20")
+    chip = run("benchmarks/bench_chip_speed.py")
+    comp = run("benchmarks/bench_compile.py")
+    return ("Commands and their output (" + machine() + "; speed depends on the machine and its "
+            "load):\n\n```\n$ python benchmarks/bench_engines.py --tokens 200 --des-tokens 20\n"
+            + engines.strip() + "\n\n$ python benchmarks/bench_chip_speed.py\n" + chip.strip()
+            + "\n\n$ python benchmarks/bench_compile.py\n" + comp.strip() + "\n```")
+
+
+BLOCKS = {"calibration": (README, block_calibration), "small": (README, block_small),
+          "paper": (README, block_paper), "gesture": (README, block_gesture),
+          "speed": (README, block_speed)}
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    pat = re.compile(rf"(<!-- fig:{re.escape(name)} -->\n).*?(<!-- /fig:{re.escape(name)} -->)",
+                     re.S)
+    if not pat.search(text):
+        raise SystemExit(f"no <!-- fig:{name} --> block in the file")
+    return pat.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(2), text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", default="", help="comma list of blocks (default: all)")
+    p.add_argument("--skip", default="", help="comma list of blocks to leave as they are")
+    args = p.parse_args(argv)
+    names = [n for n in (args.only.split(",") if args.only else BLOCKS) if n]
+    names = [n for n in names if n not in args.skip.split(",")]
+    changed = []
+    with tempfile.TemporaryDirectory(prefix="s2sim-figures-") as tmp:
+        for name in names:
+            path, fn = BLOCKS[name]
+            print(f"[figures] {name} ...", file=sys.stderr)
+            text = path.read_text()
+            new = replace_block(text, name, fn(Path(tmp)))
+            if new != text:
+                changed.append(name)
+                path.write_text(new)
+    print(f"[figures] changed: {', '.join(changed) or 'nothing'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
