@@ -189,9 +189,33 @@ def block_speed(tmp: Path) -> str:
             + "\n\n$ python benchmarks/bench_compile.py\n" + comp.strip() + "\n```")
 
 
+def block_sweep(tmp: Path) -> str:
+    import shutil
+
+    def sweep(*extra: str) -> tuple[str, float]:
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "s2sim.cli", "sweep",
+                              "examples/sweep-small.yaml", "--out", str(tmp / "sweep"),
+                              "--workers", "2", *extra], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout
+        keep = [x for x in out.splitlines() if not x.startswith(("table:", "plots:"))]
+        return "\n".join(keep).strip(), time.perf_counter() - t0
+
+    first, t1 = sweep()
+    again, t2 = sweep()
+    three, _ = sweep("--pareto", "--metrics", "energy_per_token_j,latency_per_token_s,pes_used")
+    shutil.copy(tmp / "sweep" / "front.png", ROOT / "docs" / "sweep-front.png")
+    return (f"Measured on {machine()}, LocalCluster of 2 worker processes:\n\n```\n"
+            f"$ s2sim sweep examples/sweep-small.yaml --workers 2      # {t1:.1f} s wall\n"
+            f"{first}\n\n$ s2sim sweep examples/sweep-small.yaml --workers 2      # rerun, "
+            f"all cached: {t2:.1f} s wall\n{again.splitlines()[0]}\n\n"
+            f"$ s2sim sweep examples/sweep-small.yaml --pareto --metrics "
+            f"energy_per_token_j,latency_per_token_s,pes_used\n{three}\n```")
+
+
 BLOCKS = {"calibration": (README, block_calibration), "small": (README, block_small),
           "paper": (README, block_paper), "gesture": (README, block_gesture),
-          "speed": (README, block_speed)}
+          "speed": (README, block_speed), "sweep": (ROOT / "docs" / "sweep.md", block_sweep)}
 
 
 def replace_block(text: str, name: str, body: str) -> str:
