@@ -320,7 +320,7 @@ def run(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise S2SimError(f"--samples {args.samples}: need at least 1")
     gpu_specs = parse_gpu_list(args.gpus)
-    bench = Bench(out=Path(args.out) if args.out else Path("runs") / "bench-gesture",
+    bench = Bench(out=args.out if args.out is not None else Path("runs") / "bench-gesture",
                   quiet=args.quiet)
     ref, model = _load(args)
     workload = partial(_workload, bench, args, ref, model)

@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     limits.check_run_size(args.tokens, args.engine, what="tokens")  # before any work
     gpu_specs = parse_gpu_list(args.gpus)
     measured = [g for f in args.gpu_measured for g in load_gpu_results(f)]
-    out = Path(args.out) if args.out else Path("runs") / f"bench-lm-{Path(args.model).stem}"
+    out = args.out if args.out is not None else Path("runs") / f"bench-lm-{Path(args.model).stem}"
     bench = Bench(out=out, quiet=args.quiet)
     try:
         model, generated = _load(bench, args)

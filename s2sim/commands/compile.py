@@ -67,8 +67,6 @@ def _pins(items: list[str]) -> dict[str, int]:
 def compile_from_args(net, args, inputs=None):
     """(mapping, TickChoice) for the command's options; ``inputs``: what ``--tick-s auto``
     sizes the tick for (seeded stand-ins when None)."""
-    from s2sim.spec import parse_set_args
-
     placer = args.placer
     if args.placement:
         try:
@@ -81,11 +79,11 @@ def compile_from_args(net, args, inputs=None):
     opts = {} if args.activity is None else {"activity": args.activity}
     from s2sim.engine.tick import compile_with_tick
 
-    return compile_with_tick(net, args.tick_s, inputs, margin=args.tick_margin,
-                             spec_path=args.spec, spec_overrides=parse_set_args(args.set),
-                             pl=args.pl, max_pes=args.max_pes, partitioner=args.partitioner,
-                             placer=placer, pins=_pins(args.pin), seed=args.seed,
-                             **deployment_kw(args), **opts)
+    # --spec/--set reach the compiler through deployment_kw (once: passing them here too
+    # gave "multiple values for keyword argument 'spec_path'")
+    return compile_with_tick(net, args.tick_s, inputs, margin=args.tick_margin, pl=args.pl,
+                             max_pes=args.max_pes, partitioner=args.partitioner, placer=placer,
+                             pins=_pins(args.pin), seed=args.seed, **deployment_kw(args), **opts)
 
 
 def add_parser(subparsers) -> None:
