@@ -22,7 +22,7 @@ import simpy
 from s2sim.errors import ResourceError, S2SimError
 from s2sim.hw.dvfs import Residency, cycles_to_ps, ps_per_cycle_ratio, seconds_to_ps
 from s2sim.hw.ledger import Counts, Ledger
-from s2sim.hw.pe_kernels import queue_scan, time_serial
+from s2sim.hw.pe_kernels import group_by_destination, queue_scan, time_serial
 from s2sim.hw.runtime import PE, PEState, Program, lazy_enabled, timer_enabled
 from s2sim.hw.sram import SramAllocator, pe_label
 
@@ -188,20 +188,20 @@ class EventLoop:
             if dpe.shape[0] == 0:
                 return
         np.add.at(noc["deliveries"], ks[dpk], 1)
-        o = np.lexsort((dps, dpe))  # by destination, then arrival; stable for ties
-        dpe, dps, dpk = dpe[o], dps[o], dpk[o]
+        # by destination, then arrival; stable for ties (np.lexsort((dps, dpe)) in O(n))
+        o, group_dest, group_start = group_by_destination(dpe, dps, len(self.cores))
+        dps = dps[o]
         # one uint32 block per packet: [key, payload words, payload 0..3] (see PECore._chunks)
         blk = np.empty((keys.shape[0], 6), dtype=np.uint32)
         blk[:, 0] = keys
         blk[:, 1] = widths
         blk[:, 2:] = pay
-        dblk = blk[dpk]
-        cut = np.flatnonzero(np.diff(dpe)) + 1
-        bounds = [0, *cut.tolist(), dpe.shape[0]]
+        dblk = blk[dpk[o]]
+        bounds = group_start.tolist()
         cores = self.cores
-        for j in range(len(bounds) - 1):
+        for j, d in enumerate(group_dest.tolist()):
             a, b = bounds[j], bounds[j + 1]
-            cores[int(dpe[a])].add_packets(dps[a:b], dblk[a:b])
+            cores[d].add_packets(dps[a:b], dblk[a:b])
 
     def _chip_links(self, router_ps, rids, keys, ks) -> None:
         routes = self.noc.routes

@@ -1,4 +1,5 @@
-"""The numba kernels of the PE event loop (event_loop.py): batch timing and queue acceptance.
+"""The numba kernels of the PE event loop (event_loop.py): batch timing, queue acceptance and
+the grouping of a flush's deliveries by destination.
 
 They run once per packet batch, over the whole batch, so no Python runs per packet. The NoC's own
 kernel (link reservations) is in noc.py.
@@ -7,6 +8,7 @@ kernel (link reservations) is in noc.py.
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
@@ -64,3 +66,46 @@ def queue_scan(a, known, free, depth, accept):  # pragma: no cover - compiled
         else:
             return r
     return a.shape[0]
+
+
+@numba.njit(cache=True, nogil=True)
+def group_by_destination(dpe, dps, n_dest):  # pragma: no cover - compiled
+    """Deliveries (destination ``dpe``, arrival ``dps``) ordered by destination, then arrival,
+    ties in their given order: the permutation ``np.lexsort((dps, dpe))``, in O(n) for the
+    nearly sorted arrivals of one flush (counting sort by destination, then a stable sort of
+    each group's arrivals only when they are out of order).
+
+    Returns ``(order, group_dest, group_start)``: the permutation, the destination of each
+    group and where each group starts in it (one more entry: n)."""
+    n = dpe.shape[0]
+    start = np.zeros(n_dest + 1, np.int64)
+    for i in range(n):
+        start[dpe[i] + 1] += 1
+    n_groups = 0
+    for d in range(n_dest):
+        if start[d + 1]:
+            n_groups += 1
+        start[d + 1] += start[d]
+    pos = start[:-1].copy()
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        d = dpe[i]
+        order[pos[d]] = i
+        pos[d] += 1
+    group_dest = np.empty(n_groups, np.int64)
+    group_start = np.empty(n_groups + 1, np.int64)
+    g = 0
+    for d in range(n_dest):
+        a, b = start[d], start[d + 1]
+        if b == a:
+            continue
+        group_dest[g] = d
+        group_start[g] = a
+        g += 1
+        for i in range(a + 1, b):
+            if dps[order[i]] < dps[order[i - 1]]:
+                idx = order[a:b].copy()
+                order[a:b] = idx[np.argsort(dps[idx], kind="mergesort")]
+                break
+    group_start[n_groups] = n
+    return order, group_dest, group_start

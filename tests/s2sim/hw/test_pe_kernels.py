@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from s2sim.hw.dvfs import cycles_to_ps, ps_per_cycle_ratio
-from s2sim.hw.pe_kernels import queue_scan, time_serial
+from s2sim.hw.pe_kernels import group_by_destination, queue_scan, time_serial
 
 F = 150e6
 
@@ -59,3 +59,16 @@ def test_queue_scan_accepts_below_depth_drops_when_exact_and_stops_when_undecida
     assert n == 2 and accept[:2].tolist() == [True, True]
     n = queue_scan(np.array([10, 20, 30], np.int64), np.zeros(0, np.int64), 300, 2, accept)
     assert n == 3 and accept[:3].tolist() == [True, True, False]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 40)), min_size=0, max_size=80))
+def test_group_by_destination_is_a_stable_lexsort(deliveries):
+    dpe = np.array([d[0] for d in deliveries], dtype=np.int64)
+    dps = np.array([d[1] for d in deliveries], dtype=np.int64)
+    order, dest, start = group_by_destination(dpe, dps, 6)
+    assert order.tolist() == np.lexsort((dps, dpe)).tolist()
+    assert dest.tolist() == sorted(set(dpe.tolist()))
+    assert start[-1] == len(deliveries)
+    for g, d in enumerate(dest.tolist()):
+        assert set(dpe[order[start[g]:start[g + 1]]].tolist()) == {d}
