@@ -249,25 +249,45 @@ def _slice_order(mapping, layer: int) -> tuple[np.ndarray, np.ndarray]:
     return order, offs
 
 
-def _split_by_slice(M: np.ndarray, slice_of_col: np.ndarray, local_of_col: np.ndarray,
-                    n_slices: int) -> list[CSR]:
-    """Row-major nonzeros of M grouped by the slice owning their column, as one CSR per slice
-    (rows = M's rows, columns = the slice's local gate columns)."""
-    r, c = np.nonzero(M)
-    v = M[r, c]
-    sid = slice_of_col[c]
-    order = np.argsort(sid, kind="stable")  # stable: row-major order kept within a slice
-    r, c, v, sid = r[order], c[order], v[order], sid[order]
-    bounds = np.searchsorted(sid, np.arange(n_slices + 1))
-    out = []
-    n_rows = M.shape[0]
+def _split_by_slice(M: np.ndarray, rows: np.ndarray, slice_of_col: np.ndarray,
+                    local_of_col: np.ndarray, n_slices: int) -> list[CSR]:
+    """Nonzeros of M's ``rows`` (in that order) grouped by the slice owning their column, as
+    one CSR per slice (rows = ``rows``, columns = the slice's local gate columns), row-major
+    within a slice; one numba pass over M (no row-permuted copy of it)."""
+    rowptr, cols, vals, base = _split_kernel(M, np.asarray(rows, np.int64), slice_of_col,
+                                             local_of_col, n_slices)
+    return [CSR(rowptr[k], cols[base[k]:base[k + 1]], vals[base[k]:base[k + 1]])
+            for k in range(n_slices)]
+
+
+@numba.njit(cache=True, nogil=True)
+def _split_kernel(M, rows, slice_of_col, local_of_col, n_slices):  # pragma: no cover
+    """(rowptr (n_slices, n_rows + 1) int64, cols int32, vals float32, slice bases)."""
+    n_rows, n_cols = rows.shape[0], M.shape[1]
+    rowptr = np.zeros((n_slices, n_rows + 1), np.int64)
+    for i in range(n_rows):
+        r = rows[i]
+        for c in range(n_cols):
+            if M[r, c] != 0:
+                rowptr[slice_of_col[c], i + 1] += 1
+    base = np.zeros(n_slices + 1, np.int64)
     for k in range(n_slices):
-        a, b = bounds[k], bounds[k + 1]
-        rowptr = np.zeros(n_rows + 1, np.int64)
-        np.cumsum(np.bincount(r[a:b], minlength=n_rows), out=rowptr[1:])
-        out.append(CSR(rowptr, local_of_col[c[a:b]].astype(np.int32),
-                       v[a:b].astype(np.float32)))
-    return out
+        for i in range(n_rows):
+            rowptr[k, i + 1] += rowptr[k, i]
+        base[k + 1] = base[k] + rowptr[k, n_rows]
+    cols = np.empty(base[n_slices], np.int32)
+    vals = np.empty(base[n_slices], np.float32)
+    pos = base[:-1].copy()
+    for i in range(n_rows):
+        r = rows[i]
+        for c in range(n_cols):
+            v = M[r, c]
+            if v != 0:
+                k = slice_of_col[c]
+                cols[pos[k]] = local_of_col[c]
+                vals[pos[k]] = v
+                pos[k] += 1
+    return rowptr, cols, vals, base
 
 
 def build_cores(mapping, network) -> dict[str, EGRUSliceCore]:
@@ -286,8 +306,8 @@ def build_cores(mapping, network) -> dict[str, EGRUSliceCore]:
             slice_of_col[cols] = k
             local_of_col[cols] = np.arange(cols.size)
             cols_of.append(cols)
-        Ws = _split_by_slice(layer.W[w_order], slice_of_col, local_of_col, len(slices))
-        Rs = _split_by_slice(layer.R[r_order], slice_of_col, local_of_col, len(slices))
+        Ws = _split_by_slice(layer.W, w_order, slice_of_col, local_of_col, len(slices))
+        Rs = _split_by_slice(layer.R, r_order, slice_of_col, local_of_col, len(slices))
         for k, s in enumerate(slices):
             U = np.asarray(s.units, np.int64)
             cols = cols_of[k]
