@@ -82,9 +82,13 @@ def _check_slice_fields(m, s) -> None:
         s.kind, layer_first_tick(s.layer) if s.kind == "egru" else None)
     if s.first_tick != first:
         raise CompileError(f"slice {s.id}: first_tick {s.first_tick}, the pipeline has {first}")
-    if s.key_base is not None and s.key_base != _expected_key(s):
+    want = _expected_key(s)
+    if s.key_base is not None and want is None:
+        raise CompileError(f"slice {s.id}: key_base 0x{s.key_base:08x}, but a {s.kind} slice "
+                           "sends no packets (its key_base is null)")
+    if s.key_base is not None and s.key_base != want:
         raise CompileError(f"slice {s.id}: key_base 0x{s.key_base:08x}, the key layout gives "
-                           f"0x{_expected_key(s):08x}")
+                           f"0x{want:08x}")
     if sum(s.regions.values()) != s.sram_bytes:
         raise CompileError(f"slice {s.id}: sram_bytes {s.sram_bytes} != the sum of its regions "
                            f"({sum(s.regions.values())})")
