@@ -8,6 +8,11 @@
 takes a .npy of token ids (T,) or input vectors (T, n_in). The report holds the mapping summary,
 the RunResult summary (outputs are not stored: latency, energy, traffic, counts, mismatches vs
 the numpy oracle) and is byte-identical for the same inputs and seed.
+
+With a mapping target, the compile options it fixes (``--pl``, ``--tick-s``, ``--max-pes``,
+``--placer``, ``--pin``...) are refused with one line; ``--spec``/``--set`` are applied to the
+mapping's recorded spec, which the mapping is then validated against
+(``s2sim.commands.targets``).
 """
 
 from __future__ import annotations
