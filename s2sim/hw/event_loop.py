@@ -91,21 +91,30 @@ class EventLoop:
             self._entry_route.clear()
             self.noc.clear_routes()
             self._route_version = self.router.version
-        cache = self._key_route
-        out = []
-        for key in keys.tolist():
-            rid = cache.get(key)
-            if rid is None:
-                e = self.router.match(key)
-                if e < 0:
-                    self.router.lookup(key, who)  # raises RoutingError naming key and sender
-                rid = self._entry_route.get(e)
-                if rid is None:
-                    rid = self.noc.compile_route(self.router.entries[e], self.index).id
-                    self._entry_route[e] = rid
-                cache[key] = rid
-            out.append(rid)
+        get = self._key_route.get
+        ks = keys.tolist()
+        out = [get(k) for k in ks]
+        if None in out:
+            self._route_misses(ks, out, who)
         return np.array(out, dtype=np.int64)
+
+    def _route_misses(self, ks: list[int], out: list, who: str) -> None:
+        """Fill the route ids of the keys not cached yet (``out[i] is None``), matching each
+        new key once (vectorised) and compiling each new entry's route in first-use order."""
+        cache = self._key_route
+        miss = [i for i, r in enumerate(out) if r is None]
+        new = list(dict.fromkeys(ks[i] for i in miss))
+        for key, e in zip(new, self.router.match_many(np.array(new, dtype=np.uint32)).tolist(),
+                          strict=True):
+            if e < 0:
+                self.router.lookup(key, who)  # raises RoutingError naming key and sender
+            rid = self._entry_route.get(e)
+            if rid is None:
+                rid = self.noc.compile_route(self.router.entries[e], self.index).id
+                self._entry_route[e] = rid
+            cache[key] = rid
+        for i in miss:
+            out[i] = cache[ks[i]]
 
     # -- outbox: sends of one simulated instant are routed together ----------------------------
 
@@ -767,9 +776,11 @@ class PECore:
             raise S2SimError(
                 f"{self.label}: {prog.name}.on_packets must return int cycles of shape ({n},), "
                 f"got shape {body.shape} dtype {body.dtype}")
-        body = body.astype(np.int64)
         if st.charged:
+            body = body.astype(np.int64)  # a copy: the program's array is left as it was
             body[-1] += st.charged
+        elif body.dtype != np.int64:
+            body = body.astype(np.int64)
         return body
 
     def _run_batch(self, a, blk, free) -> np.ndarray:

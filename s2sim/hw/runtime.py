@@ -207,7 +207,9 @@ class PE:
         if at_cycles is None:
             at = None
         else:
-            at = np.broadcast_to(np.asarray(at_cycles, dtype=np.int64), (n,)).copy()
+            at = np.array(at_cycles, dtype=np.int64)  # a copy: the program may reuse its array
+            if at.shape != (n,):
+                at = np.broadcast_to(at, (n,)).copy()
             if at.min() < 0:
                 raise S2SimError(f"{self._label}: send() at_cycles must be >= 0")
         self._state.sends.append((k, pay, widths, at, self._core.route_keys(k)))
