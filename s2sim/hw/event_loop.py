@@ -150,8 +150,9 @@ class EventLoop:
         else:
             t, src, inj, rids, keys, pay, widths, srcpe = (np.concatenate(x) for x in zip(*box,
                                                                                        strict=True))
-        order = np.argsort(t, kind="stable")  # reservations in send-time order, ties by seq
-        if not np.array_equal(order, np.arange(order.shape[0])):
+        if t.shape[0] > 1 and (t[1:] < t[:-1]).any():
+            # reservations in send-time order, ties by seq (already so in the common case)
+            order = np.argsort(t, kind="stable")
             t, src, inj, rids, keys, pay, widths, srcpe = (
                 x[order] for x in (t, src, inj, rids, keys, pay, widths, srcpe))
         t = np.ascontiguousarray(t, dtype=np.int64)
@@ -196,7 +197,10 @@ class EventLoop:
             dpk, dpe, dps = dpk[on], dpe[on], dps[on]
             if dpe.shape[0] == 0:
                 return
-        np.add.at(noc["deliveries"], ks[dpk], 1)
+        if ks[0] == ks[-1]:  # one tick column (ks is sorted: packets in send-time order)
+            noc["deliveries"][int(ks[0])] += dpk.shape[0]
+        else:
+            np.add.at(noc["deliveries"], ks[dpk], 1)
         # by destination, then arrival; stable for ties (np.lexsort((dps, dpe)) in O(n))
         o, group_dest, group_start = group_by_destination(dpe, dps, len(self.cores))
         dps = dps[o]
@@ -704,9 +708,11 @@ class PECore:
             a, blk = chunks[0]
         else:
             a = np.concatenate([c[0] for c in chunks])
-            order = np.argsort(a, kind="stable")
-            a = a[order]
-            blk = np.concatenate([c[1] for c in chunks])[order]
+            blk = np.concatenate([c[1] for c in chunks])
+            if (a[1:] < a[:-1]).any():  # chunks of later flushes may arrive earlier
+                order = np.argsort(a, kind="stable")
+                a = a[order]
+                blk = blk[order]
         m = int(np.searchsorted(a, horizon, side="left"))
         if m == 0:
             if len(chunks) > 1:
@@ -752,7 +758,8 @@ class PECore:
             if n_acc:
                 st = self._run_batch(a[acc], blk[acc], free)
                 starts_all.append(st)
-                known = np.concatenate([known, st])[-depth:]
+                known = st[-depth:] if st.shape[0] >= depth else np.concatenate([known,
+                                                                                 st])[-depth:]
                 free = self.busy_until
             idx = stop
         return np.concatenate(starts_all) if starts_all else _EMPTY_I64
