@@ -1,15 +1,9 @@
 """The GPUs the S2 runs are compared against, every number with its source and its range.
 
-Source tags (same spirit as the chip spec):
-  DS-A100  NVIDIA A100 Tensor Core GPU datasheet (nvidia-a100-datasheet-us-nvidia-1758950-r4)
-  DS-H100  NVIDIA H100 Tensor Core GPU datasheet (SXM5 column) / Hopper whitepaper
-  DS-H200  NVIDIA H200 Tensor Core GPU datasheet (SXM column): 141 GB HBM3e, 4.8 TB/s, FP32
-           67 TFLOPS (same GH100 die and clocks as the H100 SXM5), max TDP up to 700 W
-  DS-4090  NVIDIA GeForce RTX 4090 product specifications (Ada Lovelace, AD102)
-  DS-ORIN  NVIDIA Jetson AGX Orin Series technical brief v1.2 / module data sheet (64 GB module)
-  CAL      calibrated against the public measurements in ``s2sim.baselines.measurements``
-           (which ones is in ``note``; the model's error against each is computed there)
-  EST      an estimate, with the reasoning in ``note``
+The numbers live in ``gpus.yaml`` next to this module, in the chip spec's sourced format
+(``{value, source, note}`` plus an optional ``low``/``high`` range); its header lists the source
+tags (DS-* datasheets, CAL calibrated against ``s2sim.baselines.measurements``, EST estimates
+with the reasoning in ``note``). This module loads them into the dataclasses below.
 
 Power is split into three parts (``s2sim.baselines.modelled`` uses them per kernel):
   idle_power_w          powered, CUDA context loaded, clocks up, no kernel running
@@ -22,14 +16,15 @@ Every number has a ``low``/``high`` range (default: the value itself). The GPU f
 the model evaluated at the GPU-favourable end of every range (low) and at the unfavourable end
 (high): latency and energy are monotone in every parameter, so these are the extremes of the box.
 
-FP32 peaks are the non-tensor-core FP32 rates: PyTorch runs float32 matmuls without TF32 unless a
-user opts in (``torch.backends.cuda.matmul.allow_tf32`` defaults to False), and at batch 1 every
-layer is a matrix-vector product that is memory bound anyway, so the choice hardly matters.
+FP32 peaks are the non-tensor-core FP32 rates (why: gpus.yaml).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
+
+import yaml
 
 from s2sim.errors import S2SimError
 
@@ -114,155 +109,55 @@ class GpuSpec:
         return out
 
 
-# Launch latency, eager: a CUDA kernel launch costs a few microseconds of fixed overhead from the
-# host (driver call, command submission, block scheduling); PyTorch eager adds its dispatcher on
-# top. 4-6 us per launch+sync is measured on a current discrete GPU (susun-blog.com, "pegainfer
-# (3): From Launch Overhead to CUDA Graph", RTX 5070 Ti); PyTorch's dispatcher adds 1-3 us.
-_LAUNCH_DISCRETE = SourcedNumber(
-    5e-6, "EST", "CUDA launch measured at 4-6 us per kernel (pegainfer blog, RTX 5070 Ti) plus "
-    "PyTorch eager dispatch; range 4-8 us", low=4e-6, high=8e-6,
-)
-# Jetson: slower Arm host cores (Cortex-A78AE) issue launches more slowly than a server x86 CPU.
-_LAUNCH_JETSON = SourcedNumber(
-    10e-6, "EST", "discrete-GPU launch overhead doubled for the slower Cortex-A78AE host CPU; "
-    "range 8-16 us", low=8e-6, high=16e-6,
-)
-# CUDA graph replay: the whole token is one graph launch; what is left per kernel is the GPU-side
-# dependency/scheduling gap. CUDA.jl's documentation measures 80 tiny broadcast kernels (an RK4
-# loop) at 260 us launched one by one and 70 us as one graph: <= 0.9 us per kernel including the
-# kernels' own execution. NVIDIA's "Getting Started with CUDA Graphs" blog reports a similar
-# sub-microsecond gap between graph nodes.
-_GRAPH_DISCRETE = SourcedNumber(
-    1.0e-6, "EST", "CUDA.jl docs: 80 small kernels in 70 us as one graph vs 260 us launched "
-    "(<= 0.9 us per kernel incl. execution); range 0.5-1.5 us", low=0.5e-6, high=1.5e-6,
-)
-_GRAPH_JETSON = SourcedNumber(
-    2.0e-6, "EST", "discrete graph-replay gap doubled for the embedded GPU's slower front end; "
-    "range 1-3 us", low=1.0e-6, high=3.0e-6,
-)
-# Matrix-vector kernels (cuBLAS gemv) and elementwise kernels stream their operands once; they
-# typically reach 75-90 % of the datasheet DRAM bandwidth. 0.8 is the central value.
-_BW_EFF = SourcedNumber(
-    0.8, "EST", "gemv/streaming kernels reach about 75-90 % of datasheet DRAM bandwidth",
-    low=0.75, high=0.9,
-)
-# Note on bandwidth efficiency and the band: a *higher* efficiency is GPU-favourable, so the
-# model takes ``high`` for its low corner (s2sim.baselines.modelled.corner_params).
+GPUS_FILE = "gpus.yaml"  # package data next to this module
 
-GPUS: dict[str, GpuSpec] = {
-    "a100": GpuSpec(
-        key="a100",
-        name="NVIDIA A100 SXM4 80GB",
-        memory_bandwidth_bytes_per_s=SourcedNumber(2.039e12, "DS-A100", "HBM2e, 80 GB SXM4"),
-        fp32_peak_flops_per_s=SourcedNumber(19.5e12, "DS-A100", "FP32, non-tensor"),
-        board_power_w=SourcedNumber(400.0, "DS-A100", "max TDP, SXM4"),
-        idle_power_w=SourcedNumber(
-            55.0, "EST", "nvidia-smi idle readings of A100 SXM4 with a context are about 50-60 W; "
-            "arXiv 2605.23918: a CUDA context adds 26-50 W over bare idle on HBM boards",
-            low=45.0, high=70.0,
-        ),
-        kernel_launch_s=_LAUNCH_DISCRETE,
-        bandwidth_efficiency=_BW_EFF,
-        memory_bound_power_w=SourcedNumber(
-            225.0, "EST", "no public A100 batch-1 measurement found: idle + the H100-calibrated "
-            "~100 pJ per streamed byte above idle x 1.63 TB/s achievable = 55 + 170 W; range "
-            "from the H100 calibration's spread and the per-byte energy of 7 nm vs 4 nm",
-            low=190.0, high=280.0,
-        ),
-        graph_launch_s=_GRAPH_DISCRETE,
-    ),
-    "h100": GpuSpec(
-        key="h100",
-        name="NVIDIA H100 SXM5 80GB",
-        memory_bandwidth_bytes_per_s=SourcedNumber(3.35e12, "DS-H100", "HBM3, SXM5"),
-        fp32_peak_flops_per_s=SourcedNumber(67e12, "DS-H100", "FP32, non-tensor, SXM5"),
-        board_power_w=SourcedNumber(700.0, "DS-H100", "max TDP, SXM5 (configurable up to)"),
-        idle_power_w=SourcedNumber(
-            70.0, "EST", "nvidia-smi idle readings of H100 SXM5 with a context are about 60-80 W; "
-            "arXiv 2605.23918: a CUDA context adds 26-50 W over bare idle",
-            low=60.0, high=90.0,
-        ),
-        kernel_launch_s=_LAUNCH_DISCRETE,
-        bandwidth_efficiency=_BW_EFF,
-        memory_bound_power_w=SourcedNumber(
-            350.0, "CAL", "batch-1 vLLM decoding on H100 SXM draws 267 W (Serial Alice benchmark) "
-            "to ~300 W (ML.ENERGY, as summarised) at an EST 75 % memory-busy share; solving "
-            "idle + (P - idle) x 0.75 for P gives 333-377 W; range widened for the busy share",
-            low=300.0, high=400.0,
-        ),
-        graph_launch_s=_GRAPH_DISCRETE,
-    ),
-    "h200": GpuSpec(
-        key="h200",
-        name="NVIDIA H200 SXM 141GB",
-        memory_bandwidth_bytes_per_s=SourcedNumber(4.8e12, "DS-H200", "HBM3e, 141 GB, SXM"),
-        fp32_peak_flops_per_s=SourcedNumber(
-            67e12, "DS-H200", "FP32, non-tensor; same GH100 die and clocks as the H100 SXM5"
-        ),
-        board_power_w=SourcedNumber(700.0, "DS-H200", "max TDP, SXM (configurable up to)"),
-        idle_power_w=SourcedNumber(
-            80.0, "CAL", "Serial Alice benchmark: H200 SXM idle with a model loaded 80.3 W",
-            low=70.0, high=90.0,
-        ),
-        kernel_launch_s=_LAUNCH_DISCRETE,
-        bandwidth_efficiency=_BW_EFF,
-        memory_bound_power_w=SourcedNumber(
-            400.0, "EST", "no public H200 batch-1 measurement found: the H100's calibrated 350 W "
-            "plus part of the extra 43 % bandwidth (HBM3e costs less per bit than HBM3); low "
-            "end H100 + 15 %, high end the H100's per-byte energy scaled to 3.84 TB/s; below "
-            "the 517-593 W measured at batch 128 (Serial Alice)",
-            low=340.0, high=480.0,
-        ),
-        graph_launch_s=_GRAPH_DISCRETE,
-    ),
-    "rtx4090": GpuSpec(
-        key="rtx4090",
-        name="NVIDIA GeForce RTX 4090",
-        memory_bandwidth_bytes_per_s=SourcedNumber(
-            1.008e12, "DS-4090", "GDDR6X, 384 bit at 21 Gbit/s"
-        ),
-        fp32_peak_flops_per_s=SourcedNumber(82.6e12, "DS-4090", "16384 CUDA cores at 2.52 GHz"),
-        board_power_w=SourcedNumber(450.0, "DS-4090", "total graphics power (TGP)"),
-        idle_power_w=SourcedNumber(
-            20.0, "EST", "reviews measure 15-30 W for an idle RTX 4090 board with a CUDA context",
-            low=15.0, high=30.0,
-        ),
-        kernel_launch_s=_LAUNCH_DISCRETE,
-        bandwidth_efficiency=_BW_EFF,
-        memory_bound_power_w=SourcedNumber(
-            320.0, "CAL", "batch-1 vLLM decoding (Qwen3-4B fp8, 138 tok/s) draws 246.6 W "
-            "(github.com/noonghunna/club-3090 issue 697) at a 75 % memory-busy share from its "
-            "bytes per token; GDDR6X is power hungry; range for the busy share 0.65-0.9",
-            low=270.0, high=370.0,
-        ),
-        graph_launch_s=_GRAPH_DISCRETE,
-    ),
-    "orin": GpuSpec(
-        key="orin",
-        name="NVIDIA Jetson AGX Orin 64GB",
-        memory_bandwidth_bytes_per_s=SourcedNumber(
-            204.8e9, "DS-ORIN", "256-bit LPDDR5, shared by CPU and GPU"
-        ),
-        fp32_peak_flops_per_s=SourcedNumber(
-            5.3e12, "DS-ORIN", "2048 CUDA cores (16 SMs) at 1.3 GHz, FP32"
-        ),
-        board_power_w=SourcedNumber(60.0, "DS-ORIN", "module power, MAXN mode (15-60 W)"),
-        idle_power_w=SourcedNumber(
-            8.0, "EST", "module idle with the GPU powered is a few W; 8 W includes the busy host",
-            low=5.0, high=12.0,
-        ),
-        kernel_launch_s=_LAUNCH_JETSON,
-        bandwidth_efficiency=_BW_EFF,
-        memory_bound_power_w=SourcedNumber(
-            30.0, "EST", "no public AGX Orin batch-1 fp32 measurement found: idle + LPDDR5 and "
-            "fabric at ~100 pJ/byte x 164 GB/s (~16 W) + clocked-up SMs (~6 W); a GPU stress "
-            "test on AGX Orin at MAXN draws 40 W on the GPU rail alone (NVIDIA forum 323456), "
-            "an upper bound for a memory-bound kernel",
-            low=22.0, high=40.0,
-        ),
-        graph_launch_s=_GRAPH_JETSON,
-    ),
-}
+
+def _number(data: object, where: str) -> SourcedNumber:
+    """One ``{value, source, note, low, high}`` mapping of gpus.yaml as a SourcedNumber."""
+    if not isinstance(data, dict) or not {"value", "source"} <= set(data):
+        raise S2SimError(f"{GPUS_FILE}: {where}: expected {{value: ..., source: ..., note: ...}}, "
+                         f"got {data!r}")
+    unknown = set(data) - {"value", "source", "note", "low", "high"}
+    if unknown:
+        raise S2SimError(f"{GPUS_FILE}: {where}: unknown field {sorted(unknown)[0]!r}")
+    bounds = {}
+    for name in ("value", "low", "high"):
+        num = data.get(name)
+        if num is not None and (isinstance(num, bool) or not isinstance(num, int | float)):
+            raise S2SimError(f"{GPUS_FILE}: {where}.{name}: expected a number, got {num!r}")
+        bounds[name] = None if num is None else float(num)
+    try:
+        return SourcedNumber(bounds["value"], str(data["source"]), str(data.get("note", "")),
+                             low=bounds["low"], high=bounds["high"])
+    except ValueError as exc:
+        raise S2SimError(f"{GPUS_FILE}: {where}: {exc}") from None
+
+
+def _gpu(key: str, data: object) -> GpuSpec:
+    if not isinstance(data, dict) or "name" not in data:
+        raise S2SimError(f"{GPUS_FILE}: gpus.{key}: expected a mapping with a name, got {data!r}")
+    unknown = set(data) - {"name", *PARAMETERS}
+    if unknown:
+        raise S2SimError(f"{GPUS_FILE}: gpus.{key}: unknown field {sorted(unknown)[0]!r}")
+    numbers = {name: _number(data[name], f"gpus.{key}.{name}")
+               for name in PARAMETERS if data.get(name) is not None}
+    try:
+        return GpuSpec(key=key, name=str(data["name"]), **numbers)
+    except TypeError as exc:  # a required number missing
+        raise S2SimError(f"{GPUS_FILE}: gpus.{key}: {exc}") from None
+
+
+def load_gpus(text: str | None = None) -> dict[str, GpuSpec]:
+    """The GPU table from gpus.yaml (or from ``text``, the same format), keyed by GPU key."""
+    if text is None:
+        text = resources.files("s2sim.baselines").joinpath(GPUS_FILE).read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict) or not isinstance(data.get("gpus"), dict):
+        raise S2SimError(f"{GPUS_FILE}: expected a top-level mapping 'gpus' of GPU key -> specs")
+    return {str(key): _gpu(str(key), spec) for key, spec in data["gpus"].items()}
+
+
+GPUS: dict[str, GpuSpec] = load_gpus()
 
 DEFAULT_GPUS = ("a100", "h100", "h200", "rtx4090", "orin")
 
