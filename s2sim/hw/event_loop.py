@@ -395,6 +395,7 @@ class PECore:
         # per-tick accumulators (see _flush_acc)
         self._acc_k = -1
         self._acc_cycles = self._acc_handlers = self._acc_ticks = self._acc_active_ps = 0
+        self._acc_packets = 0
         self._acc_rec: list[tuple] = []
         self._pl_cycles = [0] * len(loop.pl_table)
 
@@ -607,8 +608,9 @@ class PECore:
         if self._acc_k < 0:
             return
         self._acc_rec.append((self._acc_k, self._acc_cycles, self._acc_handlers,
-                              self._acc_ticks, self._acc_active_ps))
+                              self._acc_ticks, self._acc_active_ps, self._acc_packets))
         self._acc_cycles = self._acc_handlers = self._acc_ticks = self._acc_active_ps = 0
+        self._acc_packets = 0
         self._acc_k = -1
 
     def _write_acc(self) -> None:
@@ -620,8 +622,8 @@ class PECore:
         self._acc_rec = []
         ks = L.cols_of_ticks(rec[:, 0])
         i = self.index
-        for col, name in enumerate(("active_cycles", "handlers", "ticks_handled", "active_ps"),
-                                   start=1):
+        for col, name in enumerate(("active_cycles", "handlers", "ticks_handled", "active_ps",
+                                    "packets_received"), start=1):
             np.add.at(L.pe[name][i], ks, rec[:, col])
 
     def _flush_pl_cycles(self) -> None:
@@ -796,8 +798,8 @@ class PECore:
         n = a.shape[0]
         keys = np.ascontiguousarray(blk[:, 0])
         w = int(blk[:, 1].max())
-        t0 = int(a[0]) if int(a[0]) > free else free
-        self._begin(t0)
+        a0 = int(a[0])
+        self._begin(a0 if a0 > free else free)
         body = self._call_on_packets(keys, blk[:, 2:2 + w])
         overhead = loop.irq_in + loop.irq_out
         f = st.frequency_hz
@@ -809,8 +811,8 @@ class PECore:
         if status < 0:
             raise S2SimError(f"{self.label}: {st.program.name}.on_packets returned negative "
                              f"cycles")
-        c = body + overhead
         if status > 0:  # cycles * num could overflow int64: exact Python integers instead
+            c = body + overhead
             d = cycles_to_ps(c, f)
             D = np.cumsum(d)
             M = np.maximum.accumulate(a - (D - d))
@@ -818,16 +820,16 @@ class PECore:
             start = end - d
             total_c = int(c.sum())
             total_d = int(d.sum())
-        self._book_batch(start, end, c, total_c, total_d)
+        self._book_batch(start, end, body, overhead, total_c, total_d)
         last_end = int(end[-1])
         self.busy_until = last_end
         if st.sends or st.actions:
             self._batch_effects(start, body, last_end)
         return start
 
-    def _book_batch(self, start, end, c, total_c: int, total_d: int) -> None:
-        """Book a batch's cycles, handlers, packets and active time (accumulated when the
-        batch lies in one tick and the run, per packet otherwise)."""
+    def _book_batch(self, start, end, body, overhead: int, total_c: int, total_d: int) -> None:
+        """Book a batch's cycles (``body`` + ``overhead`` each), handlers, packets and active
+        time (accumulated when the batch lies in one tick and the run, per packet otherwise)."""
         loop = self._loop
         L = loop.ledger
         i = self.index
@@ -844,10 +846,10 @@ class PECore:
             self._acc_cycles += total_c
             self._acc_handlers += n
             self._acc_active_ps += total_d
-            L.pe["packets_received"][i, L.col_of_tick(k0)] += n
+            self._acc_packets += n
         else:
             ks = L.ticks_of(start)
-            np.add.at(L.pe["active_cycles"][i], ks, c)
+            np.add.at(L.pe["active_cycles"][i], ks, body + overhead)
             np.add.at(L.pe["handlers"][i], ks, 1)
             np.add.at(L.pe["packets_received"][i], ks, 1)
             for s_, e_ in zip(start.tolist(), end.tolist(), strict=True):
