@@ -8,6 +8,7 @@ lengthening of an ``auto`` tick live here too, so that both drivers do them the 
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 import time
@@ -86,6 +87,42 @@ class Bench:
             raise
         print(summarize(rep, source=str(self.out / "report.json")))
         return rep
+
+
+def add_chip_arguments(p: argparse.ArgumentParser, *, engine: str, tick: str,
+                       tick_why: str) -> None:
+    """The options both drivers take to compile and run on the chip and to model GPUs:
+    --engine, --pl, --tick-s/--tick-margin, the deployment options, --spec/--set,
+    --compile-option, --placer, --partitioner and --gpus (``engine``/``tick``: the defaults)."""
+    from s2sim.commands import limits
+    from s2sim.commands.chip import add_spec_arguments
+    from s2sim.commands.options import (
+        add_compile_option_argument,
+        add_deployment_arguments,
+        add_tick_argument,
+    )
+
+    p.add_argument("--engine", default=engine, choices=["functional", "analytic", "des"],
+                   help=f"simulation engine (default {engine}; des = discrete-event, slower)")
+    p.add_argument("--pl", type=limits.level, default=None,
+                   help="performance level of the PEs (default: the compiler's, the fastest)")
+    add_tick_argument(p, default=tick, why=tick_why)
+    add_deployment_arguments(p)
+    add_spec_arguments(p)
+    add_compile_option_argument(p)
+    p.add_argument("--placer", default="locality",
+                   help="placement strategy passed to the compiler (locality | linear | random)")
+    p.add_argument("--partitioner", default="by_units", help="partitioner passed to the compiler")
+    p.add_argument("--gpus", default="all",
+                   help="GPUs to model: comma list of a100,h100,h200,rtx4090,orin | all | none")
+
+
+def add_output_arguments(p: argparse.ArgumentParser, out: str) -> None:
+    """--out (``out``: the default folder, for the help), --no-plots, --quiet."""
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help=f"output folder (default {out})")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--quiet", action="store_true", help="no progress messages or bars")
 
 
 def performance_level(bench: Bench, pl: int | None) -> int:

@@ -20,15 +20,15 @@ import re
 from functools import partial
 from pathlib import Path
 
-from s2sim.bench.driver import Bench, compile_at_tick, performance_level
-from s2sim.commands import limits
-from s2sim.commands.chip import add_spec_arguments
-from s2sim.commands.options import (
-    add_compile_option_argument,
-    add_deployment_arguments,
-    add_tick_argument,
-    deployment_kw,
+from s2sim.bench.driver import (
+    Bench,
+    add_chip_arguments,
+    add_output_arguments,
+    compile_at_tick,
+    performance_level,
 )
+from s2sim.commands import limits
+from s2sim.commands.options import deployment_kw
 
 DEFAULT_CHIP_SAMPLES = 11
 FRAME_PERIOD_S = 0.025  # the 25 ms bins: a real-time camera delivers one frame per 25 ms
@@ -49,29 +49,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"test samples simulated on the chip (default {DEFAULT_CHIP_SAMPLES})")
     p.add_argument("--accuracy-samples", type=limits.count, default=None,
                    help="score accuracy on the first N test samples only (default: all)")
-    p.add_argument("--engine", default="des", choices=["functional", "analytic", "des"],
-                   help="simulation engine for the chip runs (default des: discrete-event)")
-    p.add_argument("--pl", type=limits.level, default=None,
-                   help="performance level of the chip runs (default: the compiler's, fastest)")
     # default: the spec's tick, not auto as in `bench lm`: a gesture frame is 25 ms of events,
     # so the 1 ms tick is far from the binding constraint (docs/gesture.md)
-    add_tick_argument(p, default="spec", why=" (the spec's: a 25 ms frame leaves the 1 ms tick "
-                                             "far from binding)")
-    add_deployment_arguments(p)
-    add_spec_arguments(p)
-    add_compile_option_argument(p)
+    add_chip_arguments(p, engine="des", tick="spec",
+                       tick_why=" (the spec's: a 25 ms frame leaves the 1 ms tick far from "
+                                "binding)")
     p.add_argument("--pl-policy", default="queued", choices=["queued", "predicted"],
                    help="automatic-PL policy (default queued: each PE knows its step's work)")
-    p.add_argument("--gpus", default="all",
-                   help="GPUs to model: comma list of a100,h100,h200,rtx4090,orin | all | none")
-    p.add_argument("--placer", default="locality", help="placement strategy for the compiler")
-    p.add_argument("--partitioner", default="by_units", help="partitioner for the compiler")
     p.add_argument("--seed", type=limits.seed, default=0,
                    help="seed of the synthetic test recordings")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="output folder (default runs/bench-gesture)")
-    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    add_output_arguments(p, out="runs/bench-gesture")
 
 
 # -- data -------------------------------------------------------------------------------------

@@ -17,16 +17,16 @@ import sys
 from pathlib import Path
 
 from models.egru.names import PAPER
-from s2sim.bench.driver import Bench, compile_at_tick, performance_level, run_lengthening_auto_tick
-from s2sim.commands import limits
-from s2sim.commands.chip import add_spec_arguments
-from s2sim.commands.options import (
-    add_check_des_argument,
-    add_compile_option_argument,
-    add_deployment_arguments,
-    add_tick_argument,
-    deployment_kw,
+from s2sim.bench.driver import (
+    Bench,
+    add_chip_arguments,
+    add_output_arguments,
+    compile_at_tick,
+    performance_level,
+    run_lengthening_auto_tick,
 )
+from s2sim.commands import limits
+from s2sim.commands.options import add_check_des_argument, deployment_kw
 
 DEFAULT_TOKENS = 140  # two 70-token sequences
 
@@ -44,31 +44,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"tokens to simulate on the chip (default {DEFAULT_TOKENS})")
     p.add_argument("--ppl-tokens", type=limits.count, default=None,
                    help="score perplexity on the first N test tokens only (default: all)")
-    p.add_argument("--engine", default="analytic", choices=["functional", "analytic", "des"],
-                   help="simulation engine (default analytic; des = discrete-event, slower)")
-    p.add_argument("--pl", type=limits.level, default=None,
-                   help="performance level of the PEs (default: the compiler's, the fastest)")
-    add_tick_argument(p, why=" (lengthened by 25 %% and rerun while the run shows tick "
-                             "overruns)")
-    add_deployment_arguments(p)
-    add_spec_arguments(p)
-    add_compile_option_argument(p)
+    add_chip_arguments(p, engine="analytic", tick="auto",
+                       tick_why=" (lengthened by 25 %% and rerun while the run shows tick "
+                                "overruns)")
     add_check_des_argument(p)
-    p.add_argument("--gpus", default="all",
-                   help="GPUs to model: comma list of a100,h100,h200,rtx4090,orin | all | none")
     p.add_argument("--gpu-measured", action="append", default=[], metavar="FILE",
                    help="gpu_measured.json from `python -m s2sim.baselines.measure` (repeatable)")
     p.add_argument("--measure-gpu", action="store_true",
                    help="also measure the model on this machine's CUDA GPU (needs CUDA)")
-    p.add_argument("--placer", default="locality",
-                   help="placement strategy passed to the compiler (locality | linear | random)")
-    p.add_argument("--partitioner", default="by_units", help="partitioner passed to the compiler")
     p.add_argument("--seed", type=limits.seed, default=0,
                    help="seed of generated tokens / models")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="output folder (default runs/bench-lm-<model>)")
-    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_output_arguments(p, out="runs/bench-lm-<model>")
 
 
 def _progress(args) -> bool:

@@ -14,9 +14,13 @@ from __future__ import annotations
 import argparse
 import math
 
+from s2sim.commands import limits
+
 AUTO = "auto"
 ESTIMATE = "estimate"
 SPEC = "spec"
+# --tick-margin: a fraction 0..10 (0.1 = 10 % longer)
+tick_margin = limits.float_in(0.0, 10.0, what="a fraction, e.g. 0.1 for 10 %")
 
 
 def parse_tick(text: str) -> float | str:
@@ -38,17 +42,6 @@ def tick_period_s(tick: float | str | None) -> float | str | None:
     return None if tick in (SPEC, None) else tick
 
 
-def parse_margin(text: str) -> float:
-    """argparse type of ``--tick-margin``: a fraction 0..10 (0.1 = 10 % longer)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: a fraction, e.g. 0.1 for 10 %") from None
-    if not (math.isfinite(v) and 0 <= v <= 10):
-        raise argparse.ArgumentTypeError(f"{text}: must be between 0 and 10")
-    return v
-
-
 def add_tick_argument(p: argparse.ArgumentParser, default: str = AUTO, why: str = "") -> None:
     from s2sim.engine.tick import DEFAULT_TICK_MARGIN
 
@@ -57,24 +50,14 @@ def add_tick_argument(p: argparse.ArgumentParser, default: str = AUTO, why: str 
                         "microsecond at which the run's inputs have no overrun, drop or late "
                         "traffic, plus --tick-margin), 'estimate' (the compiler's worst-case "
                         f"estimate) or 'spec' (the spec's); default {default}{why}")
-    p.add_argument("--tick-margin", type=parse_margin, default=DEFAULT_TICK_MARGIN,
+    p.add_argument("--tick-margin", type=tick_margin, default=DEFAULT_TICK_MARGIN,
                    help="with --tick-s auto: how much longer than the shortest clean tick "
                         f"(fraction; default {DEFAULT_TICK_MARGIN:g})")
 
 
-def _pes(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of PEs") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{v}: must be >= 1")
-    return v
-
-
 def add_deployment_arguments(p: argparse.ArgumentParser) -> None:
     """--pes, --objective, --index-bits (``compile_network``'s pes=, objective=, index_bits=)."""
-    p.add_argument("--pes", type=_pes, default=None,
+    p.add_argument("--pes", type=limits.pe_count, default=None,
                    help="spread the network over exactly N PEs (one slice each; up to 150 of "
                         "the 152, as the published deployment)")
     p.add_argument("--objective", choices=["pes", "latency", "energy"], default="pes",
@@ -119,17 +102,7 @@ def deployment_kw(args) -> dict:
     return {**kw, **compile_options(getattr(args, "compile_option", []))}
 
 
-def _steps(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of steps") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{v}: must be >= 1")
-    return v
-
-
 def add_check_des_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--check-des", type=_steps, default=None, metavar="N",
+    p.add_argument("--check-des", type=limits.count, default=None, metavar="N",
                    help="cross-check the first N steps on the DES engine: its mismatches vs "
                         "the reference and its energy and latency difference")
