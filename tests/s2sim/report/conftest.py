@@ -3,16 +3,8 @@ import pytest
 from s2sim.baselines.gpus import GPUS
 from s2sim.baselines.modelled import model_gpu
 from s2sim.baselines.workload import LMShape
-from s2sim.report.schema import (
-    Deployment,
-    PeRow,
-    Quality,
-    Ratio,
-    Report,
-    S2Totals,
-    StepRow,
-    Workload,
-)
+from s2sim.report.build import ratios_of
+from s2sim.report.schema import Deployment, PeRow, Quality, Report, S2Totals, StepRow, Workload
 
 
 def make_report(energy_scale: float = 1.0, latency_scale: float = 1.0) -> Report:
@@ -46,9 +38,7 @@ def make_report(energy_scale: float = 1.0, latency_scale: float = 1.0) -> Report
     )
     shape = LMShape("tiny", 40, 8, (12, 8))
     gpu = [model_gpu(shape, GPUS["a100"]), model_gpu(shape, GPUS["orin"])]
-    ratios = [Ratio(gpu_key=g.gpu_key, gpu_label=g.label,
-                    energy_gpu_over_s2=g.energy_per_token_j / e_step,
-                    latency_gpu_over_s2=g.latency_per_token_s / lat) for g in gpu]
+    ratios = ratios_of(s2, gpu)  # the drivers' own GPU/S2 ratios (with their bands)
     return Report(
         workload=Workload(kind="lm", model_name="tiny", model_source="test", data_source="test",
                           n_steps=5, engine="analytic", performance_level=0, seed=0),
