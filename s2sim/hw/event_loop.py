@@ -181,7 +181,9 @@ class EventLoop:
             np.add.at(noc["flits"], ks, flits)
             np.add.at(noc["hops"], ks, hops)
         from_pe = srcpe >= 0
-        if from_pe.all():
+        if n and ks[0] == ks[-1] and (srcpe == srcpe[0]).all() and srcpe[0] >= 0:
+            L.pe["packets_sent"][int(srcpe[0]), int(ks[0])] += n  # one sender, one column
+        elif from_pe.all():
             np.add.at(L.pe["packets_sent"], (srcpe, ks), 1)
         elif from_pe.any():
             np.add.at(L.pe["packets_sent"], (srcpe[from_pe], ks[from_pe]), 1)
@@ -214,7 +216,11 @@ class EventLoop:
         cores = self.cores
         for j, d in enumerate(group_dest.tolist()):
             a, b = bounds[j], bounds[j + 1]
-            cores[d].add_packets(dps[a:b], dblk[a:b])
+            core = cores[d]
+            if core.lazy:  # taken at the PE's next own event: just queued (add_packets)
+                core._chunks.append((dps[a:b], dblk[a:b]))
+            else:
+                core.add_packets(dps[a:b], dblk[a:b])
 
     def _chip_links(self, router_ps, rids, keys, ks) -> None:
         routes = self.noc.routes
