@@ -179,13 +179,12 @@ def _load_yaml(space) -> tuple[dict, str]:
         return space, "<space>"
     import yaml
 
+    from s2sim.input_files import read_text
+
     p = Path(space)
+    text = read_text(p, f"space {p}", SpaceError)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpaceError(f"space {p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpaceError(f"space {p}: cannot read ({exc})") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

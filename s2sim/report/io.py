@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from s2sim.errors import ReportError
+from s2sim.input_files import read_text
 from s2sim.report.checks import check_values
 from s2sim.report.schema import REPORT_SCHEMA, REPORT_VERSION, Report
 
@@ -84,12 +85,7 @@ def _resolve(path: str | Path) -> Path:
 def load_report(path: str | Path) -> Report:
     """Load a report (file or folder holding ``report.json``); any defect is a one-line error."""
     p = _resolve(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ReportError(f"report {p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReportError(f"report {p}: cannot read ({exc.__class__.__name__}: {exc})") from None
+    text = read_text(p, f"report {p}", ReportError)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -121,11 +117,10 @@ def load_gpu_results(path: str | Path):
     from s2sim.baselines.result import GpuBaselineResult
 
     p = Path(path)
+    text = read_text(p, f"GPU results {p}", ReportError)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"GPU results {p}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise ReportError(f"GPU results {p}: unreadable or not JSON ({exc})") from None
     if not isinstance(data, list):
         raise ReportError(f"GPU results {p}: expected a JSON list of GPU baseline results")

@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from s2sim.errors import SpecError
+from s2sim.input_files import read_text
 from s2sim.spec.models import ChipSpec
 
 BUNDLED_NAME = "spinnaker2.yaml"
@@ -32,14 +33,7 @@ def _read_yaml(path: str | Path | None) -> tuple[Any, str]:
         text, label = bundled_spec_text(), BUNDLED_LABEL
     else:
         label = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SpecError(f"spec {label}: file not found") from None
-        except IsADirectoryError:
-            raise SpecError(f"spec {label}: is a directory, not a YAML file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError(f"spec {label}: cannot read: {exc}") from None
+        text = read_text(path, f"spec {label}", SpecError, missing="file not found")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
