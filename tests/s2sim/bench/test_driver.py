@@ -84,3 +84,18 @@ def test_the_report_carries_the_stage_when_interrupted(tmp_path, complete):
     rep = load_report(tmp_path)
     assert rep.complete == complete
     assert complete or "while running" in rep.incomplete_reason
+
+
+def test_bench_folder_holds_the_mapping_it_ran(tmp_path):
+    from s2sim.cli import main
+    from s2sim.compiler.mapping import Mapping
+
+    out = tmp_path / "b"
+    assert main(["bench", "lm", "--model", "tests/golden/tiny_lm.npz", "--tokens", "6",
+                 "--gpus", "none", "--out", str(out), "--no-plots", "--quiet"]) == 0
+    m = Mapping.load(out / "mapping.json")
+    import json
+
+    rep = json.loads((out / "report.json").read_text())
+    assert len(m.pes_used()) == rep["deployment"]["pes_used"]
+    assert m.tick_period_ps == round(rep["s2"]["step_period_s"] * 1e12)
