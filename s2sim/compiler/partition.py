@@ -28,6 +28,7 @@ from firmware_py.cost import CostModel
 from firmware_py.keys import MAX_SLICES, MAX_UNITS_PER_SLICE
 from firmware_py.kinds import egru_slice as egru
 from s2sim.compiler.ir import LayerStats, Network
+from s2sim.compiler.strategies import resolve_strategy
 from s2sim.errors import CompileError
 
 __all__ = ["LayerView", "Budget", "Partition", "partition_network", "PARTITIONERS",
@@ -188,12 +189,7 @@ def register_partitioner(name: str, fn: Partitioner) -> None:
 
 
 def get_partitioner(p) -> tuple[str, Partitioner]:
-    if callable(p):
-        return getattr(p, "__name__", "user"), p
-    if p not in PARTITIONERS:
-        raise CompileError(f"partitioner {p!r} unknown: choose one of {', '.join(PARTITIONERS)} "
-                           "or pass a function")
-    return p, PARTITIONERS[p]
+    return resolve_strategy("partitioner", p, PARTITIONERS)
 
 
 def check_partition(view: LayerView, slices: list[np.ndarray], layer_name: str) -> None:

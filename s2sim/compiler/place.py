@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from s2sim.compiler.strategies import resolve_strategy
 from s2sim.errors import CompileError
 from s2sim.spec.models import decode_pe_id
 
@@ -96,12 +97,8 @@ def get_placer(p) -> tuple[str, Placer]:
     if isinstance(p, dict):
         table = {str(k): int(v) for k, v in p.items()}
         return "table", lambda prob: {s: table[s] for s in prob.slice_ids if s in table}
-    if callable(p):
-        return getattr(p, "__name__", "user"), p
-    if p not in PLACERS:
-        raise CompileError(f"placer {p!r} unknown: choose one of {', '.join(PLACERS)}, pass a "
-                           "function or a {slice_id: pe_id} table")
-    return p, PLACERS[p]
+    return resolve_strategy("placer", p, PLACERS,
+                            ", pass a function or a {slice_id: pe_id} table")
 
 
 # -- the stage ----------------------------------------------------------------------------------
