@@ -110,10 +110,12 @@ def _check_placement(m, spec) -> None:
             raise CompileError(f"slice {sid}: placed on PE {pe}, not a PE of this chip")
     n_used = len(m.pes_used())
     usable = int(spec.organisation.usable_pes.value)
-    limit = min(usable, int(m.options.get("max_pes") or usable))
+    # the compile's max_pes (spec usable_pes by default; an explicit --pes may go up to the
+    # chip's PEs less the system ones, as the published 150-PE deployment did)
+    limit = min(len(pes), int(m.options.get("max_pes") or usable))
     if n_used > limit:
-        raise ResourceError(f"mapping uses {n_used} PEs, the limit is {limit} (spec "
-                            f"organisation.usable_pes {usable}, option max_pes)")
+        raise ResourceError(f"mapping uses {n_used} PEs, the limit is {limit} (option max_pes; "
+                            f"spec organisation.usable_pes {usable})")
 
 
 def _check_sram(m, spec) -> None:

@@ -65,3 +65,10 @@ def test_index_bits_change_the_weight_regions(net):
             assert b.regions["w_vals"] == align_up(4 * b.nnz_w, align)
     with pytest.raises(CompileError, match="index-bits"):
         compile_network(net, index_bits=12)
+
+
+def test_the_published_150_pes_validate_although_usable_pes_is_148():
+    wide = random_network(sizes=(160, 40), n_in=20, density=0.1, seed=1)
+    m = compile_network(wide, pes=150)
+    assert int(m.load_spec().organisation.usable_pes.value) < 150 == len(m.pes_used())
+    m.validate()  # the engines' check accepts what the compiler was asked for
