@@ -211,7 +211,7 @@ class EventLoop:
         blk[:, 0] = keys
         blk[:, 1] = widths
         blk[:, 2:] = pay
-        dblk = blk[dpk[o]]
+        dblk = np.take(blk, dpk[o], axis=0)  # rows: np.take is ~3x faster than blk[idx]
         bounds = group_start.tolist()
         cores = self.cores
         for j, d in enumerate(group_dest.tolist()):
@@ -720,7 +720,7 @@ class PECore:
             if (a[1:] < a[:-1]).any():  # chunks of later flushes may arrive earlier
                 order = np.argsort(a, kind="stable")
                 a = a[order]
-                blk = blk[order]
+                blk = np.take(blk, order, axis=0)
         m = int(np.searchsorted(a, horizon, side="left"))
         if m == 0:
             if len(chunks) > 1:

@@ -19,7 +19,8 @@ Model (sources in the spec; choices in docs/chip.md):
   Reservations are made in processing order (sends sorted by send time within one flush), which
   is the documented approximation of this model.
 
-The per-hop loop runs in numba (``_reserve``); everything else is numpy.
+The per-hop loop (``_reserve``) and the expansion of flits to PE deliveries
+(``_expand_deliveries``) run in numba; everything else is numpy.
 """
 
 from __future__ import annotations
@@ -110,6 +111,33 @@ def _reserve(free, t_send, inj_res, src_node, route_id,
             out_flit_ps[k] = tf
             k += 1
     return k
+
+
+@numba.njit(cache=True, nogil=True)
+def _expand_deliveries(route_id, route_deliv_ptr, deliv_flit, deliv_pe_of, route_nflits,
+                       out_flit_ps):  # pragma: no cover - compiled
+    """Flits to PE deliveries: packet i (route r) has deliveries ``route_deliv_ptr[r]..[r+1]``,
+    each arriving with its flit (index local to the route; packet i's flits follow those of the
+    packets before it in ``out_flit_ps``). Returns (packet index, pe_index, arrival ps)."""
+    n = route_id.shape[0]
+    total = 0
+    for i in range(n):
+        r = route_id[i]
+        total += route_deliv_ptr[r + 1] - route_deliv_ptr[r]
+    d_packet = np.empty(total, np.int64)
+    d_pe = np.empty(total, np.int64)
+    d_ps = np.empty(total, np.int64)
+    k = 0
+    flit_off = 0
+    for i in range(n):
+        r = route_id[i]
+        for j in range(route_deliv_ptr[r], route_deliv_ptr[r + 1]):
+            d_packet[k] = i
+            d_pe[k] = deliv_pe_of[j]
+            d_ps[k] = out_flit_ps[flit_off + deliv_flit[j]]
+            k += 1
+        flit_off += route_nflits[r]
+    return d_packet, d_pe, d_ps
 
 
 class Route:
@@ -247,17 +275,9 @@ class Noc:
                  self._route_flit_ptr, self._flit_ptr, self._flit_links, self.eng_base,
                  self.n_eng, self.hop_ps, self.flit_ps, self.lookup_ps, self.eng_ps,
                  router_ps, out_flit)
-        # Expand flits to PE deliveries: packet i has deliveries rd[r_i]..rd[r_i+1] whose flit
-        # index is local to the route; the global flit offset of packet i is cumsum(nflits).
-        rd = self._route_deliv_ptr
-        dcount = rd[route_id + 1] - rd[route_id]
-        total = int(dcount.sum())
-        deliv_packet = np.repeat(np.arange(n, dtype=np.int64), dcount)
-        starts = np.repeat(rd[route_id] - (np.cumsum(dcount) - dcount), dcount)
-        src_idx = starts + np.arange(total, dtype=np.int64)
-        flit_off = np.repeat(np.cumsum(nflits) - nflits, dcount)
-        deliv_ps = out_flit[flit_off + self._deliv_flit[src_idx]]
-        deliv_pe = self._deliv_pe[src_idx]
+        deliv_packet, deliv_pe, deliv_ps = _expand_deliveries(
+            route_id, self._route_deliv_ptr, self._deliv_flit, self._deliv_pe,
+            self._route_nflits, out_flit)
         hops = self.src_hops[src_node] + self._route_hops[route_id]
         flits = 1 + nflits
         return router_ps, deliv_packet, deliv_pe, deliv_ps, hops, flits

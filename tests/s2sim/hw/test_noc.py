@@ -105,3 +105,27 @@ def test_noc_reservations_directly(spec):
     assert hops.tolist() == [13, 13]
     # the 4 PEs of one QPE get the same flit, so the same arrival time
     assert len(set(dps[:4].tolist())) == 1
+
+
+def test_expand_deliveries_matches_the_numpy_expansion():
+    from s2sim.hw.noc import _expand_deliveries
+
+    rng = np.random.default_rng(3)
+    n_routes = 5
+    nflits = rng.integers(1, 4, n_routes)
+    ndeliv = rng.integers(0, 5, n_routes)
+    rd = np.concatenate([[0], np.cumsum(ndeliv)]).astype(np.int64)
+    dflit = np.concatenate([rng.integers(0, f, d) for f, d in zip(nflits, ndeliv,
+                                                                       strict=True)]).astype(
+        np.int64)
+    dpe_of = rng.integers(0, 152, int(rd[-1])).astype(np.int64)
+    rid = rng.integers(0, n_routes, 40).astype(np.int64)
+    nf = nflits[rid]
+    out_flit = rng.integers(0, 10**6, int(nf.sum())).astype(np.int64)
+    # the numpy expansion it replaced
+    dcount = rd[rid + 1] - rd[rid]
+    pk = np.repeat(np.arange(rid.size), dcount)
+    src = np.repeat(rd[rid] - (np.cumsum(dcount) - dcount), dcount) + np.arange(dcount.sum())
+    ps = out_flit[np.repeat(np.cumsum(nf) - nf, dcount) + dflit[src]]
+    got = _expand_deliveries(rid, rd, dflit, dpe_of, nflits.astype(np.int64), out_flit)
+    assert [g.tolist() for g in got] == [pk.tolist(), dpe_of[src].tolist(), ps.tolist()]
