@@ -64,6 +64,7 @@ class EventLoop:
         self._key_route: dict[int, int] = {}
         self._entry_route: dict[int, int] = {}
         self._route_version = -1
+        self._key_bits = 0
         self.env: simpy.Environment | None = None
         # set by run()
         self.n_ticks = 0
@@ -85,36 +86,45 @@ class EventLoop:
 
     def route_ids(self, keys: np.ndarray, who: str) -> np.ndarray:
         """Compiled route id of every key; ``who`` (a PE label or "host") names the sender of
-        an unrouted key in the RoutingError."""
+        an unrouted key in the RoutingError. Cached by the key's bits that some entry looks at
+        (``RoutingTable.key_bits``): the keys of one sender usually share them."""
         if self.router.version != self._route_version:
             self._key_route.clear()
             self._entry_route.clear()
             self.noc.clear_routes()
             self._route_version = self.router.version
-        get = self._key_route.get
-        ks = keys.tolist()
-        out = [get(k) for k in ks]
-        if None in out:
-            self._route_misses(ks, out, who)
-        return np.array(out, dtype=np.int64)
-
-    def _route_misses(self, ks: list[int], out: list, who: str) -> None:
-        """Fill the route ids of the keys not cached yet (``out[i] is None``), matching each
-        new key once (vectorised) and compiling each new entry's route in first-use order."""
-        cache = self._key_route
-        miss = [i for i, r in enumerate(out) if r is None]
-        new = list(dict.fromkeys(ks[i] for i in miss))
-        for key, e in zip(new, self.router.match_many(np.array(new, dtype=np.uint32)).tolist(),
-                          strict=True):
-            if e < 0:
-                self.router.lookup(key, who)  # raises RoutingError naming key and sender
-            rid = self._entry_route.get(e)
+            self._key_bits = self.router.key_bits()
+        n = keys.shape[0]
+        if n == 0:
+            return _EMPTY_I64.copy()
+        masked = keys & self._key_bits
+        m0 = int(masked[0])
+        if (masked == m0).all():
+            rid = self._key_route.get(m0)
             if rid is None:
-                rid = self.noc.compile_route(self.router.entries[e], self.index).id
-                self._entry_route[e] = rid
-            cache[key] = rid
-        for i in miss:
-            out[i] = cache[ks[i]]
+                rid = self._route_miss(m0, int(keys[0]), who)
+            return np.full(n, rid, dtype=np.int64)
+        uniq, first, inv = np.unique(masked, return_index=True, return_inverse=True)
+        rids = np.empty(uniq.shape[0], dtype=np.int64)
+        for j in np.argsort(first, kind="stable").tolist():  # first-use order: errors, routes
+            rid = self._key_route.get(int(uniq[j]))
+            if rid is None:
+                rid = self._route_miss(int(uniq[j]), int(keys[first[j]]), who)
+            rids[j] = rid
+        return rids[inv.reshape(-1)]
+
+    def _route_miss(self, masked: int, key: int, who: str) -> int:
+        """Route id of the keys whose looked-at bits are ``masked`` (``key``: the first such key,
+        named in the RoutingError if no entry matches); compiles the entry's route on first use."""
+        e = self.router.match(masked)
+        if e < 0:
+            self.router.lookup(key, who)  # raises RoutingError naming key and sender
+        rid = self._entry_route.get(e)
+        if rid is None:
+            rid = self.noc.compile_route(self.router.entries[e], self.index).id
+            self._entry_route[e] = rid
+        self._key_route[masked] = rid
+        return rid
 
     # -- outbox: sends of one simulated instant are routed together ----------------------------
 

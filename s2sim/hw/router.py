@@ -92,6 +92,12 @@ class RoutingTable:
         hits = np.flatnonzero((k & self._masks[:n]) == self._keys[:n])
         return int(hits[0]) if hits.size else -1
 
+    def key_bits(self) -> int:
+        """The bits any entry looks at (OR of the masks): ``match(k) == match(k & key_bits())``
+        (an entry's key lies within its mask), so route caches can be keyed by ``k & bits``."""
+        n = len(self.entries)
+        return int(np.bitwise_or.reduce(self._masks[:n])) if n else 0
+
     def match_many(self, keys: np.ndarray) -> np.ndarray:
         """``match`` of every key of ``keys`` (uint32 (n,)): int64 (n,), -1 where none."""
         n = len(self.entries)

@@ -87,3 +87,31 @@ def test_match_many_is_match_of_each_key():
                            [e.key for e in t.entries]]).astype(np.uint32)
     assert t.match_many(keys).tolist() == [t.match(int(k)) for k in keys]
     assert RoutingTable(4, pe_ids=[0], chip_links=6).match_many(keys[:3]).tolist() == [-1] * 3
+
+
+def test_a_key_routes_by_the_bits_the_entries_look_at():
+    rng = np.random.default_rng(8)
+    t = RoutingTable(64, pe_ids=[0, 1], chip_links=6)
+    for mask in (0xFF000000, 0xFFFF0000, 0xFF00FF00):
+        for _ in range(6):
+            t.add(int(rng.integers(0, 1 << 32)) & mask, mask, pes={0})
+    bits = t.key_bits()
+    assert bits == 0xFFFFFF00
+    for k in rng.integers(0, 1 << 32, 300).tolist() + [e.key | 0xAB for e in t.entries]:
+        assert t.match(k) == t.match(k & bits)
+
+
+def test_first_unroutable_key_of_a_send_is_named(spec):
+    chip = Chip(spec)
+    chip.load(chip.pes[10], SendKeys([0x01000005, 0x02000007, 0x01000009, 0x03000001]))
+    chip.router.add(0x01000000, 0xFF000000, pes={chip.pes[0]})
+    with pytest.raises(RoutingError, match="0x02000007"):
+        chip.run(ticks=1)
+
+
+class SendKeys(Program):
+    def __init__(self, keys):
+        self.keys = keys
+
+    def on_tick(self, pe, tick):
+        pe.send(np.array(self.keys, dtype=np.uint32))
