@@ -98,21 +98,6 @@ class RoutingTable:
         n = len(self.entries)
         return int(np.bitwise_or.reduce(self._masks[:n])) if n else 0
 
-    def match_many(self, keys: np.ndarray) -> np.ndarray:
-        """``match`` of every key of ``keys`` (uint32 (n,)): int64 (n,), -1 where none."""
-        n = len(self.entries)
-        k = np.asarray(keys, dtype=np.uint32)
-        out = np.full(k.shape[0], -1, dtype=np.int64)
-        if n == 0:
-            return out
-        masks, entry_keys = self._masks[:n], self._keys[:n]
-        step = max(1, (1 << 20) // n)  # bounds the (keys x entries) temporary
-        for a in range(0, k.shape[0], step):
-            hit = (k[a:a + step, None] & masks) == entry_keys
-            first = hit.argmax(axis=1)
-            out[a:a + step] = np.where(hit[np.arange(first.shape[0]), first], first, -1)
-        return out
-
     def lookup(self, key: int, sender: str = "host") -> RouteEntry:
         """The first matching entry; RoutingError naming the key and ``sender`` otherwise."""
         i = self.match(key)

@@ -77,18 +77,6 @@ def test_chip_link_routes_are_counted(spec):
         3 * spec.links.link_packet_bits.value * spec.links.link_energy_j_per_bit.value)
 
 
-def test_match_many_is_match_of_each_key():
-    rng = np.random.default_rng(5)
-    t = RoutingTable(64, pe_ids=[0, 1], chip_links=6)
-    for _ in range(40):
-        mask = int(rng.choice([0xFFFF0000, 0xFFFFFF00, 0xFFFFFFFF, 0xFF000000]))
-        t.add(int(rng.integers(0, 1 << 32)) & mask, mask, pes={0})
-    keys = np.concatenate([rng.integers(0, 1 << 32, 300),
-                           [e.key for e in t.entries]]).astype(np.uint32)
-    assert t.match_many(keys).tolist() == [t.match(int(k)) for k in keys]
-    assert RoutingTable(4, pe_ids=[0], chip_links=6).match_many(keys[:3]).tolist() == [-1] * 3
-
-
 def test_a_key_routes_by_the_bits_the_entries_look_at():
     rng = np.random.default_rng(8)
     t = RoutingTable(64, pe_ids=[0, 1], chip_links=6)
