@@ -12,9 +12,7 @@ from s2sim.errors import CompileError, ResourceError, RoutingError
 SMALL_SRAM = {"memory.data_sram_bytes": 12000}
 
 
-@pytest.fixture(scope="module")
-def net():
-    return random_network(sizes=(40, 30), n_in=20, density=0.3, seed=3)
+NET = dict(sizes=(40, 30), n_in=20, density=0.3, seed=3)  # `net` (conftest)
 
 
 def _cover(m, layer, H):

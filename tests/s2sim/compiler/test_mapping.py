@@ -14,9 +14,7 @@ from s2sim.spec import load_spec
 SMALL_SRAM = {"memory.data_sram_bytes": 12000}
 
 
-@pytest.fixture(scope="module")
-def net():
-    return random_network(sizes=(40, 30), n_in=20, density=0.3, seed=61, readout_out=2)
+NET = dict(sizes=(40, 30), n_in=20, density=0.3, seed=61, readout_out=2)  # `net` (conftest)
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,7 @@ from s2sim.compiler.objective import estimated_step_energy_j
 from s2sim.compiler.random_net import random_network
 from s2sim.errors import CompileError
 
-
-@pytest.fixture(scope="module")
-def net():
-    return random_network(sizes=(120, 80), n_in=40, density=0.2, seed=5)
+NET = dict(sizes=(120, 80), n_in=40, density=0.2, seed=5)  # `net` (conftest)
 
 
 def test_pes_spreads_over_exactly_n_pes(net):

@@ -15,15 +15,12 @@ from s2sim.compiler.partition import (
     partition_interleaved,
     partition_network,
 )
-from s2sim.compiler.random_net import random_network
 from s2sim.errors import CompileError
 
 SMALL_SRAM = {"memory.data_sram_bytes": 12000}
 
 
-@pytest.fixture(scope="module")
-def net():
-    return random_network(sizes=(48, 36), n_in=24, density=0.35, seed=11)
+NET = dict(sizes=(48, 36), n_in=24, density=0.35, seed=11)  # `net` (conftest)
 
 
 @pytest.fixture(scope="module")

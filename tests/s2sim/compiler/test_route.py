@@ -18,9 +18,7 @@ from s2sim.errors import RoutingError
 SMALL_SRAM = {"memory.data_sram_bytes": 12000}
 
 
-@pytest.fixture(scope="module")
-def net():
-    return random_network(sizes=(40, 30, 24), n_in=20, density=0.15, seed=31)
+NET = dict(sizes=(40, 30, 24), n_in=20, density=0.15, seed=31)  # `net` (conftest)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import pytest
 
 from firmware_py.cost import CostModel
 from s2sim.compiler.compile import compile_network
-from s2sim.compiler.random_net import random_network
 from s2sim.compiler.schedule import (
     NOC_CROSSING_CYCLES,
     _tolerated_activity,
@@ -18,9 +17,7 @@ from s2sim.errors import CompileError
 SMALL_SRAM = {"memory.data_sram_bytes": 12000}
 
 
-@pytest.fixture(scope="module")
-def net():
-    return random_network(sizes=(40, 30, 24), n_in=20, density=0.3, seed=41)
+NET = dict(sizes=(40, 30, 24), n_in=20, density=0.3, seed=41)  # `net` (conftest)
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,13 @@ from firmware_py.keys import INPUT_SRC, egru_src, key_base
 from firmware_py.pipeline import INPUT_FIRST_TICK, layer_first_tick, readout_first_tick
 from s2sim.compiler.compile import _target
 from s2sim.compiler.partition import partition_network
-from s2sim.compiler.random_net import random_network
 from s2sim.compiler.slices import describe_slices
 from s2sim.errors import CompileError
 
 SMALL_SRAM = {"memory.data_sram_bytes": 12000}
 
 
-@pytest.fixture(scope="module")
-def net():
-    return random_network(sizes=(40, 30, 20), n_in=16, density=0.3, seed=21, readout_out=4)
+NET = dict(sizes=(40, 30, 20), n_in=16, density=0.3, seed=21, readout_out=4)  # `net` (conftest)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from types import SimpleNamespace
 import pytest
 
 from s2sim.compiler.compile import compile_network
-from s2sim.compiler.random_net import random_network
 from s2sim.compiler.tick import compile_auto_tick, parse_tick
 from s2sim.errors import CompileError
 
@@ -24,9 +23,7 @@ def test_parse_tick_refuses(value, msg):
         parse_tick(value)
 
 
-@pytest.fixture(scope="module")
-def net():
-    return random_network(sizes=(40, 30), n_in=20, density=0.3, seed=51)
+NET = dict(sizes=(40, 30), n_in=20, density=0.3, seed=51)  # `net` (conftest)
 
 
 def test_auto_tick_holds_the_work_and_the_schedule_in_whole_microseconds(net):

@@ -6,22 +6,14 @@ import pytest
 
 from firmware_py.pipeline import readout_first_tick, run_ticks
 from s2sim.compiler.compile import compile_network
-from s2sim.compiler.random_net import random_network
 from s2sim.engine.analytic import run_analytic
 from s2sim.engine.common import prepare_run, route_geometry
 from s2sim.engine.des import run_des
 from s2sim.hw.dvfs import cycles_to_ps
 
-
-@pytest.fixture(scope="module")
-def net():
-    # three layers, so both send phases have senders; a readout with weights (fixed message size)
-    return random_network(sizes=(24, 18, 12), n_in=10, density=0.35, seed=71, readout_out=2)
-
-
-@pytest.fixture(scope="module")
-def xs():
-    return np.random.default_rng(3).standard_normal((8, 10)).astype(np.float32)
+# three layers, so both send phases have senders; a readout with weights (fixed message size)
+NET = dict(sizes=(24, 18, 12), n_in=10, density=0.35, seed=71, readout_out=2)  # `net` (conftest)
+INPUTS = dict(seed=3, steps=8)  # `xs` (conftest)
 
 
 @pytest.fixture(scope="module")

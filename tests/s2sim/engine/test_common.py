@@ -28,20 +28,13 @@ from s2sim.engine.result import HostWork
 from s2sim.errors import S2SimError
 from s2sim.spec.models import decode_pe_id
 
-
-@pytest.fixture(scope="module")
-def net():
-    return random_network(sizes=(24, 18), n_in=10, density=0.35, seed=81, readout_out=2)
+NET = dict(sizes=(24, 18), n_in=10, density=0.35, seed=81, readout_out=2)  # `net` (conftest)
 
 
 @pytest.fixture(scope="module")
 def mapping(net):
     return compile_network(net, placer="random", seed=5)
-
-
-@pytest.fixture(scope="module")
-def xs():
-    return np.random.default_rng(2).standard_normal((6, 10)).astype(np.float32)
+INPUTS = dict(seed=2, steps=6)  # `xs` (conftest)
 
 
 def _tiny_network() -> Network:

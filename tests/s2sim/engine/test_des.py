@@ -9,21 +9,13 @@ import pytest
 
 from firmware_py.pipeline import readout_first_tick, run_ticks
 from s2sim.compiler.compile import compile_network
-from s2sim.compiler.random_net import random_network
 from s2sim.engine.common import prepare_run
 from s2sim.engine.des import _host_outputs, run_des
 from s2sim.errors import S2SimError
 from s2sim.spec import with_overrides
 
-
-@pytest.fixture(scope="module")
-def net():
-    return random_network(sizes=(20, 16), n_in=8, density=0.4, seed=91)
-
-
-@pytest.fixture(scope="module")
-def xs():
-    return np.random.default_rng(4).standard_normal((7, 8)).astype(np.float32)
+NET = dict(sizes=(20, 16), n_in=8, density=0.4, seed=91)  # `net` (conftest)
+INPUTS = dict(seed=4, steps=7)  # `xs` (conftest)
 
 
 @pytest.fixture(scope="module")

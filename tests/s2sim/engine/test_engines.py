@@ -13,14 +13,8 @@ from s2sim.errors import S2SimError
 SMALL_SRAM = {"memory.data_sram_bytes": 12000}
 
 
-@pytest.fixture(scope="module")
-def net():
-    return random_network(sizes=(40, 30), n_in=20, density=0.3, seed=3, readout_out=3)
-
-
-@pytest.fixture(scope="module")
-def xs():
-    return np.random.default_rng(1).standard_normal((12, 20)).astype(np.float32)
+NET = dict(sizes=(40, 30), n_in=20, density=0.3, seed=3, readout_out=3)  # `net` (conftest)
+INPUTS = dict(seed=1, steps=12)  # `xs` (conftest)
 
 
 def _assert_same_as_oracle(r, net, xs, atol=1e-5):

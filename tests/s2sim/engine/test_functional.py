@@ -2,7 +2,6 @@
 host's work (embedding lookups, tied decoder)."""
 
 import numpy as np
-import pytest
 
 from s2sim.compiler.compile import compile_network
 from s2sim.compiler.ir import InputSource, Network, Readout
@@ -10,15 +9,8 @@ from s2sim.compiler.random_net import random_network
 from s2sim.engine.common import prepare_run
 from s2sim.engine.functional import host_work, run_functional
 
-
-@pytest.fixture(scope="module")
-def net():
-    return random_network(sizes=(20, 12), n_in=8, density=0.4, seed=101, readout_out=3)
-
-
-@pytest.fixture(scope="module")
-def xs():
-    return np.random.default_rng(5).standard_normal((6, 8)).astype(np.float32)
+NET = dict(sizes=(20, 12), n_in=8, density=0.4, seed=101, readout_out=3)  # `net` (conftest)
+INPUTS = dict(seed=5, steps=6)  # `xs` (conftest)
 
 
 def test_is_the_oracle_whatever_the_mapping(net, xs):

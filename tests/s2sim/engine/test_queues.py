@@ -6,21 +6,13 @@ import numpy as np
 import pytest
 
 from s2sim.compiler.compile import compile_network
-from s2sim.compiler.random_net import random_network
 from s2sim.engine import run_mapping
 from s2sim.errors import CompileError
 
-
-@pytest.fixture(scope="module")
-def net():
-    # dense 700-wide input (the input source paces 700 events over most of phase 0) and a
-    # 700-unit second layer firing ~50 % of its units: ~350 events per step reach each receiver
-    return random_network(sizes=(64, 700), n_in=700, density=0.1, seed=5, theta_max=0.0)
-
-
-@pytest.fixture(scope="module")
-def xs():
-    return np.random.default_rng(1).standard_normal((6, 700)).astype(np.float32)
+# dense 700-wide input (the input source paces 700 events over most of phase 0) and a
+# 700-unit second layer firing ~50 % of its units: ~350 events per step reach each receiver
+NET = dict(sizes=(64, 700), n_in=700, density=0.1, seed=5, theta_max=0.0)  # `net` (conftest)
+INPUTS = dict(seed=1, steps=6)  # `xs` (conftest)
 
 
 def test_high_activity_net_runs_without_drops(net, xs):

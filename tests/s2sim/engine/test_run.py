@@ -9,15 +9,8 @@ from s2sim.compiler.random_net import random_network
 from s2sim.engine import run_mapping
 from s2sim.errors import CompileError, S2SimError
 
-
-@pytest.fixture(scope="module")
-def net():
-    return random_network(sizes=(16, 12), n_in=6, density=0.4, seed=111)
-
-
-@pytest.fixture(scope="module")
-def xs():
-    return np.random.default_rng(6).standard_normal((5, 6)).astype(np.float32)
+NET = dict(sizes=(16, 12), n_in=6, density=0.4, seed=111)  # `net` (conftest)
+INPUTS = dict(seed=6, steps=5)  # `xs` (conftest)
 
 
 def test_unknown_engine(net, xs):
