@@ -505,14 +505,6 @@ def make_point(space: Space, index: int, values: dict, options: dict) -> Point:
     return Point(index, dict(values), argv, overrides, compile_kw)
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 _SOURCE_HASH: str | None = None
 
 
@@ -564,14 +556,16 @@ def _model_file(bench: str, model: str) -> Path | None:
 
 def _files_in(argv: list[str], bench: str, model_default) -> dict[str, str]:
     """sha256 of every file the point's options name (the model, a spec, measured GPUs...)."""
+    from models.egru.data import sha256_file
+
     files: dict[str, str] = {}
     model = argv[argv.index("--model") + 1] if "--model" in argv else model_default
     if model is not None:
         mf = _model_file(bench, str(model))
-        files["model"] = _sha256_file(mf) if mf is not None else f"(no file: {model})"
+        files["model"] = sha256_file(mf) if mf is not None else f"(no file: {model})"
     for tok in argv:
         if not tok.startswith("-") and Path(tok).is_file():
-            files[tok] = _sha256_file(Path(tok))
+            files[tok] = sha256_file(Path(tok))
     return files
 
 
