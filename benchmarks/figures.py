@@ -189,6 +189,17 @@ def block_speed(tmp: Path) -> str:
             + "\n\n$ python benchmarks/bench_compile.py\n" + comp.strip() + "\n```")
 
 
+def block_bench_runs(tmp: Path) -> str:
+    def run(name: str, *argv: str) -> str:
+        out = tmp / name
+        text = cli("bench", "lm", *argv, "--out", str(out), "--no-plots", "--quiet")
+        text = text.replace(str(out), "OUT")
+        return f"$ {' '.join(['s2sim', 'bench', 'lm', *argv, '--out', 'OUT'])}\n{text.strip()}"
+
+    return (f"Measured on {machine()}.\n\n```\n" + run("runs-small") + "\n\n"
+            + run("runs-paper", "--model", "paper", "--tokens", "70") + "\n```")
+
+
 def block_sweep(tmp: Path) -> str:
     import shutil
 
@@ -215,7 +226,8 @@ def block_sweep(tmp: Path) -> str:
 
 BLOCKS = {"calibration": (README, block_calibration), "small": (README, block_small),
           "paper": (README, block_paper), "gesture": (README, block_gesture),
-          "speed": (README, block_speed), "sweep": (ROOT / "docs" / "sweep.md", block_sweep)}
+          "speed": (README, block_speed), "sweep": (ROOT / "docs" / "sweep.md", block_sweep),
+          "bench-runs": (ROOT / "docs" / "bench.md", block_bench_runs)}
 
 
 def replace_block(text: str, name: str, body: str) -> str:
