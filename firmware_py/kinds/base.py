@@ -16,6 +16,7 @@ a mapping has ``slices``, ``placement``, ``routes``, ``schedule``, ``layer_slice
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,28 +96,28 @@ class AnalyticContext:
             np.add.at(self.pe[k][i], ticks[ok], v[ok])
 
 
-class CoreKind:
+class CoreKind(ABC):
     """The interface of a core kind; each kind module defines one subclass and registers it."""
 
     name: str = "kind"
 
+    @abstractmethod
     def idle_tick_cycles(self, cm: CostModel) -> int:
         """Handler cycles (irq excluded) of a tick outside the slice's step window."""
-        raise NotImplementedError
 
+    @abstractmethod
     def schedule_costs(self, s, network, cm: CostModel, cache: dict) -> tuple[int, int]:
         """(mean handler cycles per received event, tick handler cycles with every unit firing),
         both without irq entry/exit: what the send schedule is sized with (``cache``: data the
         kind may share between the slices of one compile)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def program(self, ctx: BuildContext, s):
         """The DES Program of slice ``s`` (an ``s2sim.hw.runtime.Program``)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def book_counts(self, ctx: AnalyticContext, s) -> None:
         """Book what the slice's program does per tick into ``ctx`` (the analytic model)."""
-        raise NotImplementedError
 
     def book_idle_ticks(self, ctx: AnalyticContext, s) -> None:
         """Ticks outside the slice's step window still take an interrupt (same for all kinds)."""

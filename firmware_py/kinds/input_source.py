@@ -27,9 +27,8 @@ import math
 import numpy as np
 
 from firmware_py.cost import CostModel
-from firmware_py.keys import HOST_SRC, INPUT_SRC, decode, key_base, make_keys
+from firmware_py.keys import HOST_SRC, decode, key_base, make_keys
 from firmware_py.kinds.base import CONFIG_BYTES, AnalyticContext, BuildContext, CoreKind, aligned
-from firmware_py.pipeline import INPUT_FIRST_TICK
 from firmware_py.schedule import delay_until
 from s2sim.hw.runtime import Program
 
@@ -208,8 +207,6 @@ class InputSourceProgram(Program):
 
 class InputSourceKind(CoreKind):
     name = "input"
-    key_src = INPUT_SRC
-    first_tick = INPUT_FIRST_TICK
 
     def idle_tick_cycles(self, cm: CostModel) -> int:
         return cm.c("input_tick")
