@@ -50,8 +50,10 @@ def cli(*argv: str) -> str:
 
 
 def bench(tmp: Path, name: str, *argv: str) -> dict:
+    """The report of ``s2sim bench ARGV`` (run once per name and kept for later blocks)."""
     out = tmp / name
-    cli("bench", *argv, "--out", str(out), "--no-plots", "--quiet")
+    if not (out / "report.json").is_file():
+        cli("bench", *argv, "--out", str(out), "--no-plots", "--quiet")
     return json.loads((out / "report.json").read_text())
 
 
@@ -175,6 +177,48 @@ def block_gesture(tmp: Path) -> str:
             "The auto-PL study is in the bench folder's auto_pl.json.")
 
 
+def block_gesture_doc(tmp: Path) -> str:
+    """docs/gesture.md: the chip run's table and the auto-PL study, from the same bench run."""
+    r = bench(tmp, "gesture", "gesture", "--samples", "132")
+    study = json.loads((tmp / "gesture" / "auto_pl.json").read_text())
+    q, s, d = r["quality"]["metrics"], r["s2"], r["deployment"]
+    agree = q["chip_functional_agreement"] * q["chip_samples"]
+    comp = s["energy_by_component_per_step_j"]
+    ratios = ", ".join(f"{x['gpu_key'].upper()} {x['energy_gpu_over_s2']:.3g}×"
+                       for x in r["ratios"] if not x["gpu_key"].endswith("-graph"))
+    rows = ["| figure | value |", "|---|---|",
+            f"| placement | {d['pes_used']} PEs in {d['qpes_used']} QPEs, ≤ "
+            f"{d['sram_bytes_per_pe_max'] / 1024:.1f} KiB SRAM per PE |",
+            f"| chip vs functional predictions | {agree:.0f}/{q['chip_samples']:.0f} agree; "
+            f"{s['event_mismatches']} event / "
+            f"{s['value_mismatches']} value mismatches; max logit error "
+            f"{q['chip_max_abs_logit_error']:.2g} |",
+            f"| accuracy on the chip | {100 * q['chip_accuracy']:.1f} % |",
+            f"| latency per frame | {si(s['latency_per_step_mean_s'], 's')} (step period "
+            f"{si(s['step_period_s'], 's')}) |",
+            f"| energy per frame / average power | {si(s['energy_per_step_j'], 'J')} / "
+            f"{si(s['average_power_w'], 'W')} (chip floor {si(comp['chip_floor'], 'J')}, PE "
+            f"sleep {si(comp['pe_sleep'], 'J')}, PE active {si(comp['pe_active'], 'J')}) |",
+            f"| GPU / S2 energy per frame (eager) | {ratios} |"]
+    pls = study["pl_names"]
+    lo, hi = f"fixed {pls[0]}", f"fixed {pls[-1]}"
+    table = [f"| step period | {lo} | {hi} | auto | auto vs {pls[-1]} (chip / PEs) | misses "
+             f"{pls[0]} / {pls[-1]} / auto |", "|---|---|---|---|---|---|"]
+    for name, sc in study["scenarios"].items():
+        runs = sc["runs"]
+        auto = next(v for k, v in runs.items() if k.startswith("auto"))
+        table.append(
+            f"| {name} ({sc['step_period_s'] * 1e3:.3g} ms) | {runs[lo]['chip_energy_j']:.4g} J | "
+            f"{runs[hi]['chip_energy_j']:.4g} J | {auto['chip_energy_j']:.4g} J | "
+            f"{-100 * sc['auto_saving_vs_fixed_high_chip']:+.1f} % / "
+            f"{-100 * sc['auto_saving_vs_fixed_high_pe']:+.1f} % | "
+            f"{runs[lo]['deadline_misses']} / {runs[hi]['deadline_misses']} / "
+            f"{auto['deadline_misses']} |")
+    return (f"Command: `s2sim bench gesture --samples 132` ({machine()}):\n\n" + "\n".join(rows)
+            + "\n\nAutomatic per-PE performance levels on the same run (`auto_pl.json`, "
+            f"{study['pes']} PEs x {study['steps']} steps):\n\n" + "\n".join(table))
+
+
 def block_speed(tmp: Path) -> str:
     def run(*cmd: str) -> str:
         return subprocess.run([sys.executable, *cmd], cwd=ROOT, capture_output=True, text=True,
@@ -227,7 +271,8 @@ def block_sweep(tmp: Path) -> str:
 BLOCKS = {"calibration": (README, block_calibration), "small": (README, block_small),
           "paper": (README, block_paper), "gesture": (README, block_gesture),
           "speed": (README, block_speed), "sweep": (ROOT / "docs" / "sweep.md", block_sweep),
-          "bench-runs": (ROOT / "docs" / "bench.md", block_bench_runs)}
+          "bench-runs": (ROOT / "docs" / "bench.md", block_bench_runs),
+          "gesture-doc": (ROOT / "docs" / "gesture.md", block_gesture_doc)}
 
 
 def replace_block(text: str, name: str, body: str) -> str:
