@@ -29,6 +29,7 @@ from s2sim.commands import limits
 from s2sim.commands.options import add_check_des_argument, deployment_kw
 
 DEFAULT_TOKENS = 140  # two 70-token sequences
+ALL_TOKENS = "all"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,8 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "generates its own token stream")
     p.add_argument("--corpus", default="auto", choices=["auto", "ptb", "wikitext-2"],
                    help="corpus in DIR (auto: the one whose vocabulary matches the model)")
-    p.add_argument("--tokens", type=limits.count, default=DEFAULT_TOKENS,
-                   help=f"tokens to simulate on the chip (default {DEFAULT_TOKENS})")
+    p.add_argument("--tokens", type=_tokens, default=DEFAULT_TOKENS,
+                   help=f"tokens to simulate on the chip (default {DEFAULT_TOKENS}), or 'all': "
+                        "the whole test split of --data (the analytic engine counts a long run "
+                        "window by window, with bounded memory)")
     p.add_argument("--ppl-tokens", type=limits.count, default=None,
                    help="score perplexity on the first N test tokens only (default: all)")
     add_chip_arguments(p, engine="analytic", tick="auto",
@@ -55,6 +58,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=limits.seed, default=0,
                    help="seed of generated tokens / models")
     add_output_arguments(p, out="runs/bench-lm-<model>")
+
+
+def _tokens(text: str):
+    """--tokens: a count, or ``all`` (the whole test split)."""
+    return ALL_TOKENS if text == ALL_TOKENS else limits.count(text)
 
 
 def _progress(args) -> bool:
@@ -111,9 +119,14 @@ def run(args: argparse.Namespace) -> int:
     from s2sim.errors import S2SimError
     from s2sim.report.io import load_gpu_results
 
-    if args.tokens < 2:
+    if args.tokens == ALL_TOKENS:
+        if not (args.data or os.environ.get("S2SIM_DATA")):
+            raise S2SimError("--tokens all: the whole test split needs a data set (--data DIR "
+                             "or $S2SIM_DATA)")
+    elif args.tokens < 2:
         raise S2SimError(f"--tokens {args.tokens}: need at least 2")
-    limits.check_run_size(args.tokens, args.engine, what="tokens")  # before any work
+    else:
+        limits.check_run_size(args.tokens, args.engine, what="tokens")  # before any work
     gpu_specs = parse_gpu_list(args.gpus)
     measured = [g for f in args.gpu_measured for g in load_gpu_results(f)]
     out = args.out if args.out is not None else Path("runs") / f"bench-lm-{Path(args.model).stem}"
@@ -170,6 +183,9 @@ def _token_stream(bench: Bench, args, model):
         # args.data, not data_dir: load_corpus says where the folder came from ($S2SIM_DATA)
         corpus = _pick_corpus(model, args.data, args.corpus)
         test = corpus.test
+        if args.tokens == ALL_TOKENS:
+            args.tokens = len(test)
+            limits.check_run_size(args.tokens, args.engine, what="tokens")
         if args.tokens > len(test):
             raise S2SimError(f"--tokens {args.tokens}: test split has only {len(test)}")
         bench.parts["data_source"] = (f"{corpus.name} test split, first {args.tokens} tokens "

@@ -105,10 +105,18 @@ def estimated_run_bytes(n_steps: int, engine: str, chip_pes: int, values_per_ste
     arrays (inputs, per-layer outputs, the oracle's copy)."""
     from s2sim.hw.ledger import NOC_FIELDS, PE_FIELDS
 
-    per_step = 4 * values_per_step * 3
-    if engine != "functional":
-        per_step += 8 * (chip_pes * len(PE_FIELDS) + len(NOC_FIELDS))
-    return int(n_steps) * per_step
+    # inputs, per-layer outputs and the oracle's copy, plus the result's per-step arrays
+    # (latency, packets, hops, events, effective MACs, input events, ...: ~8 int64)
+    per_step = 4 * values_per_step * 3 + 8 * 8
+    ledger = 8 * (chip_pes * len(PE_FIELDS) + len(NOC_FIELDS))  # per tick held at once
+    if engine == "functional":
+        return int(n_steps) * per_step
+    if engine == "analytic":  # window by window, its ledger binned (s2sim.engine.analytic)
+        from s2sim.engine.analytic import MAX_COLUMNS, WINDOW_STEPS
+
+        held = min(int(n_steps), WINDOW_STEPS) + MAX_COLUMNS
+        return int(n_steps) * per_step + held * ledger
+    return int(n_steps) * (per_step + ledger)
 
 
 def _human(n: float, unit: str) -> str:

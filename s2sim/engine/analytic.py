@@ -15,6 +15,8 @@ to the bridge and the Ethernet transfer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from firmware_py.kinds import KINDS, AnalyticContext, cost_model_for, kind_of
@@ -71,10 +73,10 @@ def _ticks_over_tolerated(m, senders, n_ticks: int) -> int:
     return int(over_ticks.sum())
 
 
-def _queue_estimate(m, xs, ys, receivers, cm, n_ticks: int, spec_depth: int) -> dict:
+def _fluid_queues(m, senders, input_end: np.ndarray, cm, spec_depth: int) -> dict:
     """Packets the receivers' queues would drop under the mapping's send schedule, per PE and
-    tick, from the oracle's events (a fluid model, vectorised over ticks; the DES times every
-    packet).
+    tick, from the oracle's events per sender and tick (a fluid model, vectorised over ticks;
+    the DES times every packet).
 
     Senders go group by group: a sender sends its events at its group's start or, when its PE
     is still busy with its own backlog (packets run before user events), once that is drained;
@@ -82,11 +84,13 @@ def _queue_estimate(m, xs, ys, receivers, cm, n_ticks: int, spec_depth: int) -> 
     packet (``mean_event_cycles`` of its slices + irq); what exceeds ``packet_queue_depth`` when
     a sender's events arrive is counted as dropped. Ticks start with empty queues; the input
     source's paced events are not counted (one per slot, slower than its receivers drain).
-    ``late_ticks``: ticks whose sends or receivers' handlers (or the input's paced sends) are
-    still running when the next tick fires — their packets would be late (the DES counts them).
-    Returns {"drops": {pe: drops per tick}, "peak": largest queue, "over_tolerated": ticks,
-    "late_ticks": ticks, "drained_by_cycles": latest end of a tick's traffic}."""
+    ``late_ticks``: ticks whose sends or receivers' handlers (or the input's paced sends,
+    ``input_end``) are still running when the next tick fires — their packets would be late
+    (the DES counts them). Returns {"drops": {pe: drops per tick}, "peak": largest queue,
+    "over_tolerated": ticks, "late_ticks": ticks, "drained_by_cycles": latest end of a tick's
+    traffic}."""
     sch = m.schedule
+    n_ticks = input_end.size
     if sch is None:
         return {"drops": {}, "peak": 0, "over_tolerated": 0, "late_ticks": 0,
                 "drained_by_cycles": 0}
@@ -96,7 +100,6 @@ def _queue_estimate(m, xs, ys, receivers, cm, n_ticks: int, spec_depth: int) -> 
     by = {s.id: s for s in m.slices}
     cost = {p: sum(by[sid].mean_event_cycles for sid in ss) + irq
             for p, ss in m.pe_slices().items()}
-    senders = _senders(m, ys, receivers, n_ticks)
     busy: dict[int, np.ndarray] = {}  # cycle from the tick start at which the PE is free
     drops: dict[int, np.ndarray] = {}
     peak = 0.0
@@ -108,13 +111,13 @@ def _queue_estimate(m, xs, ys, receivers, cm, n_ticks: int, spec_depth: int) -> 
             c = cost[p]
             b = busy.get(p, zero)
             q = np.maximum(0.0, (b - t_s) / c) + ev
-            peak = max(peak, float(q.max()))
+            peak = max(peak, float(q.max(initial=0)))
             over = np.maximum(0.0, q - depth)
             if over.any():
                 drops[p] = drops.get(p, zero) + over
             busy[p] = np.maximum(b, t_s) + (ev - over) * c
     end = np.max(np.stack(list(busy.values())), axis=0) if busy else zero
-    end = np.maximum(end, _input_sends_end(m, xs, cm, n_ticks))
+    end = np.maximum(end, input_end)
     return {"drops": {p: np.floor(d).astype(np.int64) for p, d in drops.items()},
             "peak": int(np.ceil(peak)), "over_tolerated": _ticks_over_tolerated(m, senders,
                                                                                n_ticks),
@@ -153,42 +156,57 @@ def _receivers(m) -> tuple[dict[str, set[str]], set[str]]:
     return receivers, routed
 
 
-def _time_ledger(ctx: AnalyticContext, m, spec, n_pe: int):
-    """Active/sleep/off time and PL residency from the booked cycles (a tick's work beyond the
-    tick counts an overrun and is cut at the tick)."""
-    from s2sim.hw.dvfs import cycles_to_ps
-    from s2sim.hw.ledger import PL_FIELDS
+# -- the run, window by window --------------------------------------------------------------------
 
-    pe, P, n_ticks = ctx.pe, m.tick_period_ps, ctx.n_ticks
-    loaded = np.zeros(n_pe, bool)
-    for p in m.pes_used():
-        loaded[ctx.idx_of[p]] = True
-    pe["ticks_handled"][loaded] = 1
-    pe["active_ps"] = cycles_to_ps(pe["active_cycles"], m.frequency_hz)
-    over = pe["active_ps"] > P
-    pe["tick_overruns"] = over.astype(np.int64)
-    pe["active_ps"] = np.minimum(pe["active_ps"], P)
-    pe["sleep_ps"] = np.where(loaded[:, None], P - pe["active_ps"], 0)
-    pe["off_ps"] = np.where(loaded[:, None], 0, P)
-    n_pls = len(spec.performance_levels)
-    pl = {k: np.zeros((n_pe, n_pls), np.int64) for k in PL_FIELDS}
-    pl["residency_ps"][loaded, m.pl] = n_ticks * P
-    pl["cycles"][:, m.pl] = pe["active_cycles"].sum(1)
-    return loaded, pl, int(over[loaded].sum())
+# Steps counted at once: a longer run is counted window by window, so memory stays bounded
+# (per-tick arrays of one window, plus the run's ledger binned to at most MAX_COLUMNS columns).
+WINDOW_STEPS = 4096
+MAX_COLUMNS = 4096
 
 
-def _noc_ledger(ctx: AnalyticContext, run: PreparedRun, in_events: np.ndarray) -> dict:
-    """Per tick NoC counts: host packets in tick t, input events tick t+1, layer i events in
-    its update tick, the readout's message in the readout's tick."""
+@dataclass
+class _Window:
+    """Per-tick arrays of one window of the run (column 0 = global tick ``step0``): the PE
+    ledger, the NoC ledger, each sender's events and when the input source's sends end. Later
+    windows still book into the last columns (a step's work spans L + 2 ticks): their tail is
+    carried over."""
+
+    step0: int
+    pe: dict[str, np.ndarray]
+    noc: dict[str, np.ndarray]
+    sender_ev: list[np.ndarray]
+    input_end: np.ndarray
+
+    def absorb(self, carry: _Window | None) -> None:
+        if carry is None:
+            return
+        n = carry.input_end.size
+        for k, v in carry.pe.items():
+            self.pe[k][:, :n] += v
+        for k, v in carry.noc.items():
+            self.noc[k][:n] += v
+        for ev, cv in zip(self.sender_ev, carry.sender_ev, strict=True):
+            ev[:n] += cv
+        self.input_end[:n] = np.maximum(self.input_end[:n], carry.input_end)
+
+    def tail(self, f: int) -> _Window:
+        return _Window(self.step0 + f, {k: v[:, f:].copy() for k, v in self.pe.items()},
+                       {k: v[f:].copy() for k, v in self.noc.items()},
+                       [ev[f:].copy() for ev in self.sender_ev], self.input_end[f:].copy())
+
+
+def _noc_window(ctx: AnalyticContext, run: PreparedRun, in_events: np.ndarray, geo) -> dict:
+    """Per tick NoC counts of a window: host packets in tick t, input events tick t+1, layer i
+    events in its update tick, the readout's message in the readout's tick."""
     from s2sim.hw.ledger import NOC_FIELDS
 
-    m, n_ticks, steps, T = run.mapping, ctx.n_ticks, ctx.steps, ctx.n_steps
-    geo = route_geometry(m, run.spec)
-    host_pk = host_packets_per_step(run.xs)
-    noc = {k: np.zeros(n_ticks, np.int64) for k in NOC_FIELDS}
+    m, w, steps, T = run.mapping, ctx.n_ticks, ctx.steps, ctx.n_steps
+    host_pk = host_packets_per_step(ctx.xs)
+    noc = {k: np.zeros(w, np.int64) for k in NOC_FIELDS}
 
     def add(field, ticks, v):
-        ok = (ticks >= 0) & (ticks < n_ticks)
+        ticks = ticks - ctx.step0
+        ok = (ticks >= 0) & (ticks < w)
         np.add.at(noc[field], ticks[ok], np.asarray(v, np.int64)[ok])
 
     add("host_injected", steps, host_pk)
@@ -207,10 +225,42 @@ def _noc_ledger(ctx: AnalyticContext, run: PreparedRun, in_events: np.ndarray) -
     out_tick = steps + readout_first_tick(m.n_layers)
     add("hops", out_tick, np.full(T, geo["to_host"]))
     add("host_rx_packets", out_tick, np.ones(T, np.int64))
-    noc["router_lookups"] = noc["packets"].copy()
-    noc["deliveries"] = ctx.pe["packets_received"].sum(0) - np.bincount(
-        np.clip(steps, 0, n_ticks - 1), weights=host_pk, minlength=n_ticks).astype(np.int64)
     return noc
+
+
+@dataclass
+class _Totals:
+    """What the run adds up over its windows (per-step arrays are concatenated)."""
+
+    pe: dict[str, np.ndarray]  # binned ledger columns
+    noc: dict[str, np.ndarray]
+    tpc: int  # ticks per column
+    per_step: dict[str, list] = field(default_factory=dict)
+    nonzero: np.ndarray | None = None  # per layer: nonzero outputs (sparsity)
+    decoder_events: int = 0
+    max_step_cycles: np.ndarray | None = None
+    overruns: int = 0
+    queues: dict = field(default_factory=lambda: {"peak": 0, "over_tolerated": 0,
+                                                  "late_ticks": 0, "drained_by_cycles": 0})
+
+    def bin(self, g0: int, pe: dict, noc: dict) -> None:
+        """Add finalized per-tick columns (global ticks g0 ..) into the binned ledger."""
+        n = next(iter(noc.values())).size
+        if n == 0:
+            return
+        bins = (g0 + np.arange(n)) // self.tpc
+        starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
+        for k, v in pe.items():
+            self.pe[k][:, bins[starts]] += np.add.reduceat(v, starts, axis=1)
+        for k, v in noc.items():
+            self.noc[k][bins[starts]] += np.add.reduceat(v, starts)
+
+    def step(self, **arrays) -> None:
+        for k, v in arrays.items():
+            self.per_step.setdefault(k, []).append(v)
+
+    def steps(self, k: str) -> np.ndarray:
+        return np.concatenate(self.per_step[k])
 
 
 def _latency(ctx: AnalyticContext, m, spec, nbytes: np.ndarray) -> np.ndarray:
@@ -228,65 +278,184 @@ def _latency(ctx: AnalyticContext, m, spec, nbytes: np.ndarray) -> np.ndarray:
             + to_host * hop_ps + ser + overhead).astype(np.int64)
 
 
-def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
-    from s2sim.hw.energy import price
-    from s2sim.hw.ledger import PE_FIELDS, Counts
+def _finalize(win: _Window, f: int, m, spec, cm, senders_static, loaded, tot: _Totals) -> None:
+    """Columns [0, f) of the window are complete: queue drops, time, NoC deliveries; binned."""
+    from s2sim.hw.dvfs import cycles_to_ps
+
+    P = m.tick_period_ps
+    senders = [(*st[:4], ev[:f], st[5]) for st, ev in zip(senders_static, win.sender_ev,
+                                                          strict=True)]
+    q = _fluid_queues(m, senders, win.input_end[:f], cm,
+                      int(spec.timing.packet_queue_depth.value))
+    pe = {k: v[:, :f].copy() for k, v in win.pe.items()}
+    noc = {k: v[:f].copy() for k, v in win.noc.items()}
+    idx_of = {p: i for i, p in enumerate(spec.pe_ids())}
+    for p_id, drops in q["drops"].items():
+        pe["queue_full"][idx_of[p_id]] += drops
+    for k in ("peak", "drained_by_cycles"):
+        tot.queues[k] = max(tot.queues[k], q[k])
+    for k in ("over_tolerated", "late_ticks"):
+        tot.queues[k] += q[k]
+    pe["ticks_handled"][loaded] = 1
+    act = cycles_to_ps(pe["active_cycles"], m.frequency_hz)
+    over = act > P
+    pe["tick_overruns"] = over.astype(np.int64)
+    pe["active_ps"] = np.minimum(act, P)
+    pe["sleep_ps"] = np.where(loaded[:, None], P - pe["active_ps"], 0)
+    pe["off_ps"] = np.where(loaded[:, None], 0, np.full(f, P, np.int64))  # per tick, as the DES
+    tot.overruns += int(over[loaded].sum())
+    mx = pe["active_cycles"].max(axis=1, initial=0)
+    tot.max_step_cycles = mx if tot.max_step_cycles is None else np.maximum(tot.max_step_cycles,
+                                                                             mx)
+    noc["router_lookups"] = noc["packets"].copy()
+    noc["deliveries"] = pe["packets_received"].sum(0) - noc["host_injected"]
+    tot.bin(win.step0, pe, noc)
+
+
+def _window(run: PreparedRun, a: int, b: int, trace, prev, tot: _Totals, shared: dict):
+    """Count steps [a, b) into a new window; per-step figures go into ``tot``."""
+    from s2sim.hw.ledger import PE_FIELDS
 
     m, spec = run.mapping, run.spec
     T, L = run.n_steps, m.n_layers
-    ys = [y.astype(np.float32) for y in run.oracle().ys]
-    events, in_events, sparsity, eff, dense = activity_metrics(run, ys)
+    ys = [y.astype(np.float32) for y in trace.ys]
+    xs = run.xs[a:b]
+    wrun = PreparedRun(mapping=m, network=run.network, spec=spec, xs=xs,
+                       tokens=None if run.tokens is None else run.tokens[a:b], _oracle=trace)
+    width = min(b - a + L + 2, run_ticks(T, L) - a)
+    ctx = AnalyticContext(mapping=m, network=run.network, spec=spec, cost=shared["cm"], xs=xs,
+                          ys=ys, n_ticks=width,
+                          pe={k: np.zeros((shared["n_pe"], width), np.int64) for k in PE_FIELDS},
+                          idx_of=shared["idx_of"], receivers=shared["receivers"],
+                          routed=shared["routed"], step0=a, run_steps=T)
+    for s in m.slices:
+        kind_of(s).book_counts(ctx, s)
+    events, in_events, _, eff, _ = activity_metrics(wrun, ys, prev)
+    nbytes = KINDS["readout"].message_bytes(ctx)
+    pk, hops = packets_and_hops(wrun, in_events, ys)
+    tot.step(events=events, in_events=in_events, eff=eff, nbytes=nbytes, pk=pk, hops=hops,
+             latency=_latency(ctx, m, spec, nbytes))
+    counts = np.array([np.count_nonzero(y) for y in ys], np.int64)
+    tot.nonzero = counts if tot.nonzero is None else tot.nonzero + counts
+    tot.decoder_events += int(np.count_nonzero(ys[-1]))
+    win = _Window(a, ctx.pe, _noc_window(ctx, run, in_events, shared["geo"]),
+                  [st[4] for st in _senders(m, ys, shared["receivers"], width)],
+                  _input_sends_end(m, xs, shared["cm"], width))
+    return ctx, win, [y[-1] for y in ys]
+
+
+def _book_idle(ctx: AnalyticContext, win: _Window, f: int) -> None:
+    """Idle ticks of every slice in the window's complete columns (booked once, globally)."""
+    ctx.pe = win.pe
+    ctx.step0 = win.step0
+    ctx.n_ticks = win.input_end.size
+    for s in ctx.mapping.slices:
+        kind_of(s).book_idle_ticks(ctx, s, n_cols=f)
+
+
+def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
+    """The analytic engine; a run longer than ``WINDOW_STEPS`` is counted window by window with
+    its reference run continued from the previous window's state, its ledger binned to at most
+    ``MAX_COLUMNS`` columns, and its layer outputs not kept (``outputs`` empty): memory stays
+    bounded however many steps are priced. Identical results for any window size."""
+    from s2sim.hw.energy import price
+    from s2sim.hw.ledger import NOC_FIELDS, PE_FIELDS, PL_FIELDS, Counts
+
+    m, spec, net = run.mapping, run.spec, run.network
+    T, L = run.n_steps, m.n_layers
     n_ticks = run_ticks(T, L)
     P = m.tick_period_ps
     all_pes = spec.pe_ids()
     n_pe = len(all_pes)
     receivers, routed = _receivers(m)
-    ctx = AnalyticContext(mapping=m, network=run.network, spec=spec, cost=cost_model_for(m, spec),
-                          xs=run.xs, ys=ys, n_ticks=n_ticks,
-                          pe={k: np.zeros((n_pe, n_ticks), np.int64) for k in PE_FIELDS},
-                          idx_of={p: i for i, p in enumerate(all_pes)}, receivers=receivers,
-                          routed=routed)
-    for s in m.slices:
-        kind_of(s).book_counts(ctx, s)
-    for s in m.slices:
-        kind_of(s).book_idle_ticks(ctx, s)
-    # -- packet queues under the send schedule (the DES drops what overflows them) -------------
-    depth = int(spec.timing.packet_queue_depth.value)
-    queues = _queue_estimate(m, run.xs, ys, receivers, ctx.cost, n_ticks, depth)
-    for p_id, drops in queues["drops"].items():
-        ctx.pe["queue_full"][ctx.idx_of[p_id]] += drops
-    loaded, pl, n_overruns = _time_ledger(ctx, m, spec, n_pe)
-    noc = _noc_ledger(ctx, run, in_events)
+    shared = {"cm": cost_model_for(m, spec), "n_pe": n_pe, "receivers": receivers,
+              "routed": routed, "idx_of": {p: i for i, p in enumerate(all_pes)},
+              "geo": route_geometry(m, spec)}
+    window = WINDOW_STEPS if net.readout.weights is None else max(T, 1)
+    tpc = max(1, -(-n_ticks // MAX_COLUMNS)) if T > window else 1
+    n_cols = -(-n_ticks // tpc)
+    tot = _Totals(pe={k: np.zeros((n_pe, n_cols), np.int64) for k in PE_FIELDS},
+                  noc={k: np.zeros(n_cols, np.int64) for k in NOC_FIELDS}, tpc=tpc)
+    loaded = np.zeros(n_pe, bool)
+    loaded[[shared["idx_of"][p] for p in m.pes_used()]] = True
+    senders_static = _senders(m, [np.zeros((0, h), np.float32) for h in m.layer_sizes],
+                              receivers, 0)
+    carry, state, prev = None, None, None
+    starts = range(0, T, window)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="analytic", unit="window", leave=False)
+    for a in starts:
+        b = min(T, a + window)
+        trace = run.oracle() if T <= window else net.stack.run(run.xs[a:b], state=state)
+        state = [(y[-1], c[-1]) for y, c in zip(trace.ys, trace.cs, strict=True)]
+        ctx, win, prev = _window(run, a, b, trace, prev, tot, shared)
+        win.absorb(carry)
+        f = (b - a) if b < T else win.input_end.size
+        _book_idle(ctx, win, f)
+        _finalize(win, f, m, spec, shared["cm"], senders_static, loaded, tot)
+        carry = win.tail(f)
+    pl = {k: np.zeros((n_pe, len(spec.performance_levels)), np.int64) for k in PL_FIELDS}
+    pl["residency_ps"][loaded, m.pl] = n_ticks * P
+    pl["cycles"][:, m.pl] = tot.pe["active_cycles"].sum(1)
     counts = Counts(pe_ids=all_pes, tick_period_ps=P, n_ticks=n_ticks, duration_ps=n_ticks * P,
-                    loaded=loaded, pe=ctx.pe, pl=pl, noc=noc,
+                    loaded=loaded, pe=tot.pe, pl=pl, noc=tot.noc, ticks_per_column=tpc,
                     link_packets_per_link=np.zeros(int(spec.links.chip_links.value), np.int64))
-    energy = price(counts, spec)
-    nbytes = KINDS["readout"].message_bytes(ctx)
-    pk, hops = packets_and_hops(run, in_events, ys)
-    ix = [ctx.idx_of[p] for p in m.pes_used()]
-    hw = host_link(host_work(run, ys[-1]), spec, int(host_packets_per_step(run.xs).sum()),
-                   int(nbytes.sum()))
+    return _result(run, m, spec, tot, counts, price(counts, spec), window)
+
+
+def _result(run: PreparedRun, m, spec, tot: _Totals, counts, energy, window: int) -> RunResult:
+    T, L = run.n_steps, m.n_layers
+    P = m.tick_period_ps
+    whole = T <= window
+    ys = [y.astype(np.float32) for y in run.oracle().ys] if whole else None
+    ix = [counts.pe_ids.index(p) for p in m.pes_used()]
+    sizes = np.array(m.layer_sizes, np.int64)
+    sparsity = [1.0 - float(n) / (T * h) if T * h else 0.0 for n, h in zip(tot.nonzero, sizes,
+                                                                            strict=True)]
+    hw = host_work(run, ys[-1]) if whole else _host_work_of(run, tot.decoder_events)
+    hw = host_link(hw, spec, int(tot.noc["host_injected"].sum()), int(tot.steps("nbytes").sum()))
+    dense = sum(3 * layer.hidden * (layer.n_in + layer.hidden) for layer in run.network.layers)
+    empty = np.zeros((0, m.layer_sizes[-1]), np.float32)
     return RunResult(
-        engine="analytic", n_steps=T, n_layers=L, outputs=ys[-1], layer_outputs=ys,
-        events_per_step=events, input_events=in_events, activation_sparsity=sparsity,
-        effective_macs_per_step=eff, dense_macs_per_step=dense, readout=run.oracle_readout(),
-        latency_ps=_latency(ctx, m, spec, nbytes), step_period_ps=P, sim_time_ps=n_ticks * P,
-        packets_per_step=pk, hops_per_step=hops, pe_ids=m.pes_used(),
-        pe_counts=pe_totals(ctx.pe, ix),
-        max_step_cycles=ctx.pe["active_cycles"][ix].max(axis=1).astype(np.int64), counts=counts,
-        energy=energy, energy_j=energy.total_j, tick_overruns=n_overruns, host=hw,
-        dropped_packets=int(ctx.pe["queue_full"].sum()),
-        meta={"n_ticks": n_ticks, "noc_hops_total": int(noc["hops"].sum()),
-              "noc_packets_total": int(noc["packets"].sum()),
-              "queue_peak_packets_est": queues["peak"], "packet_queue_depth": depth,
-              "ticks_over_tolerated_activity": queues["over_tolerated"],
+        engine="analytic", n_steps=T, n_layers=L, outputs=ys[-1] if whole else empty,
+        layer_outputs=ys if whole else [], events_per_step=tot.steps("events"),
+        input_events=tot.steps("in_events"), activation_sparsity=sparsity,
+        effective_macs_per_step=tot.steps("eff"), dense_macs_per_step=dense,
+        readout=run.oracle_readout() if whole else None,
+        latency_ps=tot.steps("latency"), step_period_ps=P, sim_time_ps=counts.n_ticks * P,
+        packets_per_step=tot.steps("pk"), hops_per_step=tot.steps("hops"), pe_ids=m.pes_used(),
+        pe_counts=pe_totals(tot.pe, ix), max_step_cycles=tot.max_step_cycles[ix].astype(np.int64),
+        counts=counts, energy=energy, energy_j=energy.total_j, tick_overruns=tot.overruns,
+        host=hw, dropped_packets=int(tot.pe["queue_full"].sum()),
+        meta={"n_ticks": counts.n_ticks, "noc_hops_total": int(tot.noc["hops"].sum()),
+              "noc_packets_total": int(tot.noc["packets"].sum()),
+              "queue_peak_packets_est": tot.queues["peak"],
+              "packet_queue_depth": int(spec.timing.packet_queue_depth.value),
+              "ticks_over_tolerated_activity": tot.queues["over_tolerated"],
               # ticks whose traffic (sends, receivers' handlers) outlasts the tick: the DES
               # would count late packets there; and the latest end of a tick's traffic
-              "late_ticks_est": queues["late_ticks"],
-              "traffic_drained_by_cycles_est": queues["drained_by_cycles"],
+              "late_ticks_est": tot.queues["late_ticks"],
+              "traffic_drained_by_cycles_est": tot.queues["drained_by_cycles"],
               # a schedule whose sends end after the tick (compiled with check_schedule=False)
               # makes the DES send steps late or not at all: the figures here are then optimistic
               "schedule_overruns_tick": bool(
                   m.schedule is not None and m.schedule.est_end_cycles > m.cycles_per_tick),
-              "dropped_packets_are": "estimated (fluid model of the send schedule)"},
+              "dropped_packets_are": "estimated (fluid model of the send schedule)",
+              **({} if whole else {"windows_of_steps": window, "ticks_per_column":
+                                   counts.ticks_per_column})},
     )
+
+
+def _host_work_of(run: PreparedRun, decoder_events: int):
+    """Host work of a long run from its counts (the outputs are not kept)."""
+    from s2sim.engine.result import HostWork
+
+    net = run.network
+    hw = HostWork()
+    if run.tokens is not None:
+        hw.embedding_lookups = int(run.tokens.size)
+    if net.readout.host_decoder == "tied" and net.input.embedding is not None:
+        hw.decoder_macs = int(decoder_events) * net.input.embedding.shape[0]
+    return hw

@@ -77,8 +77,10 @@ def prepare_run(mapping, inputs, network=None, oracle=None) -> PreparedRun:
                        xs=np.ascontiguousarray(xs, np.float32), tokens=tokens, _oracle=oracle)
 
 
-def activity_metrics(run: PreparedRun, ys: list[np.ndarray]):
-    """events (T, L), input events (T,), sparsity per layer, effective MACs (T,), dense MACs."""
+def activity_metrics(run: PreparedRun, ys: list[np.ndarray], prev_ys=None):
+    """events (T, L), input events (T,), sparsity per layer, effective MACs (T,), dense MACs.
+    ``prev_ys``: per layer the outputs of the step before the first (a window of a long run;
+    None: zeros, the run's start)."""
     net = run.network
     T = run.n_steps
     L = len(net.layers)
@@ -91,6 +93,8 @@ def activity_metrics(run: PreparedRun, ys: list[np.ndarray]):
         act_in = (inp != 0).astype(np.int64)
         prev = np.zeros_like(ys[i])
         prev[1:] = ys[i][:-1]
+        if prev_ys is not None and len(prev):
+            prev[0] = prev_ys[i]
         act_rec = (prev != 0).astype(np.int64)
         eff += act_in @ st.nnz_w_per_row + act_rec @ st.nnz_r_per_row
         events[:, i] = np.count_nonzero(ys[i], axis=1)

@@ -159,3 +159,11 @@ def test_auto_tick_is_lengthened_when_the_run_overruns(tiny_ckpt, tmp_path, monk
     calls.clear()
     assert _bench(tiny_ckpt, tmp_path / "fixed", "--tick-s", "0.0001") == 0
     assert len(calls) == 1 and calls[0] == 100_000_000
+
+
+def test_tokens_all_needs_a_data_set(capsys, monkeypatch, tmp_path):
+    from s2sim.cli import main
+
+    monkeypatch.delenv("S2SIM_DATA", raising=False)
+    assert main(["bench", "lm", "--tokens", "all", "--out", str(tmp_path / "b")]) == 2
+    assert "--tokens all" in capsys.readouterr().err

@@ -74,3 +74,33 @@ def test_same_sram_bytes_as_the_des_when_host_packets_are_padded(net, xs, mappin
     d = run_des(prepare_run(mapping, xs, network=net))
     for k in ("sram_read_bytes", "sram_written_bytes"):
         np.testing.assert_array_equal(a.pe_counts[k], d.pe_counts[k], err_msg=k)
+
+
+@pytest.mark.parametrize("window, max_columns", [(7, 5), (1, 3), (13, 4096)])
+def test_a_long_run_counted_window_by_window_gives_the_same_figures(monkeypatch, window,
+                                                                    max_columns):
+    """Windows of steps (reference continued from the previous window's state) and a binned
+    ledger change nothing but the ledger's column width."""
+    import s2sim.engine.analytic as analytic
+    from s2sim.compiler.compile import compile_network
+    from s2sim.compiler.random_net import random_network
+    from s2sim.engine.run import run_mapping
+
+    net = random_network(sizes=(40, 24), n_in=16, density=0.3, seed=9)
+    m = compile_network(net, tick_period_s="auto")
+    xs = np.random.default_rng(2).standard_normal((45, 16)).astype(np.float32)
+    whole = run_mapping(m, xs, engine="analytic")
+    monkeypatch.setattr(analytic, "WINDOW_STEPS", window)
+    monkeypatch.setattr(analytic, "MAX_COLUMNS", max_columns)
+    r = run_mapping(m, xs, engine="analytic")
+    assert r.energy_j == pytest.approx(whole.energy_j, rel=1e-12)
+    for k in whole.pe_counts:
+        np.testing.assert_array_equal(r.pe_counts[k], whole.pe_counts[k], err_msg=k)
+    for k in ("latency_ps", "packets_per_step", "hops_per_step", "events_per_step",
+              "effective_macs_per_step", "max_step_cycles"):
+        np.testing.assert_array_equal(getattr(r, k), getattr(whole, k), err_msg=k)
+    assert r.activation_sparsity == whole.activation_sparsity
+    for k in ("noc_hops_total", "late_ticks_est", "queue_peak_packets_est"):
+        assert r.meta[k] == whole.meta[k], k
+    assert r.counts.pe["active_cycles"].shape[1] <= max(max_columns, 45 + 4)
+    assert r.outputs.shape[0] == 0 and whole.outputs.shape[0] == 45  # long runs keep no outputs
