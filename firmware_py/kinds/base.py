@@ -75,6 +75,11 @@ class AnalyticContext:
     receivers: dict[str, set[str]]  # sender slice id -> ids of the slices its route reaches
     routed: set[str]  # sender slice ids that have a route
     cache: dict = field(default_factory=dict)  # per-kind data shared by the slices of a run
+    # a long run is counted window by window (s2sim.engine.analytic): xs/ys are the steps
+    # step0 .. step0 + n_steps - 1, the ledger's column 0 is tick step0, and the whole run has
+    # run_steps steps (None: this window is the whole run)
+    step0: int = 0
+    run_steps: int | None = None
 
     @property
     def n_steps(self) -> int:
@@ -82,7 +87,8 @@ class AnalyticContext:
 
     @property
     def steps(self) -> np.ndarray:
-        return np.arange(self.n_steps, dtype=np.int64)
+        """Global step indices of this window (ticks are global too: ``book`` shifts them)."""
+        return np.arange(self.step0, self.step0 + self.n_steps, dtype=np.int64)
 
     @property
     def irq(self) -> int:
@@ -90,6 +96,7 @@ class AnalyticContext:
 
     def book(self, pe_id: int, ticks: np.ndarray, **vals) -> None:
         i = self.idx_of[pe_id]
+        ticks = np.asarray(ticks, np.int64) - self.step0  # window column of each global tick
         ok = (ticks >= 0) & (ticks < self.n_ticks)
         for k, v in vals.items():
             v = np.broadcast_to(np.asarray(v, np.int64), ticks.shape)
@@ -119,11 +126,13 @@ class CoreKind(ABC):
     def book_counts(self, ctx: AnalyticContext, s) -> None:
         """Book what the slice's program does per tick into ``ctx`` (the analytic model)."""
 
-    def book_idle_ticks(self, ctx: AnalyticContext, s) -> None:
-        """Ticks outside the slice's step window still take an interrupt (same for all kinds)."""
-        window = np.zeros(ctx.n_ticks, bool)
-        window[s.first_tick:s.first_tick + ctx.n_steps] = True
-        ticks = np.flatnonzero(~window)
+    def book_idle_ticks(self, ctx: AnalyticContext, s, n_cols: int | None = None) -> None:
+        """Ticks outside the slice's step window still take an interrupt (same for all kinds):
+        the global ticks of the ledger's first ``n_cols`` columns (default: all) before the
+        slice's first step or after its last."""
+        run_steps = ctx.n_steps if ctx.run_steps is None else ctx.run_steps
+        g = ctx.step0 + np.arange(ctx.n_ticks if n_cols is None else n_cols, dtype=np.int64)
+        ticks = g[(g < s.first_tick) | (g >= s.first_tick + run_steps)]
         idle_c = self.idle_tick_cycles(ctx.cost) + ctx.irq
         ctx.book(ctx.mapping.placement[s.id], ticks, active_cycles=np.full(ticks.size, idle_c),
                  handlers=1)
