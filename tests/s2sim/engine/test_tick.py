@@ -46,3 +46,14 @@ def test_a_shorter_tick_than_the_passing_one_fails(net_xs):
 def test_bad_margin_is_refused(net_xs, bad):
     with pytest.raises(S2SimError, match="tick-margin"):
         choose_tick(*net_xs, margin=bad)
+
+
+def test_a_long_run_is_searched_on_its_first_steps_and_checked_on_all(net_xs, monkeypatch):
+    import s2sim.engine.tick as tick
+
+    net, xs = net_xs
+    monkeypatch.setattr(tick, "SEARCH_STEPS", 10)
+    m, c = choose_tick(net, xs, margin=0.1, confirm_steps=4)
+    assert c.searched_on_steps == 10 < xs.shape[0]
+    r = run_mapping(m, xs, engine="analytic", compare=False)
+    assert r.tick_overruns == 0 and r.dropped_packets == 0 and r.meta["late_ticks_est"] == 0
