@@ -14,13 +14,13 @@ import math
 
 import numpy as np
 
-from firmware_py.keys import INPUT_SRC, egru_src, key_base
 from firmware_py.pipeline import (
     INPUT_FIRST_TICK,
     layer_first_tick,
     pipeline_ticks,
     readout_first_tick,
 )
+from s2sim.compiler.slices import slice_key_base
 from s2sim.errors import CompileError, ResourceError
 
 __all__ = ["validate_mapping", "expected_routes"]
@@ -70,11 +70,7 @@ def _check_layer_cover(m, i: int, H: int) -> None:
 
 
 def _expected_key(s) -> int | None:
-    if s.kind == "input":
-        return key_base(INPUT_SRC, 0)
-    if s.kind == "egru":
-        return key_base(egru_src(s.layer), s.index)
-    return None
+    return slice_key_base(s.kind, s.layer, s.index)
 
 
 def _check_slice_fields(m, s) -> None:

@@ -228,14 +228,13 @@ def _target(network, spec, spec_path, spec_overrides, tick, pl, max_pes, options
 def reroute(mapping: Mapping, network: Network) -> Mapping:
     """Compile from a given placement: keep the mapping's slices, recompute their keys, the
     routing table and the send schedule from ``mapping.placement`` (PE budgets checked)."""
-    from firmware_py.keys import INPUT_SRC, egru_src, key_base
     from s2sim.compiler.place import check_pe_budgets
+    from s2sim.compiler.slices import slice_key_base
 
     spec = mapping.load_spec()
     infos = [s.model_copy(deep=True) for s in mapping.slices]
     for s in infos:
-        s.key_base = (key_base(INPUT_SRC, 0) if s.kind == "input" else
-                      key_base(egru_src(s.layer), s.index) if s.kind == "egru" else None)
+        s.key_base = slice_key_base(s.kind, s.layer, s.index)
         s.send_phase = s.send_slot = None
     placement = dict(mapping.placement)
     cycles_available = int(mapping.cycles_per_tick

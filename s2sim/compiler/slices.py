@@ -15,7 +15,17 @@ from s2sim.compiler.mapping import SliceInfo
 from s2sim.compiler.partition import Budget, Partition
 from s2sim.errors import CompileError
 
-__all__ = ["describe_slices"]
+__all__ = ["describe_slices", "slice_key_base"]
+
+
+def slice_key_base(kind: str, layer: int, index: int) -> int | None:
+    """The key block a slice sends with (firmware_py.keys): the input source's, an EGRU slice's
+    by layer and index; the readout sends nothing on chip."""
+    if kind == "input":
+        return key_base(INPUT_SRC, 0)
+    if kind == "egru":
+        return key_base(egru_src(layer), index)
+    return None
 
 
 def describe_slices(network: Network, part: Partition, budget: Budget,
@@ -40,7 +50,7 @@ def _input_slice(network: Network, budget: Budget, cost: CostModel) -> SliceInfo
                      n_in=n_in, regions=regions, sram_bytes=sum(regions.values()),
                      est_cycles_per_step=input_source.estimate_cycles(cost, n_in,
                                                                       budget.input_activity),
-                     key_base=key_base(INPUT_SRC, 0), first_tick=INPUT_FIRST_TICK)
+                     key_base=slice_key_base("input", -1, 0), first_tick=INPUT_FIRST_TICK)
 
 
 def _layer_slices(network: Network, part: Partition, i: int, budget: Budget) -> list[SliceInfo]:
@@ -59,7 +69,7 @@ def _layer_slices(network: Network, part: Partition, i: int, budget: Budget) -> 
             id=f"L{i}.S{k}", kind="egru", layer=i, index=k, units=[int(u) for u in s],
             n_in=view.n_in, nnz_w=nnz_w, nnz_r=nnz_r, regions=regions,
             sram_bytes=sum(regions.values()), est_cycles_per_step=c,
-            key_base=key_base(egru_src(i), k), first_tick=layer_first_tick(i)))
+            key_base=slice_key_base("egru", i, k), first_tick=layer_first_tick(i)))
     return out
 
 

@@ -278,20 +278,20 @@ def _latency(ctx: AnalyticContext, m, spec, nbytes: np.ndarray) -> np.ndarray:
             + to_host * hop_ps + ser + overhead).astype(np.int64)
 
 
-def _finalize(win: _Window, f: int, m, spec, cm, senders_static, loaded, tot: _Totals) -> None:
+def _finalize(win: _Window, f: int, m, spec, shared: dict, senders_static, loaded,
+              tot: _Totals) -> None:
     """Columns [0, f) of the window are complete: queue drops, time, NoC deliveries; binned."""
     from s2sim.hw.dvfs import cycles_to_ps
 
     P = m.tick_period_ps
     senders = [(*st[:4], ev[:f], st[5]) for st, ev in zip(senders_static, win.sender_ev,
                                                           strict=True)]
-    q = _fluid_queues(m, senders, win.input_end[:f], cm,
+    q = _fluid_queues(m, senders, win.input_end[:f], shared["cm"],
                       int(spec.timing.packet_queue_depth.value))
     pe = {k: v[:, :f].copy() for k, v in win.pe.items()}
     noc = {k: v[:f].copy() for k, v in win.noc.items()}
-    idx_of = {p: i for i, p in enumerate(spec.pe_ids())}
     for p_id, drops in q["drops"].items():
-        pe["queue_full"][idx_of[p_id]] += drops
+        pe["queue_full"][shared["idx_of"][p_id]] += drops
     for k in ("peak", "drained_by_cycles"):
         tot.queues[k] = max(tot.queues[k], q[k])
     for k in ("over_tolerated", "late_ticks"):
@@ -394,7 +394,7 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
         win.absorb(carry)
         f = (b - a) if b < T else win.input_end.size
         _book_idle(ctx, win, f)
-        _finalize(win, f, m, spec, shared["cm"], senders_static, loaded, tot)
+        _finalize(win, f, m, spec, shared, senders_static, loaded, tot)
         carry = win.tail(f)
     pl = {k: np.zeros((n_pe, len(spec.performance_levels)), np.int64) for k in PL_FIELDS}
     pl["residency_ps"][loaded, m.pl] = n_ticks * P
