@@ -216,12 +216,13 @@ def detach_state(state):
     return [tuple(t.detach() for t in s) for s in state]
 
 
-def prunable_weights(model: nn.Module) -> dict[str, nn.Parameter]:
+def prunable_weights(model: nn.Module, embedding: bool = False) -> dict[str, nn.Parameter]:
     """The weights magnitude pruning acts on: the recurrent layers' input and recurrent matrices
-    (what runs on the chip). The embedding/decoder run on the host and stay dense."""
+    (what runs on the chip), and with ``embedding`` the tied embedding/decoder table too (for a
+    deployment that holds it on the chip, ``--decoder chip``); by default it stays dense."""
     out = {}
     for name, p in model.named_parameters():
-        if name.startswith("rnns.") and p.dim() == 2:
+        if (name.startswith("rnns.") and p.dim() == 2) or (embedding and name == "encoder.weight"):
             out[name] = p
     return out
 

@@ -104,6 +104,7 @@ class TrainConfig:
     activity_reg: float = 0.0  # λ of the activity loss (EGRU only)
     activity_target: float = 0.0  # event rate per layer the activity loss allows for free
     embedding_storage: str = "float32"  # float32 | float16 (rounded at the end of training)
+    prune_embedding: bool = False  # prune the tied embedding/decoder too (on-chip decoder)
 
 
 def sparsity_schedule(progress: float, target: float, start: float, end: float) -> float:
@@ -198,7 +199,9 @@ def _weight_sparsity(model) -> dict:
     zeros = sum(int((w == 0).sum()) for w in ws.values())
     total = sum(w.numel() for w in ws.values())
     allp = sum(p.numel() for p in model.parameters())
+    emb = model.encoder.weight
     return {"recurrent": zeros / total, "overall": zeros / allp,
+            "embedding": float((emb == 0).float().mean()),
             "per_matrix": {n: float((w == 0).float().mean()) for n, w in ws.items()}}
 
 
@@ -268,13 +271,9 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
           "masks": {}, "init": None}
     state_path = run / "state.pt"
     st = _resume_or_init(cfg, model, opt, state_path, st, log)
-    weights = prunable_weights(model)
+    weights = prunable_weights(model, embedding=cfg.prune_embedding)
     masks = st["masks"]
-    sampler = None
-    if cfg.softmax == "sampled":
-        sampler = UnigramSampler(corpus.train, corpus.vocab_size, seed=cfg.seed)
-        if "sampler_rng" in st:
-            sampler.set_state(st["sampler_rng"])
+    sampler = _sampler(cfg, corpus, st)
     budget_s = cfg.minutes * 60.0
     hidden = None
     t_wall, t_cpu = time.time(), time.process_time()
@@ -351,13 +350,7 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
         magnitude_prune(weights, cfg.prune_to, masks)
         st["sparsity_now"] = cfg.prune_to
     save_state()
-    vl = evaluate_batched(model, valid)
-    storage = {"embedding_storage": cfg.embedding_storage}
-    if cfg.embedding_storage == "float16":
-        storage["valid_ppl_float32_embedding"] = math.exp(vl)
-        with torch.no_grad():
-            model.encoder.weight.copy_(model.encoder.weight.half().float())
-        vl = evaluate_batched(model, valid)
+    vl, storage = _final_valid(cfg, model, valid)
     log(f"final valid ppl {math.exp(vl):.1f}; testing at batch size 1 ...")
     test_split = corpus.test if cfg.test_tokens is None else corpus.test[: cfg.test_tokens]
     t0 = time.time()
@@ -417,6 +410,29 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
     return results
 
 
+def _sampler(cfg: TrainConfig, corpus: Corpus, st: dict) -> UnigramSampler | None:
+    """The sampled softmax's proposal (its generator resumed from ``st``), or None."""
+    if cfg.softmax != "sampled":
+        return None
+    sampler = UnigramSampler(corpus.train, corpus.vocab_size, seed=cfg.seed)
+    if "sampler_rng" in st:
+        sampler.set_state(st["sampler_rng"])
+    return sampler
+
+
+def _final_valid(cfg: TrainConfig, model, valid) -> tuple[float, dict]:
+    """Validation NLL of the model as saved (embedding rounded to float16 if asked: then the
+    perplexity before the rounding is recorded too)."""
+    vl = evaluate_batched(model, valid)
+    storage = {"embedding_storage": cfg.embedding_storage}
+    if cfg.embedding_storage == "float16":
+        storage["valid_ppl_float32_embedding"] = math.exp(vl)
+        with torch.no_grad():
+            model.encoder.weight.copy_(model.encoder.weight.half().float())
+        vl = evaluate_batched(model, valid)
+    return vl, storage
+
+
 def _batch_loss(cfg: TrainConfig, model, x, y, hidden, sampler):
     """The batch's next-token NLL (full or sampled softmax) and the carried state."""
     if sampler is None:
@@ -445,7 +461,10 @@ def _cli_args(cfg: TrainConfig) -> list[str]:
         if k in ("progress", "data") or (v == getattr(d, k) and k not in always):
             continue
         flag = "--" + k.replace("_", "-")
-        out += [flag, *map(str, v)] if isinstance(v, list) else [flag, str(v)]
+        if isinstance(v, bool):
+            out += [flag] if v else []
+        else:
+            out += [flag, *map(str, v)] if isinstance(v, list) else [flag, str(v)]
     return out
 
 
@@ -476,6 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--embedding-storage", choices=["float32", "float16"],
                     default=d.embedding_storage,
                     help="round the embedding to float16 at the end (half the checkpoint)")
+    ap.add_argument("--prune-embedding", action="store_true",
+                    help="prune the tied embedding/decoder like the recurrent weights "
+                         "(for s2sim's --decoder chip)")
     ap.add_argument("--run", default=d.run, help="run directory (state, results, checkpoint)")
     ap.add_argument("--init-from", default=None, help="start from another run dir's weights")
     ap.add_argument("--no-progress", action="store_true")

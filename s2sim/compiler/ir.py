@@ -144,11 +144,13 @@ class Network:
         return cls.from_lm(model, name=path.stem, ref=f"checkpoint:{path.resolve()}")
 
     @classmethod
-    def paper_shape(cls, seed: int = 0) -> Network:
+    def paper_shape(cls, seed: int = 0, embedding_sparsity: float = 0.0) -> Network:
+        from models.egru.names import ModelRef
         from models.egru.paper import paper_shape_model
 
-        return cls.from_lm(paper_shape_model(seed=seed), name="paper-shape",
-                           ref=f"paper:seed={seed}")
+        ref = ModelRef("paper", "paper", seed=seed, embedding_sparsity=embedding_sparsity)
+        return cls.from_lm(paper_shape_model(seed=seed, embedding_sparsity=embedding_sparsity),
+                           name="paper-shape", ref=ref.network_ref)
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -234,7 +236,7 @@ def resolve_network(ref) -> Network:
         raise CompileError("mapping has no network_ref (network built in Python): pass network=")
     model = resolve_model(ref) if isinstance(ref, str) else ref
     if model.kind == PAPER:
-        return Network.paper_shape(seed=model.seed)
+        return Network.paper_shape(seed=model.seed, embedding_sparsity=model.embedding_sparsity)
     if model.kind == GESTURE:
         from models.egru.gesture.model import GestureModel
 

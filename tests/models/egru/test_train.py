@@ -124,3 +124,14 @@ def test_activity_loss_lowers_the_event_rate(corpus, tmp_path):
                 corpus, log=lambda *_: None)
     assert np.mean(reg["activity"]) < 0.8 * np.mean(free["activity"]), (reg["activity"],
                                                                         free["activity"])
+
+
+def test_prune_embedding_prunes_the_tied_table_too(corpus, tmp_path):
+    train(_cfg(tmp_path / "d0", epochs=1), corpus, log=lambda *_: None)
+    r = train(_cfg(tmp_path / "pe", init_from=str(tmp_path / "d0"), prune_to=0.8, prune_every=3,
+                   epochs=2, prune_embedding=True), corpus, log=lambda *_: None)
+    assert r["weight_sparsity"]["embedding"] == pytest.approx(0.8, abs=0.01)
+    m = load_checkpoint(tmp_path / "pe" / "model.npz")
+    assert m.meta["arrays"]["embedding"]["storage"] == "csr"
+    assert np.count_nonzero(m.embedding == 0) == int(np.floor(0.8 * m.embedding.size))
+    assert "--prune-embedding" in m.meta["provenance"]["command"].split()
