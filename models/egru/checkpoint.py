@@ -337,7 +337,7 @@ def load_named(name, seed: int = 0) -> LMModel:
     if ref.kind == PAPER:
         from models.egru.paper import paper_shape_model
 
-        return paper_shape_model(seed=ref.seed)
+        return paper_shape_model(seed=ref.seed, embedding_sparsity=ref.embedding_sparsity)
     if ref.kind != "checkpoint":
         raise CheckpointError(f"model {ref.name!r} is a {ref.kind} model, not a language model")
     return load_checkpoint(ref.path)

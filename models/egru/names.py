@@ -19,7 +19,7 @@ from pathlib import Path
 from models.egru.checkpoint import NAMED_CHECKPOINTS, named_checkpoint_path
 from models.egru.errors import CheckpointError, S2SimError
 
-__all__ = ["ModelRef", "accepted_names", "resolve_model"]
+__all__ = ["ModelRef", "accepted_names", "resolve_model", "for_decoder"]
 
 PAPER = "paper"
 GESTURE = "gesture"
@@ -69,6 +69,17 @@ def resolve_model(text: str, seed: int = 0, path_kind: str = "checkpoint") -> Mo
     if sep and kind in KINDS:  # a mapping's network_ref: kind:PATH
         return ModelRef(kind, Path(arg).stem, _existing(Path(arg), text))
     return ModelRef(path_kind, Path(text).stem, _existing(Path(text), text))
+
+
+def for_decoder(ref: ModelRef, decoder: str) -> ModelRef:
+    """The model a deployment with the decoder on ``decoder`` runs: the paper shape with the
+    decoder on the chip has its embedding pruned like its recurrent weights (95 %) unless the
+    name says otherwise — a dense 33,278 × 750 table cannot fit the chip's SRAM."""
+    if decoder == "chip" and ref.kind == PAPER and not ref.embedding_sparsity:
+        from models.egru.paper import PAPER_WEIGHT_SPARSITY
+
+        return ModelRef(PAPER, ref.name, seed=ref.seed, embedding_sparsity=PAPER_WEIGHT_SPARSITY)
+    return ref
 
 
 def _paper_args(text: str, arg: str) -> dict:

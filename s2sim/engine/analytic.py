@@ -203,15 +203,28 @@ def _noc_window(ctx: AnalyticContext, run: PreparedRun, in_events: np.ndarray, g
     m, w, steps, T = run.mapping, ctx.n_ticks, ctx.steps, ctx.n_steps
     host_pk = host_packets_per_step(ctx.xs)
     noc = {k: np.zeros(w, np.int64) for k in NOC_FIELDS}
+    chip_dec = m.decoder_on_chip
 
     def add(field, ticks, v):
         ticks = ticks - ctx.step0
         ok = (ticks >= 0) & (ticks < w)
         np.add.at(noc[field], ticks[ok], np.asarray(v, np.int64)[ok])
 
-    add("host_injected", steps, host_pk)
-    add("packets", steps, host_pk)
-    add("hops", steps, host_pk * geo.get("host", 0))
+    if chip_dec:  # token in, embedding values to the input source in the same interval
+        from firmware_py.kinds.decoder import step_traffic
+
+        _, tok_hops, host_pk = step_traffic(m, geo, ctx.cache["tokens"], in_events)
+        n_blocks = len(m.decoder_slices())
+        best_hops = sum(geo.get(s.id, 0) for s in m.decoder_slices())
+        add("packets", steps, host_pk + in_events)
+        add("hops", steps, tok_hops - best_hops)
+        add("packets", steps + m.decoder_slices()[0].first_tick, np.full(T, n_blocks))
+        add("hops", steps + m.decoder_slices()[0].first_tick, np.full(T, best_hops))
+        add("host_injected", steps, host_pk)
+    else:
+        add("host_injected", steps, host_pk)
+        add("packets", steps, host_pk)
+        add("hops", steps, host_pk * geo.get("host", 0))
     s_in = m.slice("input")
     if s_in.key_base is not None:
         add("packets", steps + s_in.first_tick, in_events)
@@ -222,7 +235,7 @@ def _noc_window(ctx: AnalyticContext, run: PreparedRun, in_events: np.ndarray, g
             ev = egru.events_sent(s, ctx.ys)
             add("packets", steps + s.first_tick, ev)
             add("hops", steps + s.first_tick, ev * geo.get(s.id, 0))
-    out_tick = steps + readout_first_tick(m.n_layers)
+    out_tick = steps + readout_first_tick(m.n_layers, chip_dec)
     add("hops", out_tick, np.full(T, geo["to_host"]))
     add("host_rx_packets", out_tick, np.ones(T, np.int64))
     return noc
@@ -273,7 +286,7 @@ def _latency(ctx: AnalyticContext, m, spec, nbytes: np.ndarray) -> np.ndarray:
     ser = np.ceil(nbytes * 8 * 1e12 / eth).astype(np.int64)
     ro_tick = KINDS["readout"].tick_cycles(ctx) + ctx.irq
     to_host = route_geometry(m, spec)["to_host"]
-    return (readout_first_tick(m.n_layers) * m.tick_period_ps
+    return (readout_first_tick(m.n_layers, m.decoder_on_chip) * m.tick_period_ps
             + cycles_to_ps(np.full(ctx.n_steps, ro_tick, np.int64), m.frequency_hz)
             + to_host * hop_ps + ser + overhead).astype(np.int64)
 
@@ -322,12 +335,19 @@ def _window(run: PreparedRun, a: int, b: int, trace, prev, tot: _Totals, shared:
     xs = run.xs[a:b]
     wrun = PreparedRun(mapping=m, network=run.network, spec=spec, xs=xs,
                        tokens=None if run.tokens is None else run.tokens[a:b], _oracle=trace)
-    width = min(b - a + L + 2, run_ticks(T, L) - a)
+    chip_dec = m.decoder_on_chip
+    width = min(b - a + L + 2 + int(chip_dec), run_ticks(T, L, chip_dec) - a)
     ctx = AnalyticContext(mapping=m, network=run.network, spec=spec, cost=shared["cm"], xs=xs,
                           ys=ys, n_ticks=width,
                           pe={k: np.zeros((shared["n_pe"], width), np.int64) for k in PE_FIELDS},
                           idx_of=shared["idx_of"], receivers=shared["receivers"],
                           routed=shared["routed"], step0=a, run_steps=T)
+    if chip_dec:  # which block serves each step's token
+        from firmware_py.kinds.decoder import token_packets
+
+        owner, local, _ = token_packets(m, wrun.tokens)
+        ctx.cache["decoder_tokens_window"] = (owner, local)
+        ctx.cache["tokens"] = wrun.tokens
     for s in m.slices:
         kind_of(s).book_counts(ctx, s)
     events, in_events, _, eff, _ = activity_metrics(wrun, ys, prev)
@@ -363,7 +383,7 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
 
     m, spec, net = run.mapping, run.spec, run.network
     T, L = run.n_steps, m.n_layers
-    n_ticks = run_ticks(T, L)
+    n_ticks = run_ticks(T, L, m.decoder_on_chip)
     P = m.tick_period_ps
     all_pes = spec.pe_ids()
     n_pe = len(all_pes)
@@ -415,7 +435,8 @@ def _result(run: PreparedRun, m, spec, tot: _Totals, counts, energy, window: int
     sparsity = [1.0 - float(n) / (T * h) if T * h else 0.0 for n, h in zip(tot.nonzero, sizes,
                                                                             strict=True)]
     hw = host_work(run, ys[-1]) if whole else _host_work_of(run, tot.decoder_events)
-    hw = host_link(hw, spec, int(tot.noc["host_injected"].sum()), int(tot.steps("nbytes").sum()))
+    hw = host_link(hw, spec, int(tot.noc["host_injected"].sum()), int(tot.steps("nbytes").sum()),
+                   m.decoder_on_chip)
     dense = sum(3 * layer.hidden * (layer.n_in + layer.hidden) for layer in run.network.layers)
     empty = np.zeros((0, m.layer_sizes[-1]), np.float32)
     return RunResult(
@@ -454,6 +475,8 @@ def _host_work_of(run: PreparedRun, decoder_events: int):
 
     net = run.network
     hw = HostWork()
+    if run.mapping.decoder_on_chip:  # lookups and decoder run on the chip
+        return hw
     if run.tokens is not None:
         hw.embedding_lookups = int(run.tokens.size)
     if net.readout.host_decoder == "tied" and net.input.embedding is not None:
