@@ -283,7 +283,8 @@ class DecoderProgram(Program):
         charged = cm.c("decoder_tick") + n * cm.c("decoder_row")
         pe.charge(charged)
         row = cm.work("decoder_row")
-        pe.count(sram_read_bytes=n * row.sram_read_bytes, sram_written_bytes=n * row.sram_written_bytes)
+        pe.count(sram_read_bytes=n * row.sram_read_bytes,
+                 sram_written_bytes=n * row.sram_written_bytes)
         self._pending = (tick, best, logits[best])
         target = tick * self.tick_period_ps + int(round(self.send_offset * 1e12 / pe.frequency_hz))
         pe.user_event("best", delay_cycles=delay_until(pe, target, charged))
@@ -318,7 +319,9 @@ class DecoderKind(CoreKind):
         return cm.c("decoder_tick")
 
     def schedule_costs(self, s, network, cm: CostModel, cache: dict) -> tuple[int, int]:
-        vb = cache.setdefault("decoder_value_bytes", table_value_bytes(network.input.embedding))
+        if "decoder_value_bytes" not in cache:
+            cache["decoder_value_bytes"] = table_value_bytes(network.input.embedding)
+        vb = cache["decoder_value_bytes"]
         mean_col = s.nnz_w / max(1, s.n_in)
         mean_event = int(math.ceil(cm.c("decoder_event") + mean_col * cm.c(_nnz_piece(vb))))
         return mean_event, cm.c("decoder_tick") + len(s.units) * cm.c("decoder_row")

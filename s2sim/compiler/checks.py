@@ -16,8 +16,8 @@ import numpy as np
 
 from firmware_py.pipeline import (
     INPUT_FIRST_TICK,
-    layer_first_tick,
     decoder_first_tick,
+    layer_first_tick,
     pipeline_ticks,
     readout_first_tick,
 )

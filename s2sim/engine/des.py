@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from firmware_py.kinds import build_programs
-from firmware_py.kinds.input_source import host_packet_groups, host_packets
 from firmware_py.kinds.decoder import token_packets
+from firmware_py.kinds.input_source import host_packet_groups, host_packets
 from firmware_py.kinds.readout import decode_message, decode_token
 from firmware_py.pipeline import run_ticks
 from s2sim.engine.common import (
