@@ -57,6 +57,9 @@ NAMED_CHECKPOINTS = {
     "small": "egru_ptb_p95.npz",
     "egru_ptb_p95": "egru_ptb_p95.npz",
     "egru_ptb": "egru_ptb.npz",
+    # the WikiText-2 EGRU (docs/models.md): 95 % pruned, float16 embedding
+    "wt2": "egru_wt2_p95.npz",
+    "egru_wt2_p95": "egru_wt2_p95.npz",
 }
 
 FORMAT = "s2sim-egru-lm"

@@ -134,7 +134,8 @@ def deployment_of(mapping) -> Deployment:
     for s in mapping.slices:
         weight_bytes += sum(v for k, v in s.regions.items()
                             if k.startswith(("w_", "r_", "W", "R"))
-                            or (s.kind == "decoder" and k in ("col_ptr", "row_idx", "values")))
+                            or (getattr(s, "kind", None) == "decoder"
+                                and k in ("col_ptr", "row_idx", "values")))
     return Deployment(
         pes_used=len(pes),
         qpes_used=len(qpes),
@@ -148,7 +149,7 @@ def deployment_of(mapping) -> Deployment:
         pes_asked=None if opts.get("pes") is None else int(opts["pes"]),
         index_bits=int(opts.get("index_bits") or 16),
         decoder="chip" if getattr(mapping, "decoder_on_chip", False) else "host",
-        decoder_blocks=len(mapping.decoder_slices()) if hasattr(mapping, "decoder_slices") else 0,
+        decoder_pes_used=len(mapping.decoder_slices()) if hasattr(mapping, "decoder_slices") else 0,
         tick_choice=str(opts.get("tick_choice") or ""),
         tick_margin=None if opts.get("tick_margin") is None else float(opts["tick_margin"]),
     )

@@ -63,7 +63,7 @@ class Deployment(_Strict):
     # from the chip's, in s2.host) or the chip (--decoder chip: its blocks' SRAM, cycles,
     # traffic and energy are the chip's)
     decoder: str = "host"
-    decoder_blocks: int = 0  # PEs holding the table's row blocks (decoder chip)
+    decoder_pes_used: int = 0  # PEs holding the table's row blocks (decoder chip)
     tick_choice: str = ""  # auto | estimate | spec | given (how the step period was chosen)
     tick_margin: float | None = None  # with auto: the margin over the shortest clean tick
 
