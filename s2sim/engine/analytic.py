@@ -329,7 +329,7 @@ def _window(run: PreparedRun, a: int, b: int, trace, prev, tot: _Totals, shared:
     m, spec = run.mapping, run.spec
     T, L = run.n_steps, m.n_layers
     ys = [y.astype(np.float32) for y in trace.ys]
-    xs = run.xs[a:b]
+    xs = run.inputs(a, b)
     wrun = PreparedRun(mapping=m, network=run.network, spec=spec, xs=xs,
                        tokens=None if run.tokens is None else run.tokens[a:b], _oracle=trace)
     width = min(b - a + L + 2, run_ticks(T, L) - a)
@@ -399,7 +399,7 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
         starts = tqdm(starts, desc="analytic", unit="window", leave=False)
     for a in starts:
         b = min(T, a + window)
-        trace = run.oracle() if T <= window else net.stack.run(run.xs[a:b], state=state)
+        trace = run.oracle() if T <= window else net.stack.run(run.inputs(a, b), state=state)
         state = [(y[-1], c[-1]) for y, c in zip(trace.ys, trace.cs, strict=True)]
         ctx, win, prev = _window(run, a, b, trace, prev, tot, shared)
         win.absorb(carry)
