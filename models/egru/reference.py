@@ -21,6 +21,10 @@ float32 sum rounded), events in ascending input index order, then ``wx = acc + b
 path (``dense=True``: ``x @ W + b_x`` by BLAS) is the readable specification; it sums in BLAS's
 order (blocked, fused multiply-adds), so the two agree to float32 round-off (bit for bit whenever
 the products and their partial sums are exact), and the tests check them against each other.
+``EGRUStack.run`` runs the sparse path as a wavefront (all layers' products of a wave in one
+kernel call, one cell call for the layers side by side) and computes layer 0's input product of
+each distinct input row of a block once (a token stream repeats its embedding rows): the same
+operations per step as ``step``, so the same bits.
 
 W and R are read once, when the CSR is built: edit them in place only before the layer's first
 sparse step, or call ``refresh()`` after editing. ``EGRUStack.run`` checks that the cached CSR
@@ -153,8 +157,9 @@ def _wave_products(lo, hi, wx0, y, wx, rh, fw, fr, off, hid, bx, br):  # pragma:
     nonzero entries, per event ``acc += x * w`` in ascending input order, then ``+ bias``: the
     operations of ``_csr_product``, so the same float32 results bit for bit.
 
-    ``fw``/``fr`` = (rowptr, cols, vals) of all layers' W / R rows one after another (layer l's
-    rows start at ``off_rows``), columns renumbered to the joint layout."""
+    ``fw``/``fr`` = (rowptr, cols, vals, row0) of all layers' W / R rows one after another
+    (layer l's rows start at ``row0[l]``), each layer's own gate columns; a layer's products are
+    summed in a scratch of its 3H columns (L1-resident) and then written to the joint layout."""
     w_rowptr, w_cols, w_vals, w_row0 = fw
     r_rowptr, r_cols, r_vals, r_row0 = fr
     n_b, h_tot = y.shape
