@@ -98,27 +98,37 @@ def _fluid_queues(m, senders, input_end: np.ndarray, cm, spec_depth: int) -> dic
     send_c = cm.c("slice_send")
     depth = int(m.options.get("queue_depth") or sch.queue_depth or spec_depth)
     by = {s.id: s for s in m.slices}
-    cost = {p: sum(by[sid].mean_event_cycles for sid in ss) + irq
-            for p, ss in m.pe_slices().items()}
-    busy: dict[int, np.ndarray] = {}  # cycle from the tick start at which the PE is free
-    drops: dict[int, np.ndarray] = {}
+    pes = sorted(m.pe_slices())
+    row = {p: k for k, p in enumerate(pes)}
+    cost = np.array([sum(by[sid].mean_event_cycles for sid in m.pe_slices()[p]) + irq
+                     for p in pes], np.float64)
+    # cycle from the tick start at which each PE is free, PE by tick (the arithmetic of one
+    # receiver at a time, done for all of a sender's receivers at once: they are distinct)
+    busy = np.zeros((len(pes), n_ticks))
+    drops = np.zeros((len(pes), n_ticks))
+    dropped = np.zeros(len(pes), bool)
     peak = 0.0
-    zero = np.zeros(n_ticks)
     for start, _, _, p_s, ev, dest in senders:
-        t_s = np.maximum(start, busy.get(p_s, zero))
-        busy[p_s] = t_s + ev * send_c
-        for p in dest:
-            c = cost[p]
-            b = busy.get(p, zero)
-            q = np.maximum(0.0, (b - t_s) / c) + ev
-            peak = max(peak, float(q.max(initial=0)))
-            over = np.maximum(0.0, q - depth)
-            if over.any():
-                drops[p] = drops.get(p, zero) + over
-            busy[p] = np.maximum(b, t_s) + (ev - over) * c
-    end = np.max(np.stack(list(busy.values())), axis=0) if busy else zero
+        k_s = row[p_s]
+        t_s = np.maximum(start, busy[k_s])
+        busy[k_s] = t_s + ev * send_c
+        if not dest:
+            continue
+        d = np.array([row[p] for p in dest], np.int64)
+        c = cost[d][:, None]
+        b = busy[d]
+        q = np.maximum(0.0, (b - t_s) / c) + ev
+        peak = max(peak, float(q.max(initial=0)))
+        over = np.maximum(0.0, q - depth)
+        hit = over.any(axis=1)
+        if hit.any():
+            drops[d[hit]] += over[hit]
+            dropped[d[hit]] = True
+        busy[d] = np.maximum(b, t_s) + (ev - over) * c
+    end = busy.max(axis=0) if len(pes) else np.zeros(n_ticks)
     end = np.maximum(end, input_end)
-    return {"drops": {p: np.floor(d).astype(np.int64) for p, d in drops.items()},
+    return {"drops": {p: np.floor(drops[row[p]]).astype(np.int64) for p in pes
+                      if dropped[row[p]]},
             "peak": int(np.ceil(peak)), "over_tolerated": _ticks_over_tolerated(m, senders,
                                                                                n_ticks),
             "late_ticks": int((end > m.cycles_per_tick).sum()),
@@ -332,7 +342,7 @@ def _window(run: PreparedRun, a: int, b: int, trace, prev, tot: _Totals, shared:
     m, spec = run.mapping, run.spec
     T, L = run.n_steps, m.n_layers
     ys = [y.astype(np.float32) for y in trace.ys]
-    xs = run.xs[a:b]
+    xs = run.inputs(a, b)
     wrun = PreparedRun(mapping=m, network=run.network, spec=spec, xs=xs,
                        tokens=None if run.tokens is None else run.tokens[a:b], _oracle=trace)
     chip_dec = m.decoder_on_chip
@@ -341,7 +351,8 @@ def _window(run: PreparedRun, a: int, b: int, trace, prev, tot: _Totals, shared:
                           ys=ys, n_ticks=width,
                           pe={k: np.zeros((shared["n_pe"], width), np.int64) for k in PE_FIELDS},
                           idx_of=shared["idx_of"], receivers=shared["receivers"],
-                          routed=shared["routed"], step0=a, run_steps=T)
+                          routed=shared["routed"], step0=a, run_steps=T,
+                          run_cache=shared["run_cache"])
     if chip_dec:  # which block serves each step's token
         from firmware_py.kinds.decoder import token_packets
 
@@ -390,7 +401,7 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
     receivers, routed = _receivers(m)
     shared = {"cm": cost_model_for(m, spec), "n_pe": n_pe, "receivers": receivers,
               "routed": routed, "idx_of": {p: i for i, p in enumerate(all_pes)},
-              "geo": route_geometry(m, spec)}
+              "geo": route_geometry(m, spec), "run_cache": {}}
     window = WINDOW_STEPS if net.readout.weights is None else max(T, 1)
     tpc = max(1, -(-n_ticks // MAX_COLUMNS)) if T > window else 1
     n_cols = -(-n_ticks // tpc)
@@ -408,7 +419,7 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
         starts = tqdm(starts, desc="analytic", unit="window", leave=False)
     for a in starts:
         b = min(T, a + window)
-        trace = run.oracle() if T <= window else net.stack.run(run.xs[a:b], state=state)
+        trace = run.oracle() if T <= window else net.stack.run(run.inputs(a, b), state=state)
         state = [(y[-1], c[-1]) for y, c in zip(trace.ys, trace.cs, strict=True)]
         ctx, win, prev = _window(run, a, b, trace, prev, tot, shared)
         win.absorb(carry)

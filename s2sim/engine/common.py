@@ -3,7 +3,7 @@ and the activity metrics (events, effective MACs) computed from per-layer output
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,18 +16,44 @@ from s2sim.spec.models import decode_pe_id
 __all__ = ["PreparedRun", "prepare_run", "compare_with_oracle", "activity_metrics"]
 
 
-@dataclass
+@dataclass(init=False, repr=False)
 class PreparedRun:
+    """A run's mapping, network, spec and inputs: input vectors ``xs`` (T, n_in) float32, or
+    token ids ``tokens`` (T,) with the ``embedding`` the host looks them up in; then ``xs`` is
+    looked up when first asked for and ``inputs(a, b)`` looks up steps a .. b-1 only (a long
+    run priced window by window never holds all T input vectors)."""
+
     mapping: object
     network: object
     spec: object
-    xs: np.ndarray  # (T, n_in) float32 input vectors
-    tokens: np.ndarray | None  # (T,) token ids when the host looked them up
-    _oracle: object = field(default=None, repr=False)
+    _xs: np.ndarray | None  # (T, n_in) float32 input vectors (None: looked up when asked for)
+    tokens: np.ndarray | None  # (T,) token ids when the host looks them up
+    _oracle: object
+    embedding: np.ndarray | None
+
+    def __init__(self, mapping, network, spec, xs=None, tokens=None, _oracle=None,
+                 embedding=None, _xs=None):
+        xs = _xs if xs is None else xs  # (dataclasses.replace passes the field, _xs)
+        if xs is None and (tokens is None or embedding is None):
+            raise ValueError("PreparedRun: give xs, or tokens and the embedding")
+        self.mapping, self.network, self.spec = mapping, network, spec
+        self._xs, self.tokens, self._oracle, self.embedding = xs, tokens, _oracle, embedding
+
+    @property
+    def xs(self) -> np.ndarray:
+        if self._xs is None:
+            self._xs = np.ascontiguousarray(self.embedding[self.tokens], np.float32)
+        return self._xs
+
+    def inputs(self, a: int, b: int) -> np.ndarray:
+        """Input vectors of steps a .. b-1."""
+        if self._xs is not None:
+            return self._xs[a:b]
+        return np.ascontiguousarray(self.embedding[self.tokens[a:b]], np.float32)
 
     @property
     def n_steps(self) -> int:
-        return int(self.xs.shape[0])
+        return int((self._xs if self._xs is not None else self.tokens).shape[0])
 
     def oracle(self):
         """The numpy reference run (models.egru.reference) on the same inputs, cached."""
@@ -68,8 +94,16 @@ def prepare_run(mapping, inputs, network=None, oracle=None) -> PreparedRun:
         if a.size and (a.min() < 0 or a.max() >= V):
             raise S2SimError(f"inputs: token id out of range [0, {V})")
         tokens = a.astype(np.int64)
-        xs = net.input.embedding[tokens]
-    elif a.ndim == 2 and a.dtype.kind == "f":
+        emb = net.input.embedding
+        if tokens.size == 0:
+            raise S2SimError("inputs: no steps (T = 0)")
+        if not np.all(np.isfinite(emb).all(axis=1)[tokens]):
+            raise S2SimError("inputs: contain NaN or infinity")
+        spec = mapping.load_spec()
+        mapping.validate(spec, net)
+        return PreparedRun(mapping=mapping, network=net, spec=spec, tokens=tokens,
+                           _oracle=oracle, embedding=emb)
+    if a.ndim == 2 and a.dtype.kind == "f":
         if a.shape[1] != net.input.n_out:
             raise S2SimError(f"inputs: shape {a.shape}, the network takes "
                              f"{net.input.n_out} inputs per step")
