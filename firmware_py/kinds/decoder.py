@@ -56,6 +56,7 @@ from firmware_py.keys import (
     make_keys,
 )
 from firmware_py.kinds.base import CONFIG_BYTES, AnalyticContext, BuildContext, CoreKind, aligned
+from firmware_py.kinds.egru_slice import rowptr_bytes
 from firmware_py.schedule import delay_until
 from s2sim.hw.runtime import Program
 
@@ -75,19 +76,15 @@ N_REGIONS = 6
 
 def table_value_bytes(table: np.ndarray) -> int:
     """2 when every value of the table is a float16 (stored so, exactly), else 4."""
-    with np.errstate(over="ignore"):
-        exact = np.array_equal(table.astype(np.float16).astype(np.float32), table)
-    return 2 if exact else 4
+    from models.egru.checkpoint import exact_in_float16
 
-
-def _colptr_bytes(nnz: int) -> int:
-    return 2 if nnz <= 0xFFFF else 4
+    return 2 if exact_in_float16(table) else 4
 
 
 def block_regions(n_rows: int, dim: int, nnz: int, value_bytes: int, align: int) -> dict:
     """SRAM regions (name -> bytes, aligned) of a decoder block."""
     return aligned({
-        "col_ptr": (dim + 1) * _colptr_bytes(nnz),
+        "col_ptr": (dim + 1) * rowptr_bytes(nnz),  # same rule as the slices' row pointers
         "row_idx": nnz * ROW_INDEX_BYTES,
         "values": nnz * value_bytes,
         "bias": 4 * n_rows,
@@ -140,6 +137,9 @@ class BlockTable:
         self.values = sub.T[cols, local].astype(_F32)
         self.bias = np.asarray(bias, _F32)[self.rows]
         self.nnz = int(self.values.size)
+        # a lookup bisects every column: its probes are the same for every row of the block
+        self.probes = int(np.sum(np.ceil(np.log2(np.diff(self.col_ptr) + 1)).astype(np.int64)))
+        self.row_nnz = np.bincount(self.local_rows, minlength=self.rows.size).astype(np.int64)
 
     def column(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = self.col_ptr[j], self.col_ptr[j + 1]
@@ -148,12 +148,9 @@ class BlockTable:
     def lookup(self, local_row: int) -> tuple[np.ndarray, np.ndarray, int]:
         """(columns, values, bisection probes) of row ``local_row``, as the handler finds them:
         one bisection per column, columns ascending."""
-        lens = np.diff(self.col_ptr)
-        probes = int(np.sum(np.ceil(np.log2(lens + 1)).astype(np.int64)))
-        hit = self.local_rows == local_row
-        pos = np.flatnonzero(hit)
+        pos = np.flatnonzero(self.local_rows == local_row)
         cols = np.searchsorted(self.col_ptr, pos, side="right") - 1
-        return cols.astype(np.int64), self.values[pos], probes
+        return cols.astype(np.int64), self.values[pos], self.probes
 
 
 def chip_decoder_tokens(y_top: np.ndarray, table: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -180,12 +177,12 @@ def token_packets(mapping, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
         local[rows] = np.arange(rows.size)
     tok = np.asarray(tokens, np.int64)
     b, r = owner[tok], local[tok]
-    keys = np.array([make_keys(key_base(TOKEN_SRC, int(bi)), np.array([ri]), t & 1)[0]
-                     for t, (bi, ri) in enumerate(zip(b, r, strict=True))], np.uint32)
+    parity = np.arange(tok.size, dtype=np.int64) & 1
+    keys = (key_base(TOKEN_SRC, b) | (parity << PARITY_BIT) | r).astype(np.uint32)
     return b, r, keys
 
 
-def _send_offset_cycles(mapping, s, cm: CostModel) -> int:
+def _send_offset_cycles(mapping, s) -> int:
     """When block ``s`` sends its best row, from the tick's start: after the send schedule's end
     (+ a NoC crossing), one readout handler slot per block (``SendSchedule.decoder_*``)."""
     sch = mapping.schedule
@@ -234,13 +231,12 @@ class DecoderProgram(Program):
         cm = self.cost
         nnz_c = cm.c(_nnz_piece(self.value_bytes))
         vals = np.ascontiguousarray(payloads[:, 0]).view(np.float32)
+        before = 0  # cycles of the batch's handlers before packet i
         for i in range(k.size):
             if not ok[i]:
                 cyc[i] = cm.c("decoder_event")
-                continue
-            if src[i] == TOKEN_SRC:
-                cyc[i] = self._token(pe, int(k[i] & UNIT_MASK), int(parity[i]),
-                                     int(cyc[:i].sum()))
+            elif src[i] == TOKEN_SRC:
+                cyc[i] = self._token(pe, int(k[i] & UNIT_MASK), int(parity[i]), before)
             else:
                 sl, local = int((k[i] >> SLICE_SHIFT) & SLICE_MASK), int(k[i] & UNIT_MASK)
                 rows, w = self.block.column(int(self.unit_of[sl][local]))
@@ -251,6 +247,7 @@ class DecoderProgram(Program):
                 pe.count(cpu_macs=int(rows.size),
                          sram_read_bytes=ev.sram_read_bytes + rows.size * nz.sram_read_bytes,
                          sram_written_bytes=rows.size * nz.sram_written_bytes)
+            before += int(cyc[i])
         return cyc
 
     def _token(self, pe, local_row: int, parity: int, before: int) -> int:
@@ -303,13 +300,14 @@ class DecoderProgram(Program):
 # -- the kind ------------------------------------------------------------------------------------
 
 def _blocks(ctx, mapping, network) -> dict[int, BlockTable]:
-    """Block index -> BlockTable, built once per run (shared by the slices through ``cache``)."""
-    if "decoder_blocks" not in ctx.cache:
+    """Block index -> BlockTable, built once per run (the analytic engine's ``run_cache``
+    outlives its windows; a DES build has one ``cache``)."""
+    cache = getattr(ctx, "run_cache", ctx.cache)
+    if "decoder_blocks" not in cache:
         table, bias = network.input.embedding, network.model.decoder_bias
-        ctx.cache["decoder_blocks"] = {s.index: BlockTable(table, bias, np.asarray(s.units))
-                                       for s in mapping.decoder_slices()}
-        ctx.cache["decoder_value_bytes"] = table_value_bytes(table)
-    return ctx.cache["decoder_blocks"]
+        cache["decoder_blocks"] = {s.index: BlockTable(table, bias, np.asarray(s.units))
+                                   for s in mapping.decoder_slices()}
+    return cache["decoder_blocks"]
 
 
 class DecoderKind(CoreKind):
@@ -319,9 +317,7 @@ class DecoderKind(CoreKind):
         return cm.c("decoder_tick")
 
     def schedule_costs(self, s, network, cm: CostModel, cache: dict) -> tuple[int, int]:
-        if "decoder_value_bytes" not in cache:
-            cache["decoder_value_bytes"] = table_value_bytes(network.input.embedding)
-        vb = cache["decoder_value_bytes"]
+        vb = network.table_stats()[1]
         mean_col = s.nnz_w / max(1, s.n_in)
         mean_event = int(math.ceil(cm.c("decoder_event") + mean_col * cm.c(_nnz_piece(vb))))
         return mean_event, cm.c("decoder_tick") + len(s.units) * cm.c("decoder_row")
@@ -331,14 +327,14 @@ class DecoderKind(CoreKind):
         blocks = _blocks(ctx, m, ctx.network)
         L = m.n_layers
         unit_of = {x.index: np.asarray(x.units, np.int64) for x in m.layer_slices(L - 1)}
-        return DecoderProgram(blocks[s.index], s.index, ctx.cache["decoder_value_bytes"],
+        return DecoderProgram(blocks[s.index], s.index, ctx.network.table_stats()[1],
                               ctx.cost, s.regions, unit_of, L, s.first_tick, ctx.last_tick(s),
-                              _send_offset_cycles(m, s, ctx.cost), m.tick_period_ps)
+                              _send_offset_cycles(m, s), m.tick_period_ps)
 
     def book_counts(self, ctx: AnalyticContext, s) -> None:
         cm, irq, m = ctx.cost, ctx.irq, ctx.mapping
         blk = _blocks(ctx, m, ctx.network)[s.index]
-        vb = ctx.cache["decoder_value_bytes"]
+        vb = ctx.network.table_stats()[1]
         pe_id = m.placement[s.id]
         steps = ctx.steps
         # the token lookups this block serves (interval t of step t)
@@ -370,9 +366,7 @@ class DecoderKind(CoreKind):
 
     def _book_lookups(self, ctx, s, blk: BlockTable, pe_id: int, steps, local) -> None:
         cm, irq = ctx.cost, ctx.irq
-        lens = np.diff(blk.col_ptr)
-        probes = int(np.sum(np.ceil(np.log2(lens + 1)).astype(np.int64)))
-        found = np.array([np.count_nonzero(blk.local_rows == r) for r in local], np.int64)
+        probes, found = blk.probes, blk.row_nnz[local]
         col, pr, es = (cm.work(x) for x in ("decoder_column", "decoder_probe",
                                              "decoder_embed_send"))
         c = cm.c("decoder_token") + blk.dim * col.cycles + probes * pr.cycles
@@ -382,17 +376,19 @@ class DecoderKind(CoreKind):
                  + found * es.sram_read_bytes)
 
 
-def step_traffic(mapping, geo: dict, tokens: np.ndarray, in_events: np.ndarray):
-    """Per step, the decoder's packets and their NoC hops besides the EGRU events: the host's
-    token (to its block), the embedding values (block -> input source) and the blocks' best
-    rows (-> readout); ``geo``: ``s2sim.engine.common.route_geometry``. Returns (packets, hops,
-    host packets)."""
+def step_traffic(mapping, geo: dict, tokens: np.ndarray, in_events: np.ndarray) -> dict:
+    """Per step, the decoder's packets and their NoC hops besides the EGRU events (``geo``:
+    ``s2sim.engine.common.route_geometry``): ``front_packets``/``front_hops`` in step t's
+    interval (the host's token to its block, the embedding values block -> input source),
+    ``best_packets``/``best_hops`` at the blocks' tick (their best rows -> readout) and
+    ``host_packets`` (the tokens)."""
     owner, _, _ = token_packets(mapping, tokens)
     blocks = mapping.decoder_slices()
     tok_hops = np.array([geo.get(f"token:{s.id}", 0) for s in blocks], np.int64)
     emb_hops = np.array([geo.get(f"embed:{s.id}", 0) for s in blocks], np.int64)
-    best_hops = int(sum(geo.get(s.id, 0) for s in blocks))
     host = np.ones(owner.size, np.int64)
-    pk = host + in_events + len(blocks)
-    hops = tok_hops[owner] + in_events * emb_hops[owner] + best_hops
-    return pk.astype(np.int64), hops.astype(np.int64), host
+    T = owner.size
+    return {"host_packets": host, "front_packets": host + in_events,
+            "front_hops": tok_hops[owner] + in_events * emb_hops[owner],
+            "best_packets": np.full(T, len(blocks), np.int64),
+            "best_hops": np.full(T, sum(geo.get(s.id, 0) for s in blocks), np.int64)}

@@ -99,7 +99,8 @@ def _to_csr(a: np.ndarray):
     return data, cols.astype(idx_dtype), indptr
 
 
-def _exact_in_float16(a: np.ndarray) -> bool:
+def exact_in_float16(a: np.ndarray) -> bool:
+    """Whether every value of ``a`` is a float16 (stored as float16, it round-trips exactly)."""
     with np.errstate(over="ignore"):
         return bool(np.array_equal(a.astype(np.float16).astype(np.float32), a))
 
@@ -137,7 +138,7 @@ def save_checkpoint(path, model: LMModel, meta: dict | None = None) -> Path:
             arrays_out[f"{name}.indptr"] = indptr
             entry["storage"] = "csr"
             entry["nnz"] = int(data.size)
-        elif a.ndim == 2 and _exact_in_float16(a):
+        elif a.ndim == 2 and exact_in_float16(a):
             # lossless: every value is a float16 (e.g. an embedding rounded in training)
             arrays_out[name] = a.astype(np.float16)
             entry["dtype"] = "float16"

@@ -38,15 +38,13 @@ def check_chip_decoder(network) -> None:
 class DecoderView:
     """The table as the decoder partition sees it: per-row costs and a footprint function."""
 
-    table: np.ndarray  # (V, D) float32
+    network: object  # s2sim.compiler.ir.Network with the table (input.embedding)
     budget: object  # s2sim.compiler.partition.Budget
     cost: CostModel
 
     def __post_init__(self):
-        self.value_bytes = dec.table_value_bytes(self.table)
-        self.nnz_per_row = np.count_nonzero(self.table, axis=1).astype(np.int64)
-        self.rows = self.table.shape[0]
-        self.dim = self.table.shape[1]
+        self.nnz_per_row, self.value_bytes = self.network.table_stats()
+        self.rows, self.dim = self.network.input.embedding.shape
 
     def row_costs(self) -> tuple[np.ndarray, np.ndarray]:
         return dec.row_costs(self.cost, self.nnz_per_row, self.budget.activity, self.value_bytes)
@@ -103,7 +101,7 @@ class DecoderView:
 def partition_decoder(network, budget, cost: CostModel) -> tuple[DecoderView, list[np.ndarray]]:
     """(view, row blocks): the fewest contiguous blocks that fit, balanced where they still fit."""
     check_chip_decoder(network)
-    view = DecoderView(np.asarray(network.input.embedding, np.float32), budget, cost)
+    view = DecoderView(network, budget, cost)
     greedy = view.greedy()
     blocks = greedy
     for m in range(len(greedy), len(greedy) + 3):

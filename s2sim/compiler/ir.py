@@ -83,6 +83,7 @@ class Network:
     activity_hint: float | None = None  # measured/calibrated firing fraction (model metadata)
     _stats: list[LayerStats] = field(default_factory=list, repr=False)
     _fingerprint: str | None = field(default=None, repr=False)
+    _table_stats: tuple | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if not self.layers:
@@ -176,6 +177,18 @@ class Network:
                     nnz_r_per_row=rnz.sum(axis=1).astype(np.int64),
                 ))
         return self._stats[i]
+
+    def table_stats(self) -> tuple[np.ndarray, int]:
+        """(nonzeros per row, bytes per stored value) of the tied embedding/decoder table, for
+        the on-chip decoder (``firmware_py.kinds.decoder``); cached (the compile is repeated for
+        the auto tick)."""
+        if self._table_stats is None:
+            from firmware_py.kinds.decoder import table_value_bytes
+
+            emb = self.input.embedding
+            self._table_stats = (np.count_nonzero(emb, axis=1).astype(np.int64),
+                                 table_value_bytes(emb))
+        return self._table_stats
 
     def fingerprint(self) -> str:
         """sha256 over every on-chip parameter (and the shape of the host-side embedding)."""

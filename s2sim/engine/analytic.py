@@ -223,14 +223,13 @@ def _noc_window(ctx: AnalyticContext, run: PreparedRun, in_events: np.ndarray, g
     if chip_dec:  # token in, embedding values to the input source in the same interval
         from firmware_py.kinds.decoder import step_traffic
 
-        _, tok_hops, host_pk = step_traffic(m, geo, ctx.cache["tokens"], in_events)
-        n_blocks = len(m.decoder_slices())
-        best_hops = sum(geo.get(s.id, 0) for s in m.decoder_slices())
-        add("packets", steps, host_pk + in_events)
-        add("hops", steps, tok_hops - best_hops)
-        add("packets", steps + m.decoder_slices()[0].first_tick, np.full(T, n_blocks))
-        add("hops", steps + m.decoder_slices()[0].first_tick, np.full(T, best_hops))
-        add("host_injected", steps, host_pk)
+        tr = step_traffic(m, geo, ctx.cache["tokens"], in_events)
+        best_tick = steps + m.decoder_slices()[0].first_tick
+        add("packets", steps, tr["front_packets"])
+        add("hops", steps, tr["front_hops"])
+        add("packets", best_tick, tr["best_packets"])
+        add("hops", best_tick, tr["best_hops"])
+        add("host_injected", steps, tr["host_packets"])
     else:
         add("host_injected", steps, host_pk)
         add("packets", steps, host_pk)

@@ -236,7 +236,9 @@ def packets_and_hops(run: PreparedRun, in_events: np.ndarray, ys: list[np.ndarra
     if m.decoder_on_chip:
         from firmware_py.kinds.decoder import step_traffic
 
-        pk, hops, _ = step_traffic(m, geo, run.tokens, in_events)
+        tr = step_traffic(m, geo, run.tokens, in_events)
+        pk = tr["front_packets"] + tr["best_packets"]
+        hops = tr["front_hops"] + tr["best_hops"]
     else:
         host_pk = host_packets_per_step(run.xs)
         pk = host_pk.copy()  # host -> input PE
