@@ -160,6 +160,25 @@ def _events(acc, keys, xs, tick_parity, r_src, w_off, r_off, rp_w, cols_w, vals_
     return n_ok, n_late, total
 
 
+@numba.njit(cache=True, nogil=True)
+def _event_cycles(keys, tick_parity, r_src, w_off, r_off, rp_w, rp_r, event_cycles, nnz_cycles,
+                  late_cycles, cycles_out):  # pragma: no cover
+    """The per-event cycles ``_events`` charges for a batch, without applying it."""
+    for i in range(keys.shape[0]):
+        k = np.int64(keys[i])
+        src = (k >> SRC_SHIFT) & 0xFF
+        sl = (k >> SLICE_SHIFT) & 0xFF
+        local = k & UNIT_MASK
+        if (k >> PARITY_BIT) & 1 != tick_parity:
+            cycles_out[i] = late_cycles
+        elif src == r_src:
+            row = r_off[min(sl, r_off.shape[0] - 1)] + local
+            cycles_out[i] = event_cycles + nnz_cycles * (rp_r[row + 1] - rp_r[row])
+        else:
+            row = w_off[min(sl, w_off.shape[0] - 1)] + local
+            cycles_out[i] = event_cycles + nnz_cycles * (rp_w[row + 1] - rp_w[row])
+
+
 @dataclass
 class CSR:
     """Rows = inputs (in source-slice order), columns = the slice's local gate columns."""
@@ -216,6 +235,15 @@ class EGRUSliceCore:
                                 self.R.cols, self.R.vals, int(event_cycles), int(nnz_cycles),
                                 int(late_cycles), cycles)
         return cycles, ok, late, nnz
+
+    def event_cycles(self, keys, tick_parity: int, event_cycles: int, nnz_cycles: int,
+                     late_cycles: int) -> np.ndarray:
+        """The cycles (n,) ``on_events`` would return for a batch (nothing is applied)."""
+        cycles = np.empty(keys.shape[0], np.int64)
+        _event_cycles(np.asarray(keys, np.uint32), int(tick_parity), self.r_src, self.w_off,
+                      self.r_off, self.W.rowptr, self.R.rowptr, int(event_cycles),
+                      int(nnz_cycles), int(late_cycles), cycles)
+        return cycles
 
     def update(self, parity: int):
         """Close the step held in accumulator ``parity``: returns (fired local idx, y values)."""
@@ -361,6 +389,10 @@ class EGRUSliceProgram(Program):
                  sram_read_bytes=self._ev_rd * (n_ok + n_late) + self._nnz_rd * nnz,
                  sram_written_bytes=self._nnz_wr * nnz)
         return cycles
+
+    def packet_cycles(self, tick: int, keys, payloads) -> np.ndarray:
+        return self.core.event_cycles(keys, tick & 1, self._ev_cycles, self._nnz_cycles,
+                                      self._ev_cycles)
 
     def on_tick(self, pe, tick: int) -> None:
         cm = self.cost
