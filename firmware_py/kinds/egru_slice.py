@@ -38,7 +38,7 @@ from firmware_py.keys import INPUT_SRC, PARITY_BIT, SLICE_SHIFT, SRC_SHIFT, UNIT
 from firmware_py.keys import make_keys as encode
 from firmware_py.kinds.base import CONFIG_BYTES, AnalyticContext, BuildContext, CoreKind, aligned
 from firmware_py.schedule import delay_until
-from models.egru.reference import sigmoid
+from models.egru.reference import egru_cell
 from s2sim.hw.runtime import Program
 
 __all__ = ["CSR", "EGRUSliceCore", "EGRUSliceProgram", "EGRUSliceKind", "slice_regions",
@@ -246,20 +246,15 @@ class EGRUSliceCore:
         return cycles
 
     def update(self, parity: int):
-        """Close the step held in accumulator ``parity``: returns (fired local idx, y values)."""
+        """Close the step held in accumulator ``parity``: returns (fired local idx, y values).
+        The cell is the reference's own (``egru_cell``): the same operations in the same order."""
         u = self.u
         a = self.acc[parity]
-        wx = a[: 3 * u] + self.b_x
-        rh = a[3 * u:] + self.b_r
-        z = sigmoid(wx[:u] + rh[:u])
-        r = sigmoid(wx[u:2 * u] + rh[u:2 * u])
-        g = np.tanh(wx[2 * u:] + r * rh[2 * u:]).astype(_F32)
-        c = z * self.c + (_F32(1) - z) * g
-        o = c - self.theta > 0
-        self.c = (c - np.where(o, self.theta, _F32(0))).astype(_F32)
+        y, self.c, o = egru_cell(a[: 3 * u] + self.b_x, a[3 * u:] + self.b_r, self.c,
+                                 self.theta, u)
         a[:] = 0
         fired = np.flatnonzero(o)
-        return fired, c[fired].astype(_F32)
+        return fired, y[fired]
 
 
 def source_row_order(mapping, layer: int) -> tuple[np.ndarray, np.ndarray, int]:

@@ -41,7 +41,7 @@ import numpy as np
 
 from models.egru.errors import ModelError
 
-__all__ = ["EGRULayer", "EGRUStack", "StackTrace", "CSRMatrix", "sigmoid", "GATES"]
+__all__ = ["EGRULayer", "EGRUStack", "StackTrace", "CSRMatrix", "sigmoid", "egru_cell", "GATES"]
 
 GATES = ("z", "r", "g")
 _F32 = np.float32
@@ -197,7 +197,7 @@ def _rows_into(x, src, n, r0, rowptr, cols, vals, acc):  # pragma: no cover (com
                 acc[c] = np.float32(acc[c] + np.float32(xi * vals[j]))
 
 
-def _cell(wx: np.ndarray, rh: np.ndarray, c_prev: np.ndarray, theta: np.ndarray, H: int):
+def egru_cell(wx: np.ndarray, rh: np.ndarray, c_prev: np.ndarray, theta: np.ndarray, H: int):
     """The gate nonlinearity and event generation of ``EGRULayer.cell`` (elementwise: the same
     operations on the joint layout of several layers give each layer's results bit for bit)."""
     zr = sigmoid(wx[..., : 2 * H] + rh[..., : 2 * H])  # z and r: elementwise, one call
@@ -337,7 +337,7 @@ class EGRULayer:
         Split out so that a simulator that computes the products elsewhere (on the PEs) can
         reuse exactly this operation order.
         """
-        return _cell(wx, rh, c_prev, self.theta, self.hidden)
+        return egru_cell(wx, rh, c_prev, self.theta, self.hidden)
 
     def step(self, x, y_prev, c_prev, dense: bool = False):
         """One time step: ``(x, y_prev, c_prev) -> (y, c)``; x is (n_in,) or (B, n_in)."""
@@ -431,7 +431,7 @@ class EGRUStack:
 
         The sparse path runs as a wavefront: in wave k, layer l does step k - l (its input, layer
         l-1's step k - l, came out of wave k - 1), so one kernel call computes the products of
-        all layers of a wave and one call of the cell's operations (``_cell``, elementwise) on
+        all layers of a wave and one call of the cell's operations (``egru_cell``, elementwise) on
         the layers side by side updates them all. Layer 0's input products are computed block by
         block of ``RUN_BLOCK`` steps. Each step's operations are those of ``step``, so the
         result is the same bit for bit; the dense path is ``step`` in a loop.
@@ -496,7 +496,7 @@ class EGRUStack:
             lo, hi = max(0, k - T + 1), min(L, k + 1)
             _wave_products(lo, hi, wx0[k % blk] if k < T else dummy, y, wx, rh, f.fw, f.fr,
                            f.off, f.hid, f.b_x, f.b_r)
-            y_new, c_new, _ = _cell(wx, rh, c, f.theta, h_tot)
+            y_new, c_new, _ = egru_cell(wx, rh, c, f.theta, h_tot)
             for i in range(L):
                 if lo <= i < hi:
                     ys[i][k - i] = y_new[:, sl[i]].reshape(*bshape, -1)
