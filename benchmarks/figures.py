@@ -148,6 +148,8 @@ def block_paper(tmp: Path) -> str:
             "energy/token |", "|---|---|---|---|---|---|---|"]
     for label, extra in (("fewest PEs (default)", ()), ("150 PEs, PL0 (the published)",
                                                         ("--pes", "150", "--pl", "0")),
+                         ("150 PEs, PL0, embedding + decoder on the chip (95 % pruned table)",
+                          ("--pes", "150", "--pl", "0", "--decoder", "chip")),
                          ("lowest latency", ("--objective", "latency")),
                          ("lowest estimated energy", ("--objective", "energy"))):
         x = r if not extra else bench(tmp, "paper-" + "-".join(extra), "lm", "--model", "paper",

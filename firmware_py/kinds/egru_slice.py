@@ -415,6 +415,25 @@ def slice_row_nnz(M: np.ndarray, hidden: int, units: np.ndarray) -> np.ndarray:
     return np.count_nonzero(M[:, gate_cols(units, hidden)], axis=1).astype(np.int64)
 
 
+def _unit_slices(sl, hidden: int) -> np.ndarray | None:
+    """(hidden, slices) 0/1: which slice holds each unit; None if a unit is in two slices."""
+    onehot = np.zeros((hidden, len(sl)), np.int64)
+    for k, s in enumerate(sl):
+        onehot[np.asarray(s.units, np.int64), k] += 1
+    return onehot if onehot.max(initial=0) <= 1 else None
+
+
+def _csr_slice_row_nnz(m, hidden: int, onehot: np.ndarray) -> np.ndarray:
+    """``slice_row_nnz`` of every slice at once (rows x slices) from a CSR of the same matrix:
+    each nonzero counted for the slice that holds its gate column's unit."""
+    n_rows, n_sl = m.shape[0], onehot.shape[1]
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(m.rowptr))
+    k = onehot.argmax(axis=1)[m.cols.astype(np.int64) % hidden]
+    held = onehot.any(axis=1)[m.cols.astype(np.int64) % hidden]
+    return np.bincount(rows[held] * n_sl + k[held], minlength=n_rows * n_sl).reshape(
+        n_rows, n_sl).astype(np.int64)
+
+
 class EGRUSliceKind(CoreKind):
     name = "egru"
 
@@ -474,27 +493,50 @@ class EGRUSliceKind(CoreKind):
         """Per step and slice of layer ``i`` (columns in slice order): events received and the
         weights they touch, from the input side and from the layer itself. One matrix product
         per layer: events (T, rows) @ (rows, slices) of per-slice row nonzeros (rows that do not
-        reach a slice through the routes masked out); float64 keeps the integer sums exact."""
+        reach a slice through the routes masked out), in float32 where every partial sum is an
+        integer below 2**24 (exact in any order), else float64."""
         key = ("egru_received", i)
         if key in ctx.cache:
             return ctx.cache[key]
-        layer = ctx.network.layers[i]
-        sl = sorted(ctx.mapping.layer_slices(i), key=lambda x: x.index)
-        in_act = (ctx.xs != 0 if i == 0 else ctx.ys[i - 1] != 0).astype(np.float64)
-        rec_act = (ctx.ys[i] != 0).astype(np.float64)
-        masks = [self._received_masks(ctx, s) for s in sl]
-        w_reach = np.stack([w for w, _ in masks], axis=1).astype(np.float64)  # (n_in, slices)
-        r_reach = np.stack([r for _, r in masks], axis=1).astype(np.float64)  # (H, slices)
-        w_nnz = np.stack([slice_row_nnz(layer.W, layer.hidden, s.units) for s in sl], axis=1)
-        r_nnz = np.stack([slice_row_nnz(layer.R, layer.hidden, s.units) for s in sl], axis=1)
-        out = {"in": (in_act @ w_reach, in_act @ (w_nnz * w_reach)),
-               "rec": (rec_act @ r_reach, rec_act @ (r_nnz * r_reach)),
-               "fired": np.stack([np.count_nonzero(ctx.ys[i][:, s.units], axis=1) for s in sl],
-                                 axis=1)}
+        sl, w_reach, w_nnz, r_reach, r_nnz, onehot = self._layer_reach(ctx, i)
+        in_act = (ctx.xs != 0 if i == 0 else ctx.ys[i - 1] != 0).astype(w_nnz.dtype)
+        rec_act = (ctx.ys[i] != 0).astype(r_nnz.dtype)
+        ys_i = ctx.ys[i]
+        out = {"in": (in_act @ w_reach, in_act @ w_nnz),
+               "rec": (rec_act @ r_reach, rec_act @ r_nnz),
+               "fired": (rec_act @ onehot.astype(rec_act.dtype)) if onehot is not None else
+               np.stack([np.count_nonzero(ys_i[:, s.units], axis=1) for s in sl], axis=1)}
         out = {k: tuple(np.rint(a).astype(np.int64) for a in v) if isinstance(v, tuple)
-               else v.astype(np.int64) for k, v in out.items()}
+               else np.rint(v).astype(np.int64) for k, v in out.items()}
         ctx.cache[key] = out
         return out
+
+    def _layer_reach(self, ctx: AnalyticContext, i: int):
+        """Of layer ``i`` (slices in slice order): which rows reach each slice, and the row
+        nonzeros within each slice's gate columns of the rows that reach it (W, then R); from
+        the mapping only, so computed once per run."""
+        key = ("egru_reach", i)
+        if key not in ctx.run_cache:
+            layer = ctx.network.layers[i]
+            sl = sorted(ctx.mapping.layer_slices(i), key=lambda x: x.index)
+            masks = [self._received_masks(ctx, s) for s in sl]
+            w_reach = np.stack([w for w, _ in masks], axis=1)  # (n_in, slices)
+            r_reach = np.stack([r for _, r in masks], axis=1)  # (H, slices)
+            onehot = _unit_slices(sl, layer.hidden)
+            if onehot is None:  # slices overlap: count on the dense matrices
+                w_nnz = np.stack([slice_row_nnz(layer.W, layer.hidden, s.units) for s in sl], 1)
+                r_nnz = np.stack([slice_row_nnz(layer.R, layer.hidden, s.units) for s in sl], 1)
+            else:  # from the CSR the oracle run has just checked against W and R
+                w_nnz, r_nnz = (_csr_slice_row_nnz(c, layer.hidden, onehot) for c in layer.csr)
+
+            def exact(reach, nnz):  # (reach, nnz x reach) as float32 if sums stay exact in it
+                nnz = nnz * reach
+                dt = np.float32 if max(len(reach), int(nnz.sum(0).max(initial=0))) < 2**24 \
+                    else np.float64
+                return reach.astype(dt), nnz.astype(dt)
+
+            ctx.run_cache[key] = (sl, *exact(w_reach, w_nnz), *exact(r_reach, r_nnz), onehot)
+        return ctx.run_cache[key]
 
     def book_counts(self, ctx: AnalyticContext, s) -> None:
         cm, i = ctx.cost, s.layer

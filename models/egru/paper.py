@@ -10,6 +10,11 @@ Training it is out of reach on a 2-core CPU (hundreds of GPU epochs), so the wei
   the spread ``gain`` for dense inputs of unit scale (fan-in counts only the surviving weights).
 - embedding: N(0, 0.5²) per entry (the input of layer 1 is dense, as in the real model);
   decoder bias 0.
+- ``embedding_sparsity`` > 0 (the on-chip decoder deployment, ``--decoder chip``): the embedding
+  is pruned like the recurrent weights — exactly ``round(density · V · E)`` entries kept at
+  uniformly random positions (drawn from a generator of its own, so the rest of the model is the
+  default one), scaled by 1/sqrt(density) so a row keeps its expected norm, and rounded to
+  float16 values (the chip stores the table as float16; the rounding makes that storage exact).
 - thresholds: per unit θ_i = θ_l · u_i with u_i uniform in [0.75, 1.25] (the trained models have
   per-unit thresholds too), clamped to [0, 1].
 
@@ -67,6 +72,10 @@ CALIBRATED_THETA_SCALE: tuple[float, ...] | None = (
 # variant reaches is measured and written to its meta (``activity_reached``), so a drift shows.
 MAX_WIDTH_SCALE = 8
 MAX_LAYERS = 16
+# ... and for the embedding pruned to 95 % (embedding_sparsity=0.95, seed 0), found the same way
+# (python -m models.egru.paper --calibrate --embedding-sparsity 0.95).
+CALIBRATED_THETA_SCALE_PRUNED_EMBEDDING: dict[float, tuple[float, ...]] = {
+    0.95: (0.013256835937500001, 0.010180664062500002, 0.0323486328125)}
 _CALIB_TOKENS = 300
 _CALIB_WARMUP = 50
 
@@ -136,6 +145,19 @@ def calibrate_thresholds(layers_raw, u_list, xs, targets, iters: int = 14) -> li
     return scales
 
 
+def prune_embedding(emb: np.ndarray, sparsity: float, seed: int) -> np.ndarray:
+    """The embedding with exactly ``round((1 - sparsity) · size)`` entries kept at random
+    positions (generator ``[seed, 1]``), scaled by 1/sqrt(density), rounded to float16 values."""
+    density = 1.0 - float(sparsity)
+    n = emb.size
+    keep = np.random.default_rng([seed, 1]).choice(n, size=int(round(density * n)),
+                                                     replace=False)
+    out = np.zeros(n, np.float32)
+    flat = emb.reshape(-1)
+    out[keep] = (flat[keep] / np.float32(np.sqrt(density))).astype(np.float16)
+    return out.reshape(emb.shape)
+
+
 def scaled_shape(width_scale: int = 1, n_layers: int = len(PAPER_LAYERS)):
     """(embedding_dim, layer widths, target activity, stored theta scales) of the paper shape
     with every layer ``width_scale`` x wider and ``n_layers`` layers (the first L-1 as wide as the
@@ -143,7 +165,8 @@ def scaled_shape(width_scale: int = 1, n_layers: int = len(PAPER_LAYERS)):
     own shape. ValueError names the allowed range."""
     k, n = int(width_scale), int(n_layers)
     if k != width_scale or not 1 <= k <= MAX_WIDTH_SCALE:
-        raise ValueError(f"width scale {width_scale!r}: must be a whole number 1..{MAX_WIDTH_SCALE}")
+        raise ValueError(f"width scale {width_scale!r}: must be a whole number "
+                         f"1..{MAX_WIDTH_SCALE}")
     if n != n_layers or not 2 <= n <= MAX_LAYERS:
         raise ValueError(f"layers {n_layers!r}: must be a whole number 2..{MAX_LAYERS}")
     first, top = PAPER_LAYERS[0], PAPER_LAYERS[-1]
@@ -159,23 +182,28 @@ def scaled_shape(width_scale: int = 1, n_layers: int = len(PAPER_LAYERS)):
 def paper_shape_model(seed: int = 0, activity: tuple[float, ...] | None = None,
                       weight_sparsity: float = PAPER_WEIGHT_SPARSITY,
                       vocab_size: int = PAPER_VOCAB_SIZE, embedding_dim: int = PAPER_EMBEDDING,
-                      layers: tuple[int, ...] = PAPER_LAYERS, width_scale: int = 1,
+                      layers: tuple[int, ...] = PAPER_LAYERS,
+                      embedding_sparsity: float = 0.0, width_scale: int = 1,
                       n_layers: int | None = None) -> LMModel:
     """Build the paper-shape EGRU LM (3 x 1350/1350/750, E 750, V 33,278, 95 % pruned).
 
     ``activity``: per-layer target fraction of nonzero outputs (default ``TARGET_ACTIVITY``,
     whose calibration is stored). The other arguments exist for small variants in tests; the
-    defaults are the paper's shape. ``width_scale`` / ``n_layers``: the wider / deeper variants
-    of ``scaled_shape`` (they replace ``embedding_dim``, ``layers`` and the default targets and
-    use the stored theta scales, see ``scaled_shape``). Deterministic in ``seed``.
+    defaults are the paper's shape. ``embedding_sparsity``: prune the embedding too (for the
+    on-chip decoder; thresholds then calibrated for that input). ``width_scale`` / ``n_layers``:
+    the wider / deeper variants of ``scaled_shape`` (they replace ``embedding_dim``, ``layers``
+    and the default targets and use the stored theta scales, see ``scaled_shape``).
+    Deterministic in ``seed``.
     """
+    if not 0.0 <= embedding_sparsity < 1.0:
+        raise ValueError(f"embedding_sparsity {embedding_sparsity}: must be in [0, 1)")
     scaled_theta = None
     if width_scale != 1 or (n_layers is not None and n_layers != len(PAPER_LAYERS)):
         embedding_dim, layers, scaled_targets, scaled_theta = scaled_shape(
             width_scale, len(PAPER_LAYERS) if n_layers is None else n_layers)
         if activity is None and weight_sparsity == PAPER_WEIGHT_SPARSITY:
             activity = scaled_targets
-        else:
+        if embedding_sparsity or tuple(activity or ()) != scaled_targets:
             scaled_theta = None
     if layers[-1] != embedding_dim:
         raise ValueError("the tied decoder needs the last layer as wide as the embedding")
@@ -196,15 +224,19 @@ def paper_shape_model(seed: int = 0, activity: tuple[float, ...] | None = None,
         raw.append((W, R, b_x, b_r))
         us.append(rng.uniform(0.75, 1.25, h))
         n_in = h
+    if embedding_sparsity > 0:
+        emb = prune_embedding(emb, embedding_sparsity, seed)
+    stored = CALIBRATED_THETA_SCALE if embedding_sparsity == 0 else \
+        CALIBRATED_THETA_SCALE_PRUNED_EMBEDDING.get(float(embedding_sparsity))
     is_default = (activity is None and weight_sparsity == PAPER_WEIGHT_SPARSITY
                   and vocab_size == PAPER_VOCAB_SIZE and embedding_dim == PAPER_EMBEDDING
                   and tuple(layers) == PAPER_LAYERS and seed == 0)
     calib_tokens = zipf_tokens(_CALIB_TOKENS, vocab_size, seed=seed + 1)
-    if is_default and CALIBRATED_THETA_SCALE is not None:
-        scales = list(CALIBRATED_THETA_SCALE)
-        how = "stored calibration (CALIBRATED_THETA_SCALE)"
-    elif scaled_theta is not None and tuple(activity) == scaled_shape(
-            width_scale, len(layers))[2] and vocab_size == PAPER_VOCAB_SIZE:
+    if is_default and stored is not None:
+        scales = list(stored)
+        how = ("stored calibration (CALIBRATED_THETA_SCALE)" if embedding_sparsity == 0 else
+               "stored calibration (CALIBRATED_THETA_SCALE_PRUNED_EMBEDDING)")
+    elif scaled_theta is not None and vocab_size == PAPER_VOCAB_SIZE:
         scales = list(scaled_theta)
         how = (f"stored calibration carried over (width x{width_scale}, {len(layers)} layers; "
                "pre-activation spread is width-invariant)")
@@ -216,14 +248,16 @@ def paper_shape_model(seed: int = 0, activity: tuple[float, ...] | None = None,
         for (W, R, b_x, b_r), u, s in zip(raw, us, scales, strict=True)
     ])
     meta = {
-        "name": "paper-shape" if scaled_theta is None and width_scale == 1 else
-                f"paper-shape-x{width_scale}-L{len(layers)}",
+        "name": ("paper-shape" if width_scale == 1 and n_layers in (None, len(PAPER_LAYERS))
+                 else f"paper-shape-x{width_scale}-L{len(layers)}"),
         "generated": True,
         "provenance": {
             "generator": "models.egru.paper.paper_shape_model",
             "seed": seed,
             "trained": False,
             "note": "random sparse weights; thresholds calibrated to target activity",
+            **({"embedding_sparsity": float(embedding_sparsity),
+                "embedding_values": "float16"} if embedding_sparsity > 0 else {}),
         },
         "calibration": {
             "target_activity": list(targets),
@@ -245,13 +279,17 @@ def main(argv=None) -> int:
     ap.add_argument("--calibrate", action="store_true",
                     help="recalibrate the default targets and print the θ scales to store")
     ap.add_argument("--activity", type=float, nargs="+", default=None)
+    ap.add_argument("--embedding-sparsity", type=float, default=0.0,
+                    help="prune the embedding too (the on-chip decoder deployment)")
     ap.add_argument("--save", default=None, help="write the model as a checkpoint (large!)")
     args = ap.parse_args(argv)
     global CALIBRATED_THETA_SCALE
     if args.calibrate:
         CALIBRATED_THETA_SCALE = None
+        CALIBRATED_THETA_SCALE_PRUNED_EMBEDDING.clear()
     m = paper_shape_model(seed=args.seed,
-                          activity=tuple(args.activity) if args.activity else None)
+                          activity=tuple(args.activity) if args.activity else None,
+                          embedding_sparsity=args.embedding_sparsity)
     fresh = zipf_tokens(1000, m.vocab_size, seed=args.seed + 1000)
     out = dict(m.meta["calibration"], activity_fresh_stream=measure_activity(m, fresh))
     print(json.dumps(out, indent=1))

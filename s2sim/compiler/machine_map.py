@@ -279,7 +279,8 @@ def compile_machine(network, machine="board48", *, chips: int | None = None, spe
     """Compile ``network`` onto ``machine`` (a name or a ``Machine``), on the fewest chips that
     hold it or on exactly ``chips``. ``tick_period_s``: None = the shortest multiple of 0.5 ms
     (1..20 ms) at which the partition fits, lengthened to the send schedule's end if that is
-    later (the compiler's estimate, as ``--tick-s estimate`` on one chip); ``options``: the compile options of ``compile_network``."""
+    later (the compiler's estimate, as ``--tick-s estimate`` on one chip); ``options``: the
+    compile options of ``compile_network``."""
     from s2sim.compiler.compile import _target
     from s2sim.compiler.schedule import check_schedule
     from s2sim.spec.machine import load_machine
