@@ -108,6 +108,7 @@ class MachineMapping:
     activity: float
     chips_needed: int
     compile_s: float = 0.0
+    mapping: object = None  # the whole network as one Mapping over global PE ids (as_mapping)
 
     @property
     def chips_used(self) -> list[int]:
@@ -188,6 +189,8 @@ def assign_chips(layer_slices: list[int], n_chips: int, per_chip: int,
                 c += 1
             chips.append(c)
             room[c] -= 1
+        if n > 0 and room[c] == 0 and c + 1 < n_chips:
+            c += 1
         out.append(chips)
         left -= n
     return out
@@ -306,11 +309,14 @@ def compile_machine(network, machine="board48", *, chips: int | None = None, spe
             break
     tg, part, need = found
     mm = _compile_at(network, m, tg, part, need, chips)
-    end = mm.schedule.est_end_cycles
-    if tick_period_s is None and end > tg.cycles_per_tick:
+    tick = tg.tick_s
+    while tick_period_s is None and mm.schedule.est_end_cycles > tg.cycles_per_tick \
+            and tick < TICK_MAX_S:
         # the send schedule sets the tick: the next 0.5 ms step above its end (recompiled, as
-        # the partition adapts to the tick's cycle budget)
-        tick = math.ceil(end / tg.frequency_hz / TICK_STEP_S) * TICK_STEP_S
+        # the partition adapts to the tick's cycle budget, which can move the end again)
+        end_s = mm.schedule.est_end_cycles / tg.frequency_hz
+        tick = min(TICK_MAX_S, max(tick + TICK_STEP_S,
+                                   math.ceil(end_s / TICK_STEP_S) * TICK_STEP_S))
         tg = _target(network, spec, None, None, tick, pl, None, dict(options))
         part, need = _partition(network, tg, partitioner, m, chips)
         mm = _compile_at(network, m, tg, part, need, chips)
@@ -378,16 +384,47 @@ def _compile_at(network, m, tg, part, need: int, chips) -> MachineMapping:
         parts.append(ChipPart(chip=c, slices=[s.id for s in sl], placement=pl_c,
                               routes=tables.get(c, []), routes_before=before.get(c, 0),
                               sram_bytes=dict(sram)))
-    return MachineMapping(machine=m, network=network, spec=tg.spec, slices=infos,
-                          chip_of_slice=chip_of, placement=placement, parts=parts,
-                          uncompressed=uncompressed, trees=trees, key_chip=src_chip,
-                          schedule=schedule, pl=tg.pl, tick_s=tg.tick_s,
-                          cycles_per_tick=tg.cycles_per_tick, activity=activity,
-                          chips_needed=need)
+    mm = MachineMapping(machine=m, network=network, spec=tg.spec, slices=infos,
+                        chip_of_slice=chip_of, placement=placement, parts=parts,
+                        uncompressed=uncompressed, trees=trees, key_chip=src_chip,
+                        schedule=schedule, pl=tg.pl, tick_s=tg.tick_s,
+                        cycles_per_tick=tg.cycles_per_tick, activity=activity,
+                        chips_needed=need)
+    mm.mapping = as_mapping(mm, tg)
+    return mm
+
+
+def as_mapping(mm: MachineMapping, tg):
+    """The machine mapping as one ``Mapping`` over global PE ids (``global_pe``): what the
+    kinds build their programs from and the reference and analytic traffic count on; its
+    ``routes`` are the per-slice entries before the per-chip split."""
+    from firmware_py.pipeline import pipeline_ticks
+    from s2sim.compiler.mapping import Mapping, RouteEntry
+
+    net = mm.network
+    m = Mapping(
+        network_name=net.name, network_ref=net.ref, network_fingerprint=net.fingerprint(),
+        layer_sizes=net.sizes, n_in=net.input.n_out, readout_n_out=net.readout.n_out,
+        readout_trace=bool(net.readout.trace), host_decoder=net.readout.host_decoder,
+        spec_path=None, spec_overrides={str(k): str(v) for k, v in tg.spec_overrides.items()},
+        pl=tg.pl, frequency_hz=tg.frequency_hz, tick_period_ps=tg.tick_ps,
+        cycles_per_tick=tg.cycles_per_tick, partitioner="by_units", placer="machine",
+        options={k: tg.opts[k] for k in sorted(tg.opts)} | {"machine": mm.machine.name},
+        slices=mm.slices, placement=dict(mm.placement),
+        routes_before=sum(p.routes_before for p in mm.parts),
+        routes=[RouteEntry(key=r.key, mask=r.mask, pes=list(r.pes), sources=list(r.sources))
+                for r in mm.uncompressed],
+        table_entries=max(p.table_entries for p in mm.parts),
+        data_bytes_available=tg.budget.bytes_available,
+        pipeline_ticks=pipeline_ticks(len(net.layers), False), schedule=mm.schedule)
+    return m.bind(net, tg.spec)
 
 
 def _logical_chips(infos, part, n: int, per_chip: int) -> dict[str, int]:
-    layer_chips = assign_chips([len(p) for p in part.parts], n, per_chip)
+    sizes = [len(p) for p in part.parts]
+    # n chips share the slices evenly (the fewest chips fill each; --chips N spreads them)
+    even = math.ceil((sum(sizes) + 2) / n)
+    layer_chips = assign_chips(sizes, n, min(per_chip, even))
     out = {"input": 0, "readout": 0}
     for s in infos:
         if s.kind == "egru":

@@ -60,6 +60,7 @@ class LinkParams(_Strict):
     inter_board_link_latency_s: Sourced
     inter_board_link_energy_j_per_bit: Sourced
     link_queue_packets: Sourced
+    link_wait_s: Sourced
 
 
 class MachineParams(_Strict):
@@ -134,6 +135,10 @@ class Machine:
     @property
     def link_queue_packets(self) -> int:
         return int(self.params.links.link_queue_packets.value)
+
+    @property
+    def link_wait_s(self) -> float:
+        return float(self.params.links.link_wait_s.value)
 
     # -- paths ------------------------------------------------------------------------------
     def _bfs(self, a: int) -> tuple[np.ndarray, np.ndarray]:
