@@ -135,8 +135,32 @@ def _programs(mm, run: PreparedRun):
     return per_pe, progs
 
 
+def host_offset_ps(mm) -> int:
+    """When in tick interval t the host sends step t's packets: after the input source's tick
+    handler (which scans the frame and does not take packets meanwhile), so that a wide input's
+    packets (width x2: 375 per step) do not fill its 256-packet queue while it scans. The host
+    protocol allows any time within the interval (``firmware_py.kinds.input_source``)."""
+    inp = next(s for s in mm.slices if s.kind == "input")
+    irq = int(mm.spec.cpu.cycles.irq_entry.value) + int(mm.spec.cpu.cycles.irq_exit.value)
+    f = float(mm.spec.pl(mm.pl).frequency_hz.value)
+    return int(np.ceil((int(inp.tick_cycles_max) + irq) / f * 1e12))
+
+
+def _inject_inputs(chip, run: PreparedRun, P: int, offset_ps: int) -> int:
+    """Each step's host packets at t·tick + ``offset_ps``; returns how many were injected."""
+    from firmware_py.kinds.input_source import host_packet_groups, host_packets
+
+    n_pk = 0
+    for t, groups in enumerate(host_packet_groups(run.xs)):
+        keys, payloads = host_packets(t, groups)
+        if keys.size:
+            chip.inject(t * P + offset_ps, keys, payloads)
+            n_pk += keys.size
+    return n_pk
+
+
 def run_machine_des(mm, tokens) -> MachineRunResult:
-    from s2sim.engine.des import _host_outputs, _inject_inputs, _layer_outputs
+    from s2sim.engine.des import _host_outputs, _layer_outputs
     from s2sim.hw.chip import Chip
     from s2sim.hw.energy import price
     from s2sim.hw.machine import MachineSim
@@ -154,7 +178,7 @@ def run_machine_des(mm, tokens) -> MachineRunResult:
             chips[p.chip].router.add(key, mask, pes=set(pes), links=set(links))
     eth = mm.chip_of_slice["input"]
     P = int(chips[eth].tick_period_ps)
-    _inject_inputs(chips[eth], run, P)
+    n_host = _inject_inputs(chips[eth], run, P, host_offset_ps(mm))
     sim = MachineSim(mm.machine, chips)
     n_ticks = run_ticks(T, L, False)
     runs = sim.run(n_ticks)
@@ -188,6 +212,10 @@ def run_machine_des(mm, tokens) -> MachineRunResult:
         energy_j=float(sum(comps.values())), latency_ps=latency,
         event_mismatches=int(sum(per_layer)), per_layer_event_mismatches=per_layer,
         analytic_links=analytic_link_traffic(mm, run),
-        meta={"late_packets": late, "unsent_events": unsent, "n_ticks": n_ticks,
+        meta={"late_packets": late, "host_packets": n_host,
+              "host_offset_ps": host_offset_ps(mm), "unsent_events": unsent, "n_ticks": n_ticks,
               "missing_host_outputs": int((latency < 0).sum()),
-              "undelivered": int(sum(int(r.counts.undelivered) for r in runs.values()))})
+              "undelivered": int(sum(int(r.counts.undelivered) for r in runs.values())),
+              "queue_full": int(sum(int(r.counts.pe["queue_full"].sum()) for r in runs.values())),
+              "tick_overruns": int(sum(int(r.counts.pe["tick_overruns"].sum())
+                                       for r in runs.values()))})

@@ -8,8 +8,9 @@ one 96-bit packet at a time at its bandwidth (6 Gbit/s on a board, 2 Gbit/s long
 where it is looked up in that chip's table (delivered to its PEs, forwarded on its links). A link
 holds at most ``link_queue_packets`` packets (waiting or being sent); a packet that finds it full
 waits in the router for a place up to ``link_wait_s`` (both machine.yaml, EST), else it is
-dropped and counted. The router's stall of other traffic while it waits is not modelled. Packets of one simulated instant enter the links in router-time order (the
-NoC's documented approximation: reservations in processing order).
+dropped and counted. The router's stall of other traffic while it waits is not modelled.
+Packets of one simulated instant enter the links in router-time order (the NoC's documented
+approximation: reservations in processing order).
 """
 
 from __future__ import annotations
