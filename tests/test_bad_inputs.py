@@ -239,6 +239,9 @@ CASES = [
     ("diff-broken-new", ["diff", "{d}/lm", "{d}/no_s2.report.json"], "no s2 section"),
     # -- benches --
     ("bench-lm-seed-negative", BENCH + ["--seed", "-1"], "--seed"),
+    ("bench-lm-width-scale-checkpoint", BENCH + ["--width-scale", "2"], "--width-scale"),
+    ("bench-lm-width-scale-9", BENCH[:2] + ["--model", "paper"] + BENCH[4:]
+     + ["--width-scale", "9"], "width scale 9"),
     ("bench-lm-tokens-1", BENCH + ["--tokens", "1"], "--tokens"),
     ("bench-lm-tokens-huge", BENCH + ["--tokens", "1000000000000"], "memory"),
     ("bench-lm-ppl-tokens-negative", BENCH + ["--ppl-tokens", "-5"], "--ppl-tokens"),

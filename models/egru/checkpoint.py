@@ -341,7 +341,8 @@ def load_named(name, seed: int = 0) -> LMModel:
     if ref.kind == PAPER:
         from models.egru.paper import paper_shape_model
 
-        return paper_shape_model(seed=ref.seed, embedding_sparsity=ref.embedding_sparsity)
+        return paper_shape_model(seed=ref.seed, embedding_sparsity=ref.embedding_sparsity,
+                                 width_scale=ref.width_scale, n_layers=ref.n_layers)
     if ref.kind != "checkpoint":
         raise CheckpointError(f"model {ref.name!r} is a {ref.kind} model, not a language model")
     return load_checkpoint(ref.path)

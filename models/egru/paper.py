@@ -45,6 +45,7 @@ __all__ = [
     "PAPER_WEIGHT_SPARSITY",
     "TARGET_ACTIVITY",
     "paper_shape_model",
+    "scaled_shape",
     "calibrate_thresholds",
     "zipf_tokens",
     "measure_activity",
@@ -64,6 +65,13 @@ TARGET_ACTIVITY = (0.465, 0.465, 0.307)
 # theta scales found by calibrate_thresholds(seed=0) for TARGET_ACTIVITY (see module docstring).
 CALIBRATED_THETA_SCALE: tuple[float, ...] | None = (
     0.017749023437500004, 0.0114013671875, 0.034350585937500004)
+# Wider and deeper variants (``scaled_shape``; ``--width-scale K``, ``--layers L``) are not
+# recalibrated: W and R draw their values with sigma = gain / sqrt(fan_in * density), so a gate's
+# pre-activation has the same spread at any width, and the stored per-layer theta scales carry
+# over (first layer: layer 1's, middle layers: layer 2's, top layer: layer 3's). The activity a
+# variant reaches is measured and written to its meta (``activity_reached``), so a drift shows.
+MAX_WIDTH_SCALE = 8
+MAX_LAYERS = 16
 # ... and for the embedding pruned to 95 % (embedding_sparsity=0.95, seed 0), found the same way
 # (python -m models.egru.paper --calibrate --embedding-sparsity 0.95).
 CALIBRATED_THETA_SCALE_PRUNED_EMBEDDING: dict[float, tuple[float, ...]] = {
@@ -150,20 +158,53 @@ def prune_embedding(emb: np.ndarray, sparsity: float, seed: int) -> np.ndarray:
     return out.reshape(emb.shape)
 
 
+def scaled_shape(width_scale: int = 1, n_layers: int = len(PAPER_LAYERS)):
+    """(embedding_dim, layer widths, target activity, stored theta scales) of the paper shape
+    with every layer ``width_scale`` x wider and ``n_layers`` layers (the first L-1 as wide as the
+    paper's first, the top one as the embedding, tied to the decoder); the default is the paper's
+    own shape. ValueError names the allowed range."""
+    k, n = int(width_scale), int(n_layers)
+    if k != width_scale or not 1 <= k <= MAX_WIDTH_SCALE:
+        raise ValueError(f"width scale {width_scale!r}: must be a whole number "
+                         f"1..{MAX_WIDTH_SCALE}")
+    if n != n_layers or not 2 <= n <= MAX_LAYERS:
+        raise ValueError(f"layers {n_layers!r}: must be a whole number 2..{MAX_LAYERS}")
+    first, top = PAPER_LAYERS[0], PAPER_LAYERS[-1]
+    layers = tuple(k * h for h in (first,) * (n - 1) + (top,))
+    targets = (TARGET_ACTIVITY[0],) * (n - 1) + (TARGET_ACTIVITY[-1],)
+    theta = None
+    if CALIBRATED_THETA_SCALE is not None:
+        c = CALIBRATED_THETA_SCALE
+        theta = (c[0],) + (c[1],) * (n - 2) + (c[-1],)
+    return k * PAPER_EMBEDDING, layers, targets, theta
+
+
 def paper_shape_model(seed: int = 0, activity: tuple[float, ...] | None = None,
                       weight_sparsity: float = PAPER_WEIGHT_SPARSITY,
                       vocab_size: int = PAPER_VOCAB_SIZE, embedding_dim: int = PAPER_EMBEDDING,
                       layers: tuple[int, ...] = PAPER_LAYERS,
-                      embedding_sparsity: float = 0.0) -> LMModel:
+                      embedding_sparsity: float = 0.0, width_scale: int = 1,
+                      n_layers: int | None = None) -> LMModel:
     """Build the paper-shape EGRU LM (3 x 1350/1350/750, E 750, V 33,278, 95 % pruned).
 
     ``activity``: per-layer target fraction of nonzero outputs (default ``TARGET_ACTIVITY``,
     whose calibration is stored). The other arguments exist for small variants in tests; the
     defaults are the paper's shape. ``embedding_sparsity``: prune the embedding too (for the
-    on-chip decoder; thresholds then calibrated for that input). Deterministic in ``seed``.
+    on-chip decoder; thresholds then calibrated for that input). ``width_scale`` / ``n_layers``:
+    the wider / deeper variants of ``scaled_shape`` (they replace ``embedding_dim``, ``layers``
+    and the default targets and use the stored theta scales, see ``scaled_shape``).
+    Deterministic in ``seed``.
     """
     if not 0.0 <= embedding_sparsity < 1.0:
         raise ValueError(f"embedding_sparsity {embedding_sparsity}: must be in [0, 1)")
+    scaled_theta = None
+    if width_scale != 1 or (n_layers is not None and n_layers != len(PAPER_LAYERS)):
+        embedding_dim, layers, scaled_targets, scaled_theta = scaled_shape(
+            width_scale, len(PAPER_LAYERS) if n_layers is None else n_layers)
+        if activity is None and weight_sparsity == PAPER_WEIGHT_SPARSITY:
+            activity = scaled_targets
+        if embedding_sparsity or tuple(activity or ()) != scaled_targets:
+            scaled_theta = None
     if layers[-1] != embedding_dim:
         raise ValueError("the tied decoder needs the last layer as wide as the embedding")
     targets = tuple(activity) if activity is not None else TARGET_ACTIVITY
@@ -195,6 +236,10 @@ def paper_shape_model(seed: int = 0, activity: tuple[float, ...] | None = None,
         scales = list(stored)
         how = ("stored calibration (CALIBRATED_THETA_SCALE)" if embedding_sparsity == 0 else
                "stored calibration (CALIBRATED_THETA_SCALE_PRUNED_EMBEDDING)")
+    elif scaled_theta is not None and vocab_size == PAPER_VOCAB_SIZE:
+        scales = list(scaled_theta)
+        how = (f"stored calibration carried over (width x{width_scale}, {len(layers)} layers; "
+               "pre-activation spread is width-invariant)")
     else:
         scales = calibrate_thresholds(raw, us, emb[calib_tokens], targets)
         how = "calibrated on the fly"
@@ -203,7 +248,8 @@ def paper_shape_model(seed: int = 0, activity: tuple[float, ...] | None = None,
         for (W, R, b_x, b_r), u, s in zip(raw, us, scales, strict=True)
     ])
     meta = {
-        "name": "paper-shape",
+        "name": ("paper-shape" if width_scale == 1 and n_layers in (None, len(PAPER_LAYERS))
+                 else f"paper-shape-x{width_scale}-L{len(layers)}"),
         "generated": True,
         "provenance": {
             "generator": "models.egru.paper.paper_shape_model",

@@ -24,7 +24,10 @@ def load_lm(spec: str, seed: int = 0, decoder: str = "host"):
                   if ref.embedding_sparsity else "")
         source = (f"paper shape, generated and activity-calibrated (models.egru.paper, seed "
                   f"{ref.seed}{pruned})")
-        return ref, PAPER, source, model
+        scaled = ref.width_scale != 1 or ref.n_layers != 3
+        if scaled:
+            source += f", width x{ref.width_scale}, {ref.n_layers} layers"
+        return ref, model.meta["name"] if scaled else PAPER, source, model
     if ref.shipped:
         return ref, spec, f"shipped checkpoint {ref.path.name}", model
     return ref, ref.path.stem, f"checkpoint {ref.path}", model

@@ -35,13 +35,14 @@ class Bench:
     parts: dict[str, Any] = field(default_factory=dict)
     t_start: float = field(default_factory=time.perf_counter)
     files: dict[str, str] = field(default_factory=dict)  # extra files of the folder: name -> text
+    marker: str | None = None  # the file an earlier output holds (None: report.json)
 
     def __post_init__(self) -> None:
         from s2sim.output import output_folder
         from s2sim.report.io import REPORT_FILE
 
         # a bad --out is said at once, not after the run (the folder is written as a bundle)
-        self.out = output_folder(self.out, marker=REPORT_FILE)
+        self.out = output_folder(self.out, marker=self.marker or REPORT_FILE)
 
     def say(self, msg: str) -> None:
         """A progress line on stderr, with the seconds since the start."""

@@ -57,6 +57,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also measure the model on this machine's CUDA GPU (needs CUDA)")
     p.add_argument("--seed", type=limits.seed, default=0,
                    help="seed of generated tokens / models")
+    p.add_argument("--width-scale", type=limits.count, default=None, metavar="K",
+                   help="the paper shape with every layer K x wider (same 95 %% pruning)")
+    p.add_argument("--layers", type=limits.count, default=None, metavar="L",
+                   help="the paper shape with L EGRU layers")
+    p.add_argument("--machine", default=None, metavar="NAME",
+                   help="run on a machine of chips: board48 | board:N | boards:N (default: one "
+                        "chip; s2sim chip --machine NAME describes one)")
+    p.add_argument("--chips", type=limits.count, default=None, metavar="N",
+                   help="with --machine: spread the network over exactly N chips (default: the "
+                        "fewest that hold it)")
     add_output_arguments(p, out="runs/bench-lm-<model>")
 
 
@@ -127,10 +137,18 @@ def run(args: argparse.Namespace) -> int:
         raise S2SimError(f"--tokens {args.tokens}: need at least 2")
     else:
         limits.check_run_size(args.tokens, args.engine, what="tokens")  # before any work
+    _scale_model(args)
     gpu_specs = parse_gpu_list(args.gpus)
     measured = [g for f in args.gpu_measured for g in load_gpu_results(f)]
     out = args.out if args.out is not None else Path("runs") / f"bench-lm-{Path(args.model).stem}"
-    bench = Bench(out=out, quiet=args.quiet)
+    from s2sim.bench.machine import MACHINE_FILE, run_machine_bench, uses_machine
+
+    bench = Bench(out=out, quiet=args.quiet, marker=MACHINE_FILE if uses_machine(args) else None)
+    if uses_machine(args):
+        model, _ = _load(bench, args)
+        tokens, _ = _token_stream(bench, args, model)
+        run_machine_bench(args, bench, model, tokens)
+        return 0
     try:
         model, generated = _load(bench, args)
         tokens, corpus = _token_stream(bench, args, model)
@@ -144,6 +162,16 @@ def run(args: argparse.Namespace) -> int:
         raise
     bench.finish(_workload(bench, args), plots=not args.no_plots)
     return 0
+
+
+def _scale_model(args) -> None:
+    """--width-scale / --layers: the model becomes the scaled paper shape's name."""
+    if args.width_scale is None and args.layers is None:
+        return
+    from models.egru.names import resolve_model
+
+    args.model = resolve_model(args.model, seed=args.seed).scaled(
+        args.width_scale, args.layers).network_ref
 
 
 def _workload(bench: Bench, args):

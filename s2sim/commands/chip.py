@@ -2,6 +2,7 @@
 
     s2sim chip                                   # bundled SpiNNaker2
     s2sim chip --spec my_chip.yaml --set performance_levels.1.frequency_hz=350e6 --json
+    s2sim chip --machine board48 --json         # + the machine: chips, coordinates, links
 """
 
 from __future__ import annotations
@@ -34,16 +35,56 @@ def add_parser(subparsers) -> None:
                     "and overrides (USER) are listed.")
     add_spec_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_machine_argument(p, default=None)
     p.set_defaults(func=run)
+
+
+def add_machine_argument(p: argparse.ArgumentParser, default: str | None = "chip") -> None:
+    """--machine, shared by the commands that compile or describe a machine."""
+    from s2sim.spec.machine import MACHINE_NAMES
+
+    p.add_argument("--machine", default=default, metavar="NAME",
+                   help=f"the machine: {MACHINE_NAMES}; default: one chip")
 
 
 def run(args: argparse.Namespace) -> int:
     spec, label = spec_from_args(args)
+    machine = None
+    if getattr(args, "machine", None):
+        from s2sim.spec.machine import load_machine
+
+        machine = load_machine(args.machine, spec)
     if args.json:
-        print(json_text(summary_json(spec, label)))
+        out = summary_json(spec, label)
+        if machine is not None:
+            out["machine"] = machine.describe()
+        print(json_text(out))
     else:
         print(summary_text(spec, label), end="")
+        if machine is not None:
+            print(machine_text(machine), end="")
     return 0
+
+
+def machine_text(m) -> str:
+    """The machine section of ``s2sim chip --machine NAME``."""
+    d = m.describe()
+    lp = d["link_parameters"]
+    kinds = [r[4] for r in d["links"]["rows"]]
+
+    def v(k, unit):
+        return f"{_g(lp[k]['value'], unit)} [{lp[k]['source']}]"
+
+    return "\n".join([
+        "", f"Machine {m.name}: {m.n_chips} chip(s) on {m.n_boards} board(s), "
+            f"{d['pes']} PEs; Ethernet chip(s) {d['ethernet_chips']}",
+        f"  links: {kinds.count('board')} on-board ({v('board_link_bits_per_s', 'b/s')}, "
+        f"latency {v('board_link_latency_s', 's')}, {v('board_link_energy_j_per_bit', 'J')}/bit)"
+        f", {kinds.count('long-range')} long-range ({v('inter_board_link_bits_per_s', 'b/s')}, "
+        f"latency {v('inter_board_link_latency_s', 's')}, "
+        f"{v('inter_board_link_energy_j_per_bit', 'J')}/bit); "
+        f"{lp['packet_bits']['value']}-bit packets, queue {lp['link_queue_packets']['value']} "
+        f"packets per link"]) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -145,13 +145,16 @@ class Network:
         return cls.from_lm(model, name=path.stem, ref=f"checkpoint:{path.resolve()}")
 
     @classmethod
-    def paper_shape(cls, seed: int = 0, embedding_sparsity: float = 0.0) -> Network:
-        from models.egru.names import ModelRef
+    def paper_shape(cls, seed: int = 0, embedding_sparsity: float = 0.0, width_scale: int = 1,
+                    n_layers: int = 3) -> Network:
+        from models.egru.names import PAPER, ModelRef
         from models.egru.paper import paper_shape_model
 
-        ref = ModelRef("paper", "paper", seed=seed, embedding_sparsity=embedding_sparsity)
-        return cls.from_lm(paper_shape_model(seed=seed, embedding_sparsity=embedding_sparsity),
-                           name="paper-shape", ref=ref.network_ref)
+        ref = ModelRef(PAPER, PAPER, seed=seed, embedding_sparsity=embedding_sparsity,
+                       width_scale=width_scale, n_layers=n_layers)
+        model = paper_shape_model(seed=seed, embedding_sparsity=embedding_sparsity,
+                                  width_scale=width_scale, n_layers=n_layers)
+        return cls.from_lm(model, name=model.meta["name"], ref=ref.network_ref)
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -249,7 +252,8 @@ def resolve_network(ref) -> Network:
         raise CompileError("mapping has no network_ref (network built in Python): pass network=")
     model = resolve_model(ref) if isinstance(ref, str) else ref
     if model.kind == PAPER:
-        return Network.paper_shape(seed=model.seed, embedding_sparsity=model.embedding_sparsity)
+        return Network.paper_shape(seed=model.seed, embedding_sparsity=model.embedding_sparsity,
+                                   width_scale=model.width_scale, n_layers=model.n_layers)
     if model.kind == GESTURE:
         from models.egru.gesture.model import GestureModel
 

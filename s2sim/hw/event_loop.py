@@ -61,6 +61,8 @@ class EventLoop:
         self._link_ps = int(np.ceil(float(spec.links.link_packet_bits.value) * 1e12
                                     / float(spec.links.board_link_bits_per_s.value)))
         self._injections: list[tuple] = []
+        # set by a machine of chips (s2sim.hw.machine): takes the packets routed to chip links
+        self.link_sink = None
         self._key_route: dict[int, int] = {}
         self._entry_route: dict[int, int] = {}
         self._route_version = -1
@@ -170,7 +172,7 @@ class EventLoop:
         ks = self.ledger.ticks_of(t)
         self._book_sends(ks, srcpe, hops, flits)
         if self.noc.any_links:
-            self._chip_links(router_ps, rids, keys, ks)
+            self._chip_links(router_ps, rids, keys, ks, pay, widths)
         if dpe.shape[0]:
             self._deliver(ks, keys, widths, pay, dpk, dpe, dps)
 
@@ -232,8 +234,14 @@ class EventLoop:
             else:
                 core.add_packets(dps[a:b], dblk[a:b])
 
-    def _chip_links(self, router_ps, rids, keys, ks) -> None:
+    def _chip_links(self, router_ps, rids, keys, ks, pay, widths) -> None:
         routes = self.noc.routes
+        if self.link_sink is not None:  # a machine of chips: the links carry packets on
+            out = [(int(router_ps[i]), ln, i) for i, rid in enumerate(rids.tolist())
+                   for ln in routes[rid].links]
+            if out:
+                self.link_sink(self, out, keys, pay, widths, ks)
+            return
         for i, rid in enumerate(rids.tolist()):
             links = routes[rid].links
             for ln in links:
@@ -292,10 +300,17 @@ class EventLoop:
 
     def run(self, n_ticks: int, ticks_per_column: int):
         """Simulate ``n_ticks`` tick periods; returns ``(counts, host_rx, link_tx)``."""
+        timer_cores = self.begin(n_ticks, ticks_per_column)
+        self.env.run(until=self.run_end_ps)
+        return self._finish(timer_cores)
+
+    def begin(self, n_ticks: int, ticks_per_column: int, env: simpy.Environment | None = None):
+        """Set the run up in ``env`` (a new one if None; a machine of chips shares one) and
+        return the timer cores ``_finish`` needs; the caller runs ``env`` to ``run_end_ps``."""
         P = self.period_ps
         self.n_ticks = n_ticks
         self.run_end_ps = n_ticks * P
-        self.env = env = simpy.Environment()
+        self.env = env = simpy.Environment() if env is None else env
         self.ledger = Ledger(self.pe_ids, len(self.pl_table), n_ticks, P,
                              int(self.spec.links.chip_links.value), int(ticks_per_column))
         self.residency = Residency(len(self.cores), len(self.pl_table))
@@ -324,8 +339,7 @@ class EventLoop:
             if c.lazy:
                 ev = env.timeout(self.run_end_ps - 1)
                 ev.callbacks.append(lambda _e, c=c: c.service())
-        env.run(until=self.run_end_ps)
-        return self._finish(timer_cores)
+        return timer_cores
 
     def _schedule_injections(self) -> None:
         """One event per injection time; unroutable injected keys fail now, naming the key and

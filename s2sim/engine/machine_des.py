@@ -1,0 +1,221 @@
+"""The DES of a network compiled onto several chips (``s2sim.compiler.machine_map``).
+
+    from s2sim.engine.machine_des import run_machine_des
+    res = run_machine_des(mm, tokens)      # MachineRunResult: per chip, per link, mismatches
+
+Every used chip is a ``s2sim.hw.Chip`` with its slices' programs (the kinds' own, built from the
+machine's one ``Mapping`` over global PE ids) and its own routing table (local PEs and links);
+``s2sim.hw.machine.MachineSim`` joins them by their links in one SimPy run. The host's packets
+enter at the Ethernet chip (where the input source and the readout are placed) and the readout's
+messages leave there. Functional equivalence is checked as on one chip: every layer's events
+against the numpy reference. Alongside, the link traffic is counted analytically from the
+reference's events on the same multicast trees (``analytic_link_traffic``): with no drops the
+DES's link packets must equal it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from firmware_py.kinds import cost_model_for, kind_of
+from firmware_py.kinds.base import BuildContext
+from firmware_py.pipeline import run_ticks
+from s2sim.compiler.machine_map import split_global_pe
+from s2sim.engine.common import PreparedRun, activity_metrics, slice_events
+
+__all__ = ["MachineRunResult", "run_machine_des", "analytic_link_traffic", "prepared_run"]
+
+
+@dataclass
+class MachineRunResult:
+    n_steps: int
+    tick_s: float
+    chips: list[dict]  # per used chip: chip, pes, energy_j, busy_fraction, packets, components
+    links: list[dict]  # per used directed link: packets, dropped, bits, utilisation, energy_j
+    components_j: dict[str, float]
+    energy_j: float
+    latency_ps: np.ndarray  # (T,) host-side latency per token (-1: missing)
+    event_mismatches: int
+    per_layer_event_mismatches: list[int]
+    analytic_links: dict  # link packets, bits, hops counted from the reference's events
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def link_packets(self) -> int:
+        return int(sum(r["packets"] for r in self.links))
+
+    @property
+    def link_dropped(self) -> int:
+        return int(sum(r["dropped"] for r in self.links))
+
+    def energy_per_token_j(self) -> float:
+        return self.energy_j / max(self.n_steps, 1)
+
+    def mean_latency_s(self) -> float:
+        ok = self.latency_ps[self.latency_ps >= 0]
+        return float(ok.mean()) / 1e12 if ok.size else float("nan")
+
+    def report(self) -> str:
+        out = [f"machine run: {self.n_steps} tokens on {len(self.chips)} chip(s); "
+               f"{self.energy_j * 1e3:.3f} mJ ({self.energy_per_token_j() * 1e6:.1f} uJ per "
+               f"token), mean latency {self.mean_latency_s() * 1e3:.3f} ms per token",
+               f"event mismatches vs the reference: {self.event_mismatches} "
+               f"(per layer {self.per_layer_event_mismatches}); missing host outputs "
+               f"{self.meta.get('missing_host_outputs', 0)}", "",
+               "chip   PEs   energy_mJ  uJ/token  busy_fraction  NoC_packets  link_packets_out"]
+        for c in self.chips:
+            out.append(f"{c['chip']:>4}  {c['pes']:>4}  {c['energy_j'] * 1e3:>10.4f}  "
+                       f"{c['energy_j'] * 1e6 / max(self.n_steps, 1):>8.2f}  "
+                       f"{c['busy_fraction']:>13.4f}  {c['noc_packets']:>11}  "
+                       f"{c['link_packets_out']:>16}")
+        a = self.analytic_links
+        out += ["", f"links: {self.link_packets} packets ({self.link_packets * 96 / 8e6:.3f} MB), "
+                f"{self.link_dropped} dropped; analytic count on the same routes: "
+                f"{a['packets']} packets, {a['bits']} bits, {a['hops']} chip hops",
+                "chip link -> chip   packets  dropped  utilisation  energy_uJ"]
+        for r in self.links:
+            out.append(f"{r['chip']:>4} {r['link']:>4} -> {r['to']:>4}  {r['packets']:>8}  "
+                       f"{r['dropped']:>7}  {100 * r['utilisation']:>10.3f} %  "
+                       f"{r['energy_j'] * 1e6:>9.3f}")
+        out += ["", "energy by component (all chips):"]
+        for k, v in self.components_j.items():
+            out.append(f"  {k:<12} {v * 1e3:>12.6f} mJ  {v / (self.energy_j or 1):>6.1%}")
+        return "\n".join(out)
+
+    def to_json(self) -> dict:
+        return {"n_steps": self.n_steps, "tick_s": self.tick_s, "chips": self.chips,
+                "links": self.links, "components_j": self.components_j,
+                "energy_j": self.energy_j, "energy_per_token_j": self.energy_per_token_j(),
+                "mean_latency_s": self.mean_latency_s(),
+                "latency_ps": self.latency_ps.tolist(),
+                "event_mismatches": self.event_mismatches,
+                "per_layer_event_mismatches": self.per_layer_event_mismatches,
+                "link_packets": self.link_packets, "link_dropped": self.link_dropped,
+                "analytic_links": self.analytic_links, "meta": self.meta}
+
+
+def prepared_run(mm, tokens) -> PreparedRun:
+    net = mm.network
+    return PreparedRun(mapping=mm.mapping, network=net, spec=mm.spec,
+                       tokens=np.asarray(tokens, np.int64), embedding=net.input.embedding)
+
+
+def analytic_link_traffic(mm, run: PreparedRun, ys=None) -> dict:
+    """Link packets, bits and chip hops of the run, counted from the reference's events (each
+    sending slice's events cross every edge of its key's multicast tree once)."""
+    ys = run.oracle().ys if ys is None else ys
+    _, in_events, *_ = activity_metrics(run, ys)
+    sent = {sid: int(ev.sum()) for sid, ev in slice_events(mm.mapping, ys).items()}
+    sent["input"] = int(in_events.sum())
+    per_link = defaultdict(int)
+    sender = {s.key_base: s.id for s in mm.slices if s.key_base is not None}
+    for r in mm.uncompressed:
+        sid = sender.get(r.key)
+        for e in mm.trees.get(r.key, ()) if sid is not None else ():
+            per_link[e] += sent.get(sid, 0)
+    pk = int(sum(per_link.values()))
+    return {"packets": pk, "bits": pk * mm.machine.packet_bits, "hops": pk,
+            "per_link": {f"{c}:{d}": v for (c, d), v in sorted(per_link.items())}}
+
+
+def _programs(mm, run: PreparedRun):
+    from firmware_py.composite import CompositeProgram
+
+    m = mm.mapping
+    ctx = BuildContext(mapping=m, network=run.network, spec=run.spec,
+                       cost=cost_model_for(m, run.spec), n_steps=run.n_steps)
+    progs = {s.id: kind_of(s).program(ctx, s) for s in m.slices}
+    per_pe = {}
+    for pe, sids in m.pe_slices().items():
+        per_pe[pe] = progs[sids[0]] if len(sids) == 1 else CompositeProgram(
+            [(sid, progs[sid]) for sid in sids], ctx.cost)
+    return per_pe, progs
+
+
+def host_offset_ps(mm) -> int:
+    """When in tick interval t the host sends step t's packets: after the input source's tick
+    handler (which scans the frame and does not take packets meanwhile), so that a wide input's
+    packets (width x2: 375 per step) do not fill its 256-packet queue while it scans. The host
+    protocol allows any time within the interval (``firmware_py.kinds.input_source``)."""
+    inp = next(s for s in mm.slices if s.kind == "input")
+    irq = int(mm.spec.cpu.cycles.irq_entry.value) + int(mm.spec.cpu.cycles.irq_exit.value)
+    f = float(mm.spec.pl(mm.pl).frequency_hz.value)
+    return int(np.ceil((int(inp.tick_cycles_max) + irq) / f * 1e12))
+
+
+def _inject_inputs(chip, run: PreparedRun, P: int, offset_ps: int) -> int:
+    """Each step's host packets at t·tick + ``offset_ps``; returns how many were injected."""
+    from firmware_py.kinds.input_source import host_packet_groups, host_packets
+
+    n_pk = 0
+    for t, groups in enumerate(host_packet_groups(run.xs)):
+        keys, payloads = host_packets(t, groups)
+        if keys.size:
+            chip.inject(t * P + offset_ps, keys, payloads)
+            n_pk += keys.size
+    return n_pk
+
+
+def run_machine_des(mm, tokens) -> MachineRunResult:
+    from s2sim.engine.des import _host_outputs, _layer_outputs
+    from s2sim.hw.chip import Chip
+    from s2sim.hw.energy import price
+    from s2sim.hw.machine import MachineSim
+
+    run = prepared_run(mm, tokens)
+    spec, m = run.spec, mm.mapping
+    T, L = run.n_steps, m.n_layers
+    chips = {p.chip: Chip(spec) for p in mm.parts}
+    per_pe, progs = _programs(mm, run)
+    for g, prog in per_pe.items():
+        c, pe = split_global_pe(g)
+        chips[c].load(pe, prog, pl=m.pl)
+    for p in mm.parts:
+        for key, mask, pes, links, _src in p.routes:
+            chips[p.chip].router.add(key, mask, pes=set(pes), links=set(links))
+    eth = mm.chip_of_slice["input"]
+    P = int(chips[eth].tick_period_ps)
+    n_host = _inject_inputs(chips[eth], run, P, host_offset_ps(mm))
+    sim = MachineSim(mm.machine, chips)
+    n_ticks = run_ticks(T, L, False)
+    runs = sim.run(n_ticks)
+    ys, late, unsent = _layer_outputs(run, progs)
+    _, _, latency, _, _ = _host_outputs(run, runs[eth].host_rx, P)
+    ref = run.oracle().ys
+    per_layer = [int(((a != 0) != (b != 0)).sum()) for a, b in zip(ys, ref, strict=True)]
+    duration = max(int(r.counts.duration_ps) for r in runs.values())
+    links = sim.link_summary(duration)
+    link_e = defaultdict(float)
+    for r in links:
+        link_e[r["chip"]] += r["energy_j"]
+    chip_rows, comps = [], defaultdict(float)
+    for p in mm.parts:
+        counts = runs[p.chip].counts
+        e = price(counts, spec)
+        cj = dict(e.components_j)
+        cj["chip_links"] = link_e[p.chip]  # each link at its own energy per bit (machine)
+        for k, v in cj.items():
+            comps[k] += v
+        rows = [counts.pe_ids.index(pe) for pe in sorted(p.placement.values())]
+        active = float(counts.pe["active_ps"][rows].sum())
+        chip_rows.append({
+            "chip": p.chip, "pes": p.pes, "energy_j": float(sum(cj.values())),
+            "busy_fraction": active / (len(rows) * max(int(counts.duration_ps), 1)),
+            "noc_packets": int(counts.total("packets")),
+            "link_packets_out": int(sum(r["packets"] for r in links if r["chip"] == p.chip)),
+            "table_entries": p.table_entries, "components_j": cj})
+    return MachineRunResult(
+        n_steps=T, tick_s=mm.tick_s, chips=chip_rows, links=links, components_j=dict(comps),
+        energy_j=float(sum(comps.values())), latency_ps=latency,
+        event_mismatches=int(sum(per_layer)), per_layer_event_mismatches=per_layer,
+        analytic_links=analytic_link_traffic(mm, run),
+        meta={"late_packets": late, "host_packets": n_host,
+              "host_offset_ps": host_offset_ps(mm), "unsent_events": unsent, "n_ticks": n_ticks,
+              "missing_host_outputs": int((latency < 0).sum()),
+              "undelivered": int(sum(int(r.counts.undelivered) for r in runs.values())),
+              "queue_full": int(sum(int(r.counts.pe["queue_full"].sum()) for r in runs.values())),
+              "tick_overruns": int(sum(int(r.counts.pe["tick_overruns"].sum())
+                                       for r in runs.values()))})
