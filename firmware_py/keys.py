@@ -4,11 +4,13 @@
                  with the decoder on the chip: 0xFD = host -> decoder block (a token), 0xFC =
                  decoder block -> input PE (the token's embedding values), 0xFB = decoder block
                  -> readout (the block's best logit)
-    bits 23..16  slice index within the source layer (up to 256 slices per layer)
-    bit  15      step parity (the tick the packet was sent in, mod 2)
-    bits 14..0   unit index local to the slice (up to 32,768 units per slice)
+    bits 23..14  slice index within the source layer (up to 1,024 slices per layer: the paper
+                 shape at 4x width has 553 in its first layer)
+    bit  13      step parity (the tick the packet was sent in, mod 2)
+    bits 12..0   unit index local to the slice (up to 8,192 units or decoder rows per slice;
+                 SRAM bounds both far below: a decoder row needs >= 12 bytes, a unit more)
 
-Routing entries match source id + slice (mask 0xFFFF0000) or aligned blocks of slices after
+Routing entries match source id + slice (mask 0xFFFFC000) or aligned blocks of slices after
 compression; parity and unit are "don't care" for the router, so one entry per source slice
 covers all of its units and both parities. The receiver uses the parity bit to put a packet into
 the accumulator of the step it belongs to, and to detect late packets (sent in a step it has
@@ -20,18 +22,18 @@ from __future__ import annotations
 import numpy as np
 
 SRC_SHIFT = 24
-SLICE_SHIFT = 16
-PARITY_BIT = 15
-UNIT_MASK = 0x7FFF
-SLICE_MASK = 0xFF
+SLICE_SHIFT = 14
+PARITY_BIT = 13
+UNIT_MASK = 0x1FFF
+SLICE_MASK = 0x3FF
 HOST_SRC = 0xFE
 TOKEN_SRC = 0xFD
 EMBED_SRC = 0xFC
 DECODER_SRC = 0xFB
 INPUT_SRC = 0
-MAX_SLICES = 256
+MAX_SLICES = SLICE_MASK + 1
 MAX_UNITS_PER_SLICE = UNIT_MASK + 1
-SLICE_ENTRY_MASK = 0xFFFF0000
+SLICE_ENTRY_MASK = 0xFF000000 | (SLICE_MASK << SLICE_SHIFT)
 
 
 def egru_src(layer: int) -> int:

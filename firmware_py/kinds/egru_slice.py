@@ -34,7 +34,15 @@ import numba
 import numpy as np
 
 from firmware_py.cost import CostModel
-from firmware_py.keys import INPUT_SRC, PARITY_BIT, SLICE_SHIFT, SRC_SHIFT, UNIT_MASK, egru_src
+from firmware_py.keys import (
+    INPUT_SRC,
+    PARITY_BIT,
+    SLICE_MASK,
+    SLICE_SHIFT,
+    SRC_SHIFT,
+    UNIT_MASK,
+    egru_src,
+)
 from firmware_py.keys import make_keys as encode
 from firmware_py.kinds.base import CONFIG_BYTES, AnalyticContext, BuildContext, CoreKind, aligned
 from firmware_py.schedule import delay_until
@@ -89,12 +97,13 @@ def slice_regions(n_in: int, hidden: int, n_units: int, nnz_w: int, nnz_r: int,
 
 
 def fixed_costs(cm: CostModel, n_in: int, hidden: int, in_activity: float, activity: float,
-                align: int, rp_w: int, rp_r: int) -> tuple[int, int]:
+                align: int, rp_w: int, rp_r: int, n_src_in: int = RESERVED_SRC_SLICES,
+                n_src_rec: int = RESERVED_SRC_SLICES) -> tuple[int, int]:
     """(bytes, cycles per step) of a slice that do not depend on its units: row pointers of every
-    input, the reserved offset table, constants, alignment; the tick and the expected events'
-    fixed handler cost."""
+    input, the offset table (reserved for ``n_src_in`` + ``n_src_rec`` source slices),
+    constants, alignment; the tick and the expected events' fixed handler cost."""
     fixed_bytes = ((n_in + 1) * rp_w + (hidden + 1) * rp_r
-                   + (2 * RESERVED_SRC_SLICES + 2) * 2 + CONFIG_BYTES + N_REGIONS * (align - 1))
+                   + (n_src_in + n_src_rec + 2) * 2 + CONFIG_BYTES + N_REGIONS * (align - 1))
     ev = cm.c("slice_event") + cm.irq_cycles
     fixed_cycles = (cm.c("slice_tick") + int(np.ceil(in_activity * n_in)) * ev
                     + int(np.ceil(activity * hidden)) * ev)
@@ -134,7 +143,7 @@ def _events(acc, keys, xs, tick_parity, r_src, w_off, r_off, rp_w, cols_w, vals_
     for i in range(keys.shape[0]):
         k = np.int64(keys[i])
         src = (k >> SRC_SHIFT) & 0xFF
-        sl = (k >> SLICE_SHIFT) & 0xFF
+        sl = (k >> SLICE_SHIFT) & SLICE_MASK
         p = (k >> PARITY_BIT) & 1
         local = k & UNIT_MASK
         if p != tick_parity:
@@ -167,7 +176,7 @@ def _event_cycles(keys, tick_parity, r_src, w_off, r_off, rp_w, rp_r, event_cycl
     for i in range(keys.shape[0]):
         k = np.int64(keys[i])
         src = (k >> SRC_SHIFT) & 0xFF
-        sl = (k >> SLICE_SHIFT) & 0xFF
+        sl = (k >> SLICE_SHIFT) & SLICE_MASK
         local = k & UNIT_MASK
         if (k >> PARITY_BIT) & 1 != tick_parity:
             cycles_out[i] = late_cycles

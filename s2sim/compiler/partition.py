@@ -59,6 +59,11 @@ class LayerView:
     budget: Budget
     cost: CostModel
     n_slices: int | None = None  # slices asked for (a deployment of a given PE count), or None
+    # source slices the offset table is sized for: the layer below's (input) and this layer's
+    # own (recurrent) slice counts, at least the reserve (raised by partition_network when a
+    # wide layer has more)
+    src_in_slices: int = egru.RESERVED_SRC_SLICES
+    src_rec_slices: int = egru.RESERVED_SRC_SLICES
 
     @property
     def in_activity(self) -> float:
@@ -67,7 +72,8 @@ class LayerView:
     # -- per-unit linear costs (vectorised) ---------------------------------------------------
     def _fixed(self, rp_w: int, rp_r: int) -> tuple[int, int]:
         return egru.fixed_costs(self.cost, self.n_in, self.hidden, self.in_activity,
-                                self.budget.activity, self.budget.align, rp_w, rp_r)
+                                self.budget.activity, self.budget.align, rp_w, rp_r,
+                                self.src_in_slices, self.src_rec_slices)
 
     def unit_costs(self) -> tuple[np.ndarray, np.ndarray]:
         """(bytes, cycles) each unit adds to a slice (float cycles: expectations)."""
@@ -80,9 +86,11 @@ class LayerView:
                                // (egru.VALUE_BYTES + self.cost.index_bytes))
         return rp, rp
 
-    def footprint(self, units: np.ndarray, n_src_in: int = egru.RESERVED_SRC_SLICES,
-                  n_src_rec: int = egru.RESERVED_SRC_SLICES) -> tuple[int, dict[str, int], int]:
+    def footprint(self, units: np.ndarray, n_src_in: int | None = None,
+                  n_src_rec: int | None = None) -> tuple[int, dict[str, int], int]:
         """(bytes, regions, estimated cycles per step) of a slice holding ``units``."""
+        n_src_in = self.src_in_slices if n_src_in is None else n_src_in
+        n_src_rec = self.src_rec_slices if n_src_rec is None else n_src_rec
         units = np.asarray(units, np.int64)
         st = self.stats
         nnz_w = int(st.nnz_w_per_unit[units].sum())
@@ -240,10 +248,18 @@ def partition_network(network: Network, budget: Budget, cost: CostModel, partiti
             view.n_slices = n
     parts = []
     for i, view in enumerate(views):
-        greedy = view.greedy_cuts()
-        if not greedy:
-            _raise_unit_too_large(view, f"L{i}")
-        slices = [np.asarray(s, np.int64) for s in pfn(view)]
+        if i:
+            view.src_in_slices = max(view.src_in_slices, len(parts[-1]))
+        while True:
+            greedy = view.greedy_cuts()
+            if not greedy:
+                _raise_unit_too_large(view, f"L{i}")
+            slices = [np.asarray(s, np.int64) for s in pfn(view)]
+            if len(slices) <= view.src_rec_slices:
+                break
+            # more slices than the offset table was sized for: size it for them and cut again
+            # (more table, smaller slices: the count only grows, so this ends)
+            view.src_rec_slices = len(slices)
         check_partition(view, slices, f"L{i}")
         _check_slices_fit(view, slices, f"L{i}", len(greedy), pl, cycles_per_tick)
         parts.append(slices)

@@ -1,12 +1,12 @@
 """Routing: keys per source slice, multicast entries (key/mask -> PEs), compression, the hard
 check against the router's table size.
 
-Before compression there is one entry per sending slice (its key block, mask 0xFFFF0000) plus one
-for the host -> input-source channel. Compression, per source id: slices with the same destination
-set are covered by the fewest aligned power-of-two blocks of slice indices, where indices no slice
-of that source uses count as "don't care" (no packet carries them, so covering them cannot
-misroute anything); blocks never cover an index whose slice has a different destination set.
-First match wins in the router, and compressed entries never overlap on a used key, so order
+Before compression there is one entry per sending slice (its key block, mask ``SLICE_ENTRY_MASK``)
+plus one for the host -> input-source channel. Compression, per source id: slices with the same
+destination set are covered by the fewest aligned power-of-two blocks of slice indices, where
+indices no slice of that source uses count as "don't care" (no packet carries them, so covering
+them cannot misroute anything); blocks never cover an index whose slice has a different destination
+set. First match wins in the router, and compressed entries never overlap on a used key, so order
 does not matter.
 """
 
@@ -61,7 +61,7 @@ def compress_routes(routes: list[Route]) -> list[Route]:
             groups[pes].add(idx)
         for pes in sorted(groups, key=lambda g: min(groups[g])):
             remaining = set(groups[pes])
-            for k in range(8, -1, -1):
+            for k in range(K.SLICE_MASK.bit_length(), -1, -1):
                 size = 1 << k
                 for base in range(0, K.MAX_SLICES, size):
                     if not remaining:
@@ -73,7 +73,7 @@ def compress_routes(routes: list[Route]) -> list[Route]:
                         continue
                     covered = [i for i in block if i in remaining]
                     remaining.difference_update(covered)
-                    mask = 0xFF000000 | (((0xFF << k) & 0xFF) << K.SLICE_SHIFT)
+                    mask = 0xFF000000 | (((K.SLICE_MASK << k) & K.SLICE_MASK) << K.SLICE_SHIFT)
                     out.append(Route(K.key_base(src, base), mask, pes,
                                      [names[i] for i in sorted(covered)]))
     return sorted(out, key=lambda r: (r.key, r.mask))

@@ -69,3 +69,12 @@ def test_a_model_too_large_for_the_machine_names_the_chips_it_needs():
     net = Network.paper_shape(width_scale=2)
     with pytest.raises(CompileError, match=r"needs 3 chips .* machine board:2 has 2 chip"):
         compile_machine(net, "board:2")
+
+
+@pytest.mark.slow
+def test_the_paper_shape_at_four_times_the_width_compiles_across_chips():
+    """553 slices in the first layer (key layout: up to 1,024) and offset tables sized for them."""
+    from s2sim.compiler.ir import Network
+
+    mm = compile_machine(Network.paper_shape(width_scale=4), "board48")
+    assert len(mm.parts) == 12 and all(p.table_entries <= 16_384 for p in mm.parts)
