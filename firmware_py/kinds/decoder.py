@@ -45,6 +45,7 @@ from firmware_py.cost import CostModel
 from firmware_py.keys import (
     DECODER_SRC,
     EMBED_SRC,
+    MAX_UNITS_PER_SLICE,
     PARITY_BIT,
     SLICE_MASK,
     SLICE_SHIFT,
@@ -66,7 +67,8 @@ __all__ = ["DecoderKind", "DecoderProgram", "BlockTable", "block_regions", "row_
 
 _F32 = np.float32
 ROW_INDEX_BYTES = 2  # local row of a nonzero: uint16
-MAX_ROWS_PER_BLOCK = 1 << 16
+# a token packet carries its row within the block in the key's unit field
+MAX_ROWS_PER_BLOCK = MAX_UNITS_PER_SLICE
 ROW_STATE_BYTES = 4 + 2 * 4  # bias + two parity logits, float32
 # Bisection probes per column assumed when sizing a block before its rows are known (a column of
 # up to 255 nonzeros in the block); the programs count the real ones.
