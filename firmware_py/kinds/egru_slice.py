@@ -58,6 +58,16 @@ UNIT_STATE_BYTES = (6 + 1 + 1 + 12) * 4
 # (uint16 by default: 3 x units of a slice < 65,536; uint32 with index_bits=32).
 VALUE_BYTES = 4
 INDEX_BITS = (16, 32)
+# --precision int8 (``firmware_py.kinds.egru_int8``): int8 weight values; per unit 6 Q12 int32
+# biases, 6 int32 requantising multipliers, Q14 int16 θ and c, 2 x 6 int32 accumulators; the
+# 1,024-entry int16 sigmoid table once per slice (two more regions: multipliers, table).
+INT8_VALUE_BYTES = 1
+INT8_UNIT_STATE_BYTES = (6 + 6 + 2 * 6) * 4 + 2 * 2
+INT8_EXTRA_REGIONS = 2
+
+
+def value_bytes(precision: str) -> int:
+    return INT8_VALUE_BYTES if precision == "int8" else VALUE_BYTES
 
 
 # -- SRAM and cycle estimate --------------------------------------------------------------------
@@ -69,8 +79,13 @@ def rowptr_bytes(nnz: int) -> int:
 
 def slice_regions(n_in: int, hidden: int, n_units: int, nnz_w: int, nnz_r: int,
                   n_src_in: int, n_src_rec: int, align: int,
-                  index_bytes: int = 2) -> dict[str, int]:
+                  index_bytes: int = 2, precision: str = "fp32") -> dict[str, int]:
     """SRAM regions (name -> bytes, aligned) of an EGRU slice program."""
+    if precision == "int8":
+        from firmware_py.kinds.egru_int8 import int8_slice_regions
+
+        return aligned(int8_slice_regions(n_in, hidden, n_units, nnz_w, nnz_r, n_src_in,
+                                          n_src_rec, index_bytes), align)
     raw = {
         "w_rowptr": (n_in + 1) * rowptr_bytes(nnz_w),
         "w_cols": nnz_w * index_bytes,  # local gate column
@@ -95,6 +110,10 @@ def fixed_costs(cm: CostModel, n_in: int, hidden: int, in_activity: float, activ
     fixed handler cost."""
     fixed_bytes = ((n_in + 1) * rp_w + (hidden + 1) * rp_r
                    + (2 * RESERVED_SRC_SLICES + 2) * 2 + CONFIG_BYTES + N_REGIONS * (align - 1))
+    if cm.precision == "int8":
+        from firmware_py.kinds.egru_int8 import LUT_BYTES
+
+        fixed_bytes += LUT_BYTES + INT8_EXTRA_REGIONS * (align - 1)
     ev = cm.c("slice_event") + cm.irq_cycles
     fixed_cycles = (cm.c("slice_tick") + int(np.ceil(in_activity * n_in)) * ev
                     + int(np.ceil(activity * hidden)) * ev)
@@ -105,12 +124,18 @@ def unit_costs(cm: CostModel, nnz_w_per_unit: np.ndarray, nnz_r_per_unit: np.nda
                in_activity: float, activity: float) -> tuple[np.ndarray, np.ndarray]:
     """(bytes, expected cycles per step) each unit adds to a slice (the cost model's index
     width)."""
-    per_nnz = VALUE_BYTES + cm.index_bytes
-    unit_bytes = per_nnz * (nnz_w_per_unit + nnz_r_per_unit) + UNIT_STATE_BYTES
+    per_nnz = value_bytes(cm.precision) + cm.index_bytes
+    state = INT8_UNIT_STATE_BYTES if cm.precision == "int8" else UNIT_STATE_BYTES
+    unit_bytes = per_nnz * (nnz_w_per_unit + nnz_r_per_unit) + state
     unit_cycles = (cm.c("slice_unit") + activity * cm.c("slice_fire")
                    + cm.c("slice_nnz") * (in_activity * nnz_w_per_unit
                                           + activity * nnz_r_per_unit))
     return unit_bytes.astype(np.int64), unit_cycles
+
+
+def exp_calls_per_unit(cm: CostModel) -> int:
+    """Float exps per unit and tick: 3 (z, r, g) in float32, none in int8 (a table)."""
+    return 0 if cm.precision == "int8" else 3
 
 
 def gate_cols(units: np.ndarray, hidden: int) -> np.ndarray:
@@ -374,7 +399,7 @@ class EGRUSliceProgram(Program):
         pe.charge(cyc)
         unit_w, fire_w = cm.work("slice_unit"), cm.work("slice_fire")
         tick_w = cm.work("slice_tick")
-        pe.count(exp_calls=3 * u,
+        pe.count(exp_calls=exp_calls_per_unit(cm) * u,
                  sram_read_bytes=tick_w.sram_read_bytes + u * unit_w.sram_read_bytes,
                  sram_written_bytes=(tick_w.sram_written_bytes + u * unit_w.sram_written_bytes
                                      + fired.size * fire_w.sram_written_bytes))
@@ -449,7 +474,12 @@ class EGRUSliceKind(CoreKind):
         from firmware_py.schedule import sender_slot
 
         if "egru_cores" not in ctx.cache:
-            ctx.cache["egru_cores"] = build_cores(ctx.mapping, ctx.network)
+            if ctx.cost.precision == "int8":
+                from firmware_py.kinds.egru_int8 import build_int8_cores
+
+                ctx.cache["egru_cores"] = build_int8_cores(ctx.mapping, ctx.network)
+            else:
+                ctx.cache["egru_cores"] = build_cores(ctx.mapping, ctx.network)
         return EGRUSliceProgram(s.id, ctx.cache["egru_cores"][s.id], ctx.cost, s.regions,
                                 s.key_base, s.first_tick, ctx.last_tick(s),
                                 schedule=sender_slot(ctx.mapping, s))
@@ -527,7 +557,7 @@ class EGRUSliceKind(CoreKind):
         burst = (sends > 0).astype(np.int64)  # one user event sends the step's events
         ctx.book(pe_id, ctx.steps + 2 + i,
                  active_cycles=t_c + sends * cm.c("slice_send") + burst * ctx.irq,
-                 handlers=1 + burst, packets_sent=sends, exp_calls=np.full(T, 3 * u),
+                 handlers=1 + burst, packets_sent=sends, exp_calls=np.full(T, exp_calls_per_unit(cm) * u),
                  sram_read_bytes=tw.sram_read_bytes + u * uw.sram_read_bytes
                  + sends * sw.sram_read_bytes,
                  sram_written_bytes=tw.sram_written_bytes + u * uw.sram_written_bytes

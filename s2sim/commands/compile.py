@@ -104,7 +104,9 @@ def run(args) -> int:
     from s2sim.engine.tick import describe
 
     out = output_file(args.out)
-    net = load_network(args.model)
+    from s2sim.compiler.precision import network_for_precision
+
+    net = network_for_precision(load_network(args.model), args.precision)
     mapping, choice = compile_from_args(net, args)
     mapping.save(out)
     print(describe(choice, mapping))

@@ -65,6 +65,10 @@ def add_deployment_arguments(p: argparse.ArgumentParser) -> None:
                         "estimated energy per step (the compiler picks the PE count)")
     p.add_argument("--index-bits", type=int, choices=[16, 32], default=16,
                    help="width of a stored weight's column index (SRAM per synapse: 6 or 8 B)")
+    p.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
+                   help="numerics of the EGRU slices: fp32 (default) or int8 (int8 weights, "
+                        "fixed-point state, models.egru.quant; an LM is quantised by PTQ, or "
+                        "an int8 checkpoint used as it is)")
 
 
 def add_compile_option_argument(p: argparse.ArgumentParser) -> None:
@@ -95,6 +99,8 @@ def deployment_kw(args) -> dict:
     from s2sim.spec import parse_set_args
 
     kw = {"pes": args.pes, "objective": args.objective, "index_bits": args.index_bits}
+    if getattr(args, "precision", "fp32") != "fp32":
+        kw["precision"] = args.precision
     if getattr(args, "spec", None):
         kw["spec_path"] = args.spec
     if getattr(args, "set", None):

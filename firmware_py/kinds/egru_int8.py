@@ -1,0 +1,180 @@
+"""The int8 EGRU slice (``--precision int8``): the EGRU slice program with int8 CSR weights and
+fixed-point accumulation on the Cortex-M4F, the numerics of ``models.egru.quant``.
+
+It is the EGRU core kind (``firmware_py.kinds.egru_slice``: same keys, same handlers, same send
+schedule, same analytic counts) with three things swapped, so that no compiler stage or engine
+branches on the precision:
+
+- **SRAM** (``int8_slice_regions``): int8 weight values (1 byte + the column index per nonzero
+  instead of 4 + index), per unit 6 int32 Q12 biases and 6 int32 requantising multipliers, Q14
+  int16 θ and state, 2 x 6 int32 accumulators, and the 2 KiB sigmoid table.
+- **Cycles**: the cost model's int8 mixes (``firmware_py.cost._int8_mixes``: integer MLA per
+  nonzero, SMULL requantisation and table lookups per unit, no float exp).
+- **Core** (``EGRUInt8Core``): per event ``acc += x_q * w_q`` in integers (x_q the Q14 event or
+  the int8 input code), at the tick ``models.egru.quant``'s ``requant`` and ``cell_update`` —
+  the very functions the integer reference runs, so the two agree bit for bit.
+
+On the wire an event's payload stays one float32 word holding the Q14 value exactly (the slice
+converts with VCVT #14 at each end), so the input source, the readout and the host are unchanged;
+the layer-0 input codes are int8 integers the host writes as float32 (exact).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from firmware_py.keys import PARITY_BIT, SLICE_SHIFT, SRC_SHIFT, UNIT_MASK, egru_src
+from firmware_py.keys import INPUT_SRC
+from firmware_py.kinds.base import CONFIG_BYTES
+from models.egru.quant import _LUT, LUT_SIZE, ONE, cell_update, requant
+
+__all__ = ["EGRUInt8Core", "build_int8_cores", "int8_slice_regions", "LUT_BYTES"]
+
+LUT_BYTES = LUT_SIZE * 2  # the int16 sigmoid table
+
+
+def int8_slice_regions(n_in: int, hidden: int, n_units: int, nnz_w: int, nnz_r: int,
+                       n_src_in: int, n_src_rec: int, index_bytes: int) -> dict[str, int]:
+    """Raw (unaligned) SRAM regions of an int8 EGRU slice."""
+    from firmware_py.kinds.egru_slice import rowptr_bytes
+
+    return {
+        "w_rowptr": (n_in + 1) * rowptr_bytes(nnz_w),
+        "w_cols": nnz_w * index_bytes,
+        "w_vals": nnz_w,  # int8
+        "r_rowptr": (hidden + 1) * rowptr_bytes(nnz_r),
+        "r_cols": nnz_r * index_bytes,
+        "r_vals": nnz_r,
+        "bias": 6 * n_units * 4,  # Q12 int32
+        "requant": 6 * n_units * 4,  # int32 multipliers (the two shifts live in the config)
+        "theta": n_units * 2,  # Q14 int16
+        "state": n_units * 2,
+        "acc": 2 * 6 * n_units * 4,  # int32
+        "sigmoid_lut": LUT_BYTES,
+        "src_offsets": (n_src_in + n_src_rec + 2) * 2,
+        "config": CONFIG_BYTES,
+    }
+
+
+@numba.njit(cache=True, nogil=True)
+def _events_int(acc, keys, xs, tick_parity, r_src, w_off, r_off, w_conv, rp_w, cols_w, vals_w,
+                rp_r, cols_r, vals_r, event_cycles, nnz_cycles, late_cycles,
+                cycles_out):  # pragma: no cover (compiled)
+    """As ``egru_slice._events`` in integers: x_q = payload * conv (exact), acc += x_q * w_q."""
+    n_ok = 0
+    n_late = 0
+    total = 0
+    r_base = acc.shape[1] // 2
+    for i in range(keys.shape[0]):
+        k = np.int64(keys[i])
+        src = (k >> SRC_SHIFT) & 0xFF
+        sl = (k >> SLICE_SHIFT) & 0xFF
+        p = (k >> PARITY_BIT) & 1
+        local = k & UNIT_MASK
+        if p != tick_parity:
+            n_late += 1
+            cycles_out[i] = late_cycles
+            continue
+        if src == r_src:
+            x = np.int64(np.rint(np.float64(xs[i]) * ONE))
+            row = r_off[min(sl, r_off.shape[0] - 1)] + local
+            a, b = rp_r[row], rp_r[row + 1]
+            for j in range(a, b):
+                acc[p, r_base + cols_r[j]] += x * vals_r[j]
+        else:
+            x = np.int64(np.rint(np.float64(xs[i]) * w_conv))
+            row = w_off[min(sl, w_off.shape[0] - 1)] + local
+            a, b = rp_w[row], rp_w[row + 1]
+            for j in range(a, b):
+                acc[p, cols_w[j]] += x * vals_w[j]
+        cycles_out[i] = event_cycles + nnz_cycles * (b - a)
+        total += b - a
+        n_ok += 1
+    return n_ok, n_late, total
+
+
+class EGRUInt8Core:
+    """One int8 slice: its units' int8 CSR rows, multipliers, Q12 biases, Q14 θ and state."""
+
+    def __init__(self, W_local, R_local, q, cols: np.ndarray, units: np.ndarray, w_src: int,
+                 r_src: int, w_off: np.ndarray, r_off: np.ndarray):
+        self.W, self.R = W_local, R_local
+        self.wv = W_local.vals.astype(np.int64)  # exact: the int8 codes held as float32
+        self.rv = R_local.vals.astype(np.int64)
+        self.u = int(units.size)
+        self.m_w, self.sh_w = q.m_w[cols].astype(np.int64), int(q.sh_w)
+        self.m_r, self.sh_r = q.m_r[cols].astype(np.int64), int(q.sh_r)
+        self.b_x, self.b_r = q.b_x[cols].astype(np.int64), q.b_r[cols].astype(np.int64)
+        self.theta = q.theta[units].astype(np.int64)
+        self.w_src, self.r_src = int(w_src), int(r_src)
+        self.w_conv = 1.0 if self.w_src == INPUT_SRC else float(ONE)
+        self.w_off = np.asarray(w_off, np.int64)
+        self.r_off = np.asarray(r_off, np.int64)
+        self.acc = np.zeros((2, 6 * self.u), np.int64)
+        self.c = np.zeros(self.u, np.int64)
+        self._y = np.zeros(self.u, np.int64)
+
+    def consumes(self) -> set[int]:
+        return {self.w_src, self.r_src}
+
+    def on_events(self, keys, xs, tick_parity: int, event_cycles: int, nnz_cycles: int,
+                  late_cycles: int):
+        cycles = np.empty(keys.shape[0], np.int64)
+        ok, late, nnz = _events_int(
+            self.acc, np.asarray(keys, np.uint32), np.asarray(xs, np.float32), int(tick_parity),
+            self.r_src, self.w_off, self.r_off, self.w_conv, self.W.rowptr,
+            self.W.cols.astype(np.int64), self.wv, self.R.rowptr, self.R.cols.astype(np.int64),
+            self.rv, int(event_cycles), int(nnz_cycles), int(late_cycles), cycles)
+        return cycles, ok, late, nnz
+
+    def update(self, parity: int):
+        """Close the step in accumulator ``parity``: (fired local idx, y as float32 Q14 values)."""
+        u = self.u
+        a = self.acc[parity]
+        wx = requant(np.ascontiguousarray(a[:3 * u]), self.m_w, self.sh_w, self.b_x)
+        rh = requant(np.ascontiguousarray(a[3 * u:]), self.m_r, self.sh_r, self.b_r)
+        cell_update(wx, rh, self.c, self.theta, _LUT, self._y)
+        a[:] = 0
+        fired = np.flatnonzero(self._y)
+        return fired, (self._y[fired] / ONE).astype(np.float32)
+
+
+def build_int8_cores(mapping, network) -> dict[str, EGRUInt8Core]:
+    """slice id -> EGRUInt8Core for every EGRU slice of an int8 network (``network.quant``)."""
+    from firmware_py.kinds.egru_slice import (
+        _slice_order,
+        _split_by_slice,
+        gate_cols,
+        source_row_order,
+    )
+
+    qs = getattr(network, "quant", None)
+    if qs is None:
+        from s2sim.errors import CompileError
+
+        raise CompileError(f"network {network.name!r} is float32: --precision int8 needs a "
+                           "quantised network (s2sim.compiler.precision.quantised_network)")
+    cores: dict[str, EGRUInt8Core] = {}
+    for i, q in enumerate(qs.layers):
+        H = q.hidden
+        w_order, w_off, w_src = source_row_order(mapping, i)
+        r_order, r_off = _slice_order(mapping, i)
+        slices = mapping.layer_slices(i)
+        slice_of_col = np.empty(3 * H, np.int64)
+        local_of_col = np.empty(3 * H, np.int64)
+        cols_of = []
+        for k, s in enumerate(slices):
+            cols = gate_cols(s.units, H)
+            slice_of_col[cols] = k
+            local_of_col[cols] = np.arange(cols.size)
+            cols_of.append(cols)
+        Ws = _split_by_slice(q.Wq.astype(np.float32), w_order, slice_of_col, local_of_col,
+                             len(slices))
+        Rs = _split_by_slice(q.Rq.astype(np.float32), r_order, slice_of_col, local_of_col,
+                             len(slices))
+        for k, s in enumerate(slices):
+            cores[s.id] = EGRUInt8Core(Ws[k], Rs[k], q, cols_of[k], np.asarray(s.units, np.int64),
+                                       w_src=w_src, r_src=egru_src(i), w_off=w_off[:-1],
+                                       r_off=r_off[:-1])
+    return cores
