@@ -24,8 +24,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from firmware_py.keys import PARITY_BIT, SLICE_SHIFT, SRC_SHIFT, UNIT_MASK, egru_src
-from firmware_py.keys import INPUT_SRC
+from firmware_py.keys import INPUT_SRC, PARITY_BIT, SLICE_SHIFT, SRC_SHIFT, UNIT_MASK, egru_src
 from firmware_py.kinds.base import CONFIG_BYTES
 from models.egru.quant import _LUT, LUT_SIZE, ONE, cell_update, requant
 
@@ -127,6 +126,19 @@ class EGRUInt8Core:
             self.W.cols.astype(np.int64), self.wv, self.R.rowptr, self.R.cols.astype(np.int64),
             self.rv, int(event_cycles), int(nnz_cycles), int(late_cycles), cycles)
         return cycles, ok, late, nnz
+
+    def event_cycles(self, keys, tick_parity: int, event_cycles: int, nnz_cycles: int,
+                     late_cycles: int) -> np.ndarray:
+        """The cycles (n,) ``on_events`` would return for a batch (nothing is applied): the
+        float slice's rule (``egru_slice._event_cycles``) on the same row pointers, as
+        ``_events_int`` charges the same per-event and per-nonzero cycles."""
+        from firmware_py.kinds.egru_slice import _event_cycles
+
+        cycles = np.empty(keys.shape[0], np.int64)
+        _event_cycles(np.asarray(keys, np.uint32), int(tick_parity), self.r_src, self.w_off,
+                      self.r_off, self.W.rowptr, self.R.rowptr, int(event_cycles),
+                      int(nnz_cycles), int(late_cycles), cycles)
+        return cycles
 
     def update(self, parity: int):
         """Close the step in accumulator ``parity``: (fired local idx, y as float32 Q14 values)."""

@@ -8,7 +8,8 @@ Pruned weights stay zero (the masks of the starting checkpoint are re-applied af
 The result is written as a quantised checkpoint (``models.egru.quant_lm``): float32 weights that
 are exactly the dequantised int8 values, the input scale in ``meta["quantisation"]``.
 
-    nice python -m models.egru.qat --model small --minutes 8 --out models/egru/checkpoints/egru_ptb_p95_int8.npz
+    nice python -m models.egru.qat --model small --minutes 8 \
+        --out models/egru/checkpoints/egru_ptb_p95_int8.npz
 """
 
 from __future__ import annotations

@@ -164,7 +164,7 @@ def _load(bench: Bench, args):
     from s2sim.baselines.lm_models import load_lm
 
     bench.say(f"loading model {args.model}")
-    ref, name, source, model = load_lm(args.model, seed=args.seed)
+    ref, name, source, model = load_lm(args.model, seed=args.seed, decoder=args.decoder)
     bench.parts.update(name=name, source=source, ref=ref)
     generated = bool(model.meta.get("generated")) or ref.kind == PAPER
     if generated:
@@ -233,7 +233,7 @@ def _compile(bench: Bench, args, model, tokens, corpus=None):
                               else "the whole embedding table (no data set given)"))
     else:
         calib = None
-    net = network_for_precision(net, args.precision, calib)
+    net = network_for_precision(net, args.precision, calib, decoder=args.decoder)
     mapping = compile_at_tick(bench, net, args.tick_s, np.asarray(tokens), args.tick_margin,
                               **_compile_kw(args))
     bench.parts["mapping"] = mapping

@@ -69,6 +69,10 @@ def add_deployment_arguments(p: argparse.ArgumentParser) -> None:
                    help="numerics of the EGRU slices: fp32 (default) or int8 (int8 weights, "
                         "fixed-point state, models.egru.quant; an LM is quantised by PTQ, or "
                         "an int8 checkpoint used as it is)")
+    p.add_argument("--decoder", choices=["host", "chip"], default="host",
+                   help="where an LM's tied embedding/decoder runs: the host (default) or the "
+                        "chip (its table as CSC row blocks on PEs, the argmax on the readout; "
+                        "the paper shape then has its embedding pruned to 95 %%)")
 
 
 def add_compile_option_argument(p: argparse.ArgumentParser) -> None:
@@ -98,7 +102,8 @@ def deployment_kw(args) -> dict:
     where the command has them)."""
     from s2sim.spec import parse_set_args
 
-    kw = {"pes": args.pes, "objective": args.objective, "index_bits": args.index_bits}
+    kw = {"pes": args.pes, "objective": args.objective, "index_bits": args.index_bits,
+          "decoder": args.decoder}
     if getattr(args, "precision", "fp32") != "fp32":
         kw["precision"] = args.precision
     if getattr(args, "spec", None):

@@ -87,7 +87,8 @@ def run(args) -> int:
     else:
         from s2sim.compiler.precision import network_for_precision
 
-        net = network_for_precision(load_network(args.target), args.precision)
+        net = network_for_precision(load_network(args.target, args.decoder), args.precision,
+                                    decoder=args.decoder)
         xs = _inputs(args, net)
         mapping, choice = compile_from_args(net, args, xs)
         tick = choice.to_dict()

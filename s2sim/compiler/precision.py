@@ -66,9 +66,9 @@ def quantised_network(net, calib_tokens=None):
     return out
 
 
-def network_for_precision(net, precision: str, calib_tokens=None):
+def network_for_precision(net, precision: str, calib_tokens=None, decoder: str = "host"):
     """``net`` for ``--precision``: itself for fp32 (refusing a quantised model), the int8
-    network for int8."""
+    network for int8 (whose tied decoder runs on the host: ``--decoder chip`` is refused)."""
     from models.egru.quant_lm import is_quantised
 
     if precision == "fp32":
@@ -78,6 +78,9 @@ def network_for_precision(net, precision: str, calib_tokens=None):
         return net
     if precision != "int8":
         raise CompileError(f"--precision {precision}: choose fp32 or int8")
+    if decoder != "host":
+        raise CompileError(f"--precision int8 --decoder {decoder}: the int8 deployment's tied "
+                           "decoder runs on the host only (use --decoder host)")
     return net if getattr(net, "quant", None) is not None else quantised_network(net,
                                                                                 calib_tokens)
 

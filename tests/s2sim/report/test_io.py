@@ -35,7 +35,8 @@ def test_every_numeric_field_name_carries_a_unit():
     import re
 
     unit = re.compile(r"_(s|j|w|bytes|cycles|hz|ps|v)(_|$)")
-    counts = ("pes_used", "qpes_used", "routing_entries", "n_steps", "step", "events", "packets",
+    counts = ("pes_used", "qpes_used", "decoder_pes_used", "decoder_token_mismatches",
+              "routing_entries", "n_steps", "step", "events", "packets",
               "hops", "effective_macs", "macs", "pe_id", "pe_index", "qx", "qy", "pe_in_qpe",
               "busy_fraction", "dense_macs_per_step", "dropped_packets", "tick_overruns",
               "event_mismatches", "value_mismatches", "performance_level", "seed", "version",
