@@ -8,8 +8,12 @@ Pruned weights stay zero (the masks of the starting checkpoint are re-applied af
 The result is written as a quantised checkpoint (``models.egru.quant_lm``): float32 weights that
 are exactly the dequantised int8 values, the input scale in ``meta["quantisation"]``.
 
-    nice python -m models.egru.qat --model small --minutes 8 \
-        --out models/egru/checkpoints/egru_ptb_p95_int8.npz
+    nice python -m models.egru.qat --model small --steps 1369 \
+        --out models/egru/checkpoints/egru_ptb_p95_int8.npz \
+        --results models/egru/checkpoints/egru_ptb_p95_int8.json
+
+(the shipped int8 checkpoint; ``--steps`` makes the run reproducible, ``--minutes`` alone
+stops on CPU time and is not).
 """
 
 from __future__ import annotations
@@ -113,6 +117,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="small")
     p.add_argument("--data", default=None)
     p.add_argument("--minutes", type=float, default=8.0, help="CPU minutes of fine-tuning")
+    p.add_argument("--steps", type=int, default=None,
+                   help="exactly N optimiser steps (reproducible; overrides --minutes)")
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--bptt", type=int, default=35)
@@ -139,7 +145,12 @@ def main(argv=None) -> int:
     src = torch.from_numpy(train[: n * a.batch].reshape(a.batch, n).T.copy())
     t0, state, step, i = time.process_time(), None, 0, 0
     model.train()
-    while time.process_time() - t0 < a.minutes * 60:
+    def more() -> bool:
+        if a.steps is not None:
+            return step < a.steps
+        return time.process_time() - t0 < a.minutes * 60
+
+    while more():
         if i + a.bptt + 1 > src.shape[0]:
             i, state = 0, None
         x, y = src[i:i + a.bptt], src[i + 1:i + 1 + a.bptt]
@@ -166,8 +177,8 @@ def main(argv=None) -> int:
     ev_qat = q1.evaluate(test)
     out_lm = q1.model
     meta = dict(lm.meta)
-    meta["quantisation"] = quant_meta(q1.x_scale, f"QAT {a.minutes:g} CPU min, {step} steps, "
-                                      f"lr {a.lr:g}, from {a.model}")
+    meta["quantisation"] = quant_meta(q1.x_scale, f"QAT {step} steps, batch {a.batch}, bptt "
+                                      f"{a.bptt}, lr {a.lr:g}, seed {a.seed}, from {a.model}")
     out_lm.meta = meta
     save_checkpoint(a.out, out_lm, meta=meta)
     res = {"fp32": _row(fp), "ptq": _row(ev_ptq), "qat": _row(ev_qat), "qat_steps": step,
