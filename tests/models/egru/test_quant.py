@@ -8,9 +8,9 @@ import pytest
 from models.egru.checkpoint import load_checkpoint, save_checkpoint
 from models.egru.errors import ModelError
 from models.egru.quant import (
+    _LUT,
     INT8_MAX,
     ONE,
-    _LUT,
     calibrate_input_scale,
     quantise_input,
     quantise_layer,
