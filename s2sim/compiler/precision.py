@@ -32,8 +32,9 @@ def check_precision(precision: str, network) -> None:
         raise CompileError(f"--precision {precision}: choose fp32 or int8")
     quantised = getattr(network, "quant", None) is not None
     if precision == "int8" and not quantised:
-        raise CompileError(f"--precision int8: network {network.name!r} is float32 (quantise it "
-                           "with s2sim.compiler.precision.quantised_network)")
+        raise CompileError(f"--precision int8: network {network.name!r} is float32 and not a "
+                           "quantised language model (int8 deploys an EGRU LM: PTQ or an int8 "
+                           "checkpoint)")
     if precision == "fp32" and quantised:
         raise CompileError(f"--precision fp32: network {network.name!r} is int8-quantised; "
                            "compile it with --precision int8")
