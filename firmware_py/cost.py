@@ -226,6 +226,13 @@ def _int8_mixes(index_bytes: int) -> dict[str, tuple[Ops, int, int]]:
 
 
 PRECISIONS = ("fp32", "int8")
+# One MLA matrix-vector product (``--mla``, the int8 first layer's dense input product): the M4F
+# writes the MLA's operand addresses, shapes, strides and the start bit (EST: ~8 peripheral
+# register stores at ~2 cycles each on the PE's bus, not published) and then waits for the
+# completion flag (EST: ~10 cycles to poll it and return); the product itself runs at the spec's
+# accelerators.mla_matvec_macs_per_cycle (CP: 16 MAC/cycle on matrix-vector). The CPU is counted
+# active while it waits (EST: the conservative reading; it could sleep until the MLA's event).
+MLA_SETUP_CYCLES = 30
 
 
 class CostModel:
@@ -254,6 +261,11 @@ class CostModel:
         if precision == "int8":
             self.mixes.update(_int8_mixes(index_bytes))
         self._work = {name: self._price(*mix) for name, mix in self.mixes.items()}
+        self.mla_matvec_rate = int(_value(spec.accelerators, "mla_matvec_macs_per_cycle"))
+
+    def mla_matvec_cycles(self, macs: int) -> int:
+        """Cycles of one MLA matrix-vector product of ``macs`` int8 MACs, setup included."""
+        return MLA_SETUP_CYCLES + -(-int(macs) // self.mla_matvec_rate)
 
     def _price(self, ops: Ops, rd: int, wr: int) -> Work:
         return Work(cycles=self.cycles(ops), sram_read_bytes=rd, sram_written_bytes=wr)

@@ -28,7 +28,8 @@ from firmware_py.keys import INPUT_SRC, PARITY_BIT, SLICE_SHIFT, SRC_SHIFT, UNIT
 from firmware_py.kinds.base import CONFIG_BYTES
 from models.egru.quant import _LUT, LUT_SIZE, ONE, cell_update, requant
 
-__all__ = ["EGRUInt8Core", "build_int8_cores", "int8_slice_regions", "LUT_BYTES"]
+__all__ = ["EGRUInt8Core", "build_int8_cores", "int8_slice_regions", "LUT_BYTES", "mla_regions",
+           "mla_fits_accumulators", "MLA_MODES", "MLA_ACC_LIMIT"]
 
 LUT_BYTES = LUT_SIZE * 2  # the int16 sigmoid table
 
@@ -56,10 +57,34 @@ def int8_slice_regions(n_in: int, hidden: int, n_units: int, nnz_w: int, nnz_r: 
     }
 
 
+# The MLA's accumulators are 24-bit (spec accelerators.mla_macs_per_cycle note, CP): a column
+# goes to the MLA only if its worst-case sum of int8 products stays inside them.
+MLA_ACC_LIMIT = (1 << 23) - 1
+MLA_MODES = ("auto", "on", "off")
+
+
+def mla_regions(n_in: int, hidden: int, n_units: int, nnz_r: int, n_src_in: int,
+                n_src_rec: int, index_bytes: int) -> dict[str, int]:
+    """Raw SRAM regions of a layer-0 int8 slice whose input product runs on the MLA: the W slice
+    dense (n_in x 3u int8, the MLA's operand), the step's int8 input vector double-buffered by
+    parity, in place of W's CSR."""
+    raw = int8_slice_regions(n_in, hidden, n_units, 0, nnz_r, n_src_in, n_src_rec, index_bytes)
+    for k in ("w_rowptr", "w_cols", "w_vals"):
+        del raw[k]
+    return {"w_dense": n_in * 3 * n_units, "x_buf": 2 * n_in} | raw
+
+
+def mla_fits_accumulators(Wq_cols: np.ndarray, x_max: int = 127) -> bool:
+    """Whether every column's worst-case sum over int8 inputs fits the MLA's 24-bit
+    accumulators."""
+    worst = np.abs(Wq_cols.astype(np.int64)).sum(axis=0) * x_max
+    return bool(worst.max(initial=0) <= MLA_ACC_LIMIT)
+
+
 @numba.njit(cache=True, nogil=True)
 def _events_int(acc, keys, xs, tick_parity, r_src, w_off, r_off, w_conv, rp_w, cols_w, vals_w,
                 rp_r, cols_r, vals_r, event_cycles, nnz_cycles, late_cycles,
-                cycles_out):  # pragma: no cover (compiled)
+                cycles_out, xbuf):  # pragma: no cover (compiled)
     """As ``egru_slice._events`` in integers: x_q = payload * conv (exact), acc += x_q * w_q."""
     n_ok = 0
     n_late = 0
@@ -84,6 +109,8 @@ def _events_int(acc, keys, xs, tick_parity, r_src, w_off, r_off, w_conv, rp_w, c
         else:
             x = np.int64(np.rint(np.float64(xs[i]) * w_conv))
             row = w_off[min(sl, w_off.shape[0] - 1)] + local
+            if xbuf.shape[1] > 0:  # MLA slice: store the input, the product runs at the tick
+                xbuf[p, row] = x
             a, b = rp_w[row], rp_w[row + 1]
             for j in range(a, b):
                 acc[p, cols_w[j]] += x * vals_w[j]
@@ -97,8 +124,16 @@ class EGRUInt8Core:
     """One int8 slice: its units' int8 CSR rows, multipliers, Q12 biases, Q14 θ and state."""
 
     def __init__(self, W_local, R_local, q, cols: np.ndarray, units: np.ndarray, w_src: int,
-                 r_src: int, w_off: np.ndarray, r_off: np.ndarray):
+                 r_src: int, w_off: np.ndarray, r_off: np.ndarray, W_dense=None,
+                 mla_cycles: int = 0):
+        """``W_dense`` (n_in, 3u) int8: the slice's input product runs on the MLA (then
+        ``W_local`` holds no nonzeros; ``mla_cycles`` per product)."""
         self.W, self.R = W_local, R_local
+        self.Wd = None if W_dense is None else np.asarray(W_dense, np.int64)
+        n_x = 0 if W_dense is None else self.Wd.shape[0]
+        self.xbuf = np.zeros((2, n_x), np.int64)
+        self.mla_macs = 0 if W_dense is None else int(self.Wd.size)
+        self.mla_cycles = int(mla_cycles) if W_dense is not None else 0
         self.wv = W_local.vals.astype(np.int64)  # exact: the int8 codes held as float32
         self.rv = R_local.vals.astype(np.int64)
         self.u = int(units.size)
@@ -124,7 +159,7 @@ class EGRUInt8Core:
             self.acc, np.asarray(keys, np.uint32), np.asarray(xs, np.float32), int(tick_parity),
             self.r_src, self.w_off, self.r_off, self.w_conv, self.W.rowptr,
             self.W.cols.astype(np.int64), self.wv, self.R.rowptr, self.R.cols.astype(np.int64),
-            self.rv, int(event_cycles), int(nnz_cycles), int(late_cycles), cycles)
+            self.rv, int(event_cycles), int(nnz_cycles), int(late_cycles), cycles, self.xbuf)
         return cycles, ok, late, nnz
 
     def event_cycles(self, keys, tick_parity: int, event_cycles: int, nnz_cycles: int,
@@ -144,6 +179,9 @@ class EGRUInt8Core:
         """Close the step in accumulator ``parity``: (fired local idx, y as float32 Q14 values)."""
         u = self.u
         a = self.acc[parity]
+        if self.Wd is not None:  # the MLA's product (exact integers: the CSR sum's value)
+            a[:3 * u] += self.xbuf[parity] @ self.Wd
+            self.xbuf[parity] = 0
         wx = requant(np.ascontiguousarray(a[:3 * u]), self.m_w, self.sh_w, self.b_x)
         rh = requant(np.ascontiguousarray(a[3 * u:]), self.m_r, self.sh_r, self.b_r)
         cell_update(wx, rh, self.c, self.theta, _LUT, self._y)
@@ -152,7 +190,7 @@ class EGRUInt8Core:
         return fired, (self._y[fired] / ONE).astype(np.float32)
 
 
-def build_int8_cores(mapping, network) -> dict[str, EGRUInt8Core]:
+def build_int8_cores(mapping, network, cost=None) -> dict[str, EGRUInt8Core]:
     """slice id -> EGRUInt8Core for every EGRU slice of an int8 network (``network.quant``)."""
     from firmware_py.kinds.egru_slice import (
         _slice_order,
@@ -186,7 +224,20 @@ def build_int8_cores(mapping, network) -> dict[str, EGRUInt8Core]:
         Rs = _split_by_slice(q.Rq.astype(np.float32), r_order, slice_of_col, local_of_col,
                              len(slices))
         for k, s in enumerate(slices):
-            cores[s.id] = EGRUInt8Core(Ws[k], Rs[k], q, cols_of[k], np.asarray(s.units, np.int64),
-                                       w_src=w_src, r_src=egru_src(i), w_off=w_off[:-1],
-                                       r_off=r_off[:-1])
+            W_dense, W_local, mla_c = None, Ws[k], 0
+            if "w_dense" in s.regions:  # the input product on the MLA (s2sim.compiler.mla)
+                W_dense = q.Wq[w_order][:, cols_of[k]]
+                W_local = _empty_csr(W_local)
+                mla_c = cost.mla_matvec_cycles(W_dense.size) if cost is not None else 0
+            cores[s.id] = EGRUInt8Core(W_local, Rs[k], q, cols_of[k],
+                                       np.asarray(s.units, np.int64), w_src=w_src,
+                                       r_src=egru_src(i), w_off=w_off[:-1], r_off=r_off[:-1],
+                                       W_dense=W_dense, mla_cycles=mla_c)
     return cores
+
+
+def _empty_csr(csr):
+    """A CSR of the same rows with no nonzeros (an MLA slice stores W densely instead)."""
+    from firmware_py.kinds.egru_slice import CSR
+
+    return CSR(rowptr=np.zeros_like(csr.rowptr), cols=csr.cols[:0], vals=csr.vals[:0])

@@ -133,6 +133,17 @@ def unit_costs(cm: CostModel, nnz_w_per_unit: np.ndarray, nnz_r_per_unit: np.nda
     return unit_bytes.astype(np.int64), unit_cycles
 
 
+def mla_macs(s) -> int:
+    """MLA MACs per step of a slice (its dense input product; 0 without the MLA)."""
+    return len(s.units) * 3 * s.n_in if "w_dense" in s.regions else 0
+
+
+def mla_tick_cycles(s, cm: CostModel) -> int:
+    """Tick cycles the MLA's input product adds to a slice (0 without the MLA)."""
+    macs = mla_macs(s)
+    return cm.mla_matvec_cycles(macs) if macs else 0
+
+
 def exp_calls_per_unit(cm: CostModel) -> int:
     """Float exps per unit and tick: 3 (z, r, g) in float32, none in int8 (a table)."""
     return 0 if cm.precision == "int8" else 3
@@ -421,9 +432,12 @@ class EGRUSliceProgram(Program):
             return
         fired, vals = self.core.update((tick - 1) & 1)
         u = self.core.u
-        cyc = cm.slice_tick_cycles(u, fired.size)
+        mla_c, mla_macs = getattr(self.core, "mla_cycles", 0), getattr(self.core, "mla_macs", 0)
+        cyc = cm.slice_tick_cycles(u, fired.size) + mla_c
         self.max_tick_cycles = max(self.max_tick_cycles, cyc)
         pe.charge(cyc)
+        if mla_macs:
+            pe.count(macs=mla_macs)
         unit_w, fire_w = cm.work("slice_unit"), cm.work("slice_fire")
         tick_w = cm.work("slice_tick")
         pe.count(exp_calls=exp_calls_per_unit(cm) * u,
@@ -507,13 +521,18 @@ class EGRUSliceKind(CoreKind):
     def schedule_costs(self, s, network, cm: CostModel, cache: dict) -> tuple[int, int]:
         w_rows, r_rows = self._row_nnz(s, network, cache)
         rows = np.concatenate([w_rows, r_rows])
+        if "w_dense" in s.regions:  # MLA slice: input events store, the product is at the tick
+            w_rows = np.zeros_like(w_rows)
+            rows = np.concatenate([w_rows, r_rows])
         mean = int(math.ceil(cm.c("slice_event") + cm.c("slice_nnz") * float(rows.mean())))
-        return mean, cm.slice_tick_cycles(len(s.units), len(s.units))
+        return mean, cm.slice_tick_cycles(len(s.units), len(s.units)) + mla_tick_cycles(s, cm)
 
     def mean_input_event_cycles(self, s, network, cm: CostModel, cache: dict) -> int:
         """Mean handler cycles of an event from the input source (W rows only): what the input
         source paces its sends by."""
         w_rows, _ = self._row_nnz(s, network, cache)
+        if "w_dense" in s.regions:
+            return int(cm.c("slice_event"))
         return int(math.ceil(cm.c("slice_event") + cm.c("slice_nnz") * float(w_rows.mean())))
 
     def program(self, ctx: BuildContext, s) -> EGRUSliceProgram:
@@ -523,7 +542,7 @@ class EGRUSliceKind(CoreKind):
             if ctx.cost.precision == "int8":
                 from firmware_py.kinds.egru_int8 import build_int8_cores
 
-                ctx.cache["egru_cores"] = build_int8_cores(ctx.mapping, ctx.network)
+                ctx.cache["egru_cores"] = build_int8_cores(ctx.mapping, ctx.network, ctx.cost)
             else:
                 ctx.cache["egru_cores"] = build_cores(ctx.mapping, ctx.network)
         return EGRUSliceProgram(s.id, ctx.cache["egru_cores"][s.id], ctx.cost, s.regions,
@@ -585,6 +604,10 @@ class EGRUSliceKind(CoreKind):
                 r_nnz = np.stack([slice_row_nnz(layer.R, layer.hidden, s.units) for s in sl], 1)
             else:  # from the CSR the oracle run has just checked against W and R
                 w_nnz, r_nnz = (_csr_slice_row_nnz(c, layer.hidden, onehot) for c in layer.csr)
+            mla = [k for k, x in enumerate(sl) if "w_dense" in x.regions]
+            if mla:  # the MLA slices store no W nonzeros: an input event costs no row loop
+                w_nnz = np.array(w_nnz, copy=True)
+                w_nnz[:, mla] = 0
 
             def exact(reach, nnz):  # (reach, nnz x reach) as float32 if sums stay exact in it
                 nnz = nnz * reach
@@ -624,6 +647,9 @@ class EGRUSliceKind(CoreKind):
         uw, fw, tw, sw = (cm.work(k) for k in ("slice_unit", "slice_fire", "slice_tick",
                                                "slice_send"))
         burst = (sends > 0).astype(np.int64)  # one user event sends the step's events
+        if "w_dense" in s.regions:  # the MLA's input product at each tick of the window
+            t_c = t_c + mla_tick_cycles(s, cm)
+            ctx.book(pe_id, ctx.steps + 2 + i, macs=np.full(T, mla_macs(s)))
         ctx.book(pe_id, ctx.steps + 2 + i,
                  active_cycles=t_c + sends * cm.c("slice_send") + burst * ctx.irq,
                  handlers=1 + burst, packets_sent=sends,

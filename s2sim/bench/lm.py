@@ -138,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         net = _compile(bench, args, model, tokens, corpus)
         _run_on_chip(bench, args, net, tokens)
         _check_des(bench, args, net, tokens)
+        _mla_note(bench)
         _score_perplexity(bench, args, model, corpus, generated, net)
     except KeyboardInterrupt:
         bench.interrupted(_workload(bench, args))
@@ -258,6 +259,36 @@ def _run_on_chip(bench: Bench, args, net, tokens) -> None:
     if result.latency_ps is None:
         bench.notes.append(f"the {args.engine} engine has no time or energy: "
                            "use --engine analytic or des for S2 figures")
+
+
+def _mla_note(bench: Bench) -> None:
+    """With --precision int8: which layer-0 slices use the MLA and its share of the PEs' active
+    cycles and of the energy (s2sim.compiler.mla)."""
+    mapping, result = bench.parts["mapping"], bench.parts.get("result")
+    if mapping.options.get("precision") != "int8":
+        return
+    from firmware_py.kinds import cost_model_for
+    from firmware_py.kinds.egru_slice import mla_macs, mla_tick_cycles
+
+    l0 = [s for s in mapping.slices if s.kind == "egru" and s.layer == 0]
+    on = [s for s in l0 if mla_macs(s)]
+    mode = mapping.options.get("mla", "auto")
+    if not on:
+        bench.notes.append(f"MLA (--mla {mode}): no layer-0 slice uses it (a dense W slice "
+                           "does not fit a PE, or its product would not save cycles)")
+        return
+    cm = cost_model_for(mapping, mapping.load_spec())
+    steps = result.n_steps if result is not None else 0
+    mla_c = sum(mla_tick_cycles(s, cm) for s in on) * steps
+    share = ""
+    if result is not None and result.pe_counts is not None and result.energy is not None:
+        act = float(result.pe_counts["active_cycles"].sum())
+        e = result.energy.as_dict()
+        share = (f"; {100 * mla_c / act:.1f} % of the PEs' active cycles (the CPU waits for it), "
+                 f"{100 * e['components_j'].get('mla', 0.0) / e['total_j']:.2f} % of the energy")
+    bench.notes.append(f"MLA (--mla {mode}): {len(on)} of {len(l0)} layer-0 slices run their dense "
+                       f"input product on it, {sum(mla_macs(s) for s in on):,} MACs per token"
+                       + share)
 
 
 def _check_des(bench: Bench, args, net, tokens) -> None:

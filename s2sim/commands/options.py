@@ -69,6 +69,10 @@ def add_deployment_arguments(p: argparse.ArgumentParser) -> None:
                    help="numerics of the EGRU slices: fp32 (default) or int8 (int8 weights, "
                         "fixed-point state, models.egru.quant; an LM is quantised by PTQ, or "
                         "an int8 checkpoint used as it is)")
+    p.add_argument("--mla", choices=["auto", "on", "off"], default="auto",
+                   help="with --precision int8: the first layer's dense input product on the "
+                        "MLA where it fits and saves cycles (auto, default), on every layer-0 "
+                        "slice (on) or nowhere (off)")
     p.add_argument("--decoder", choices=["host", "chip"], default="host",
                    help="where an LM's tied embedding/decoder runs: the host (default) or the "
                         "chip (its table as CSC row blocks on PEs, the argmax on the readout; "
@@ -106,6 +110,8 @@ def deployment_kw(args) -> dict:
           "decoder": args.decoder}
     if getattr(args, "precision", "fp32") != "fp32":
         kw["precision"] = args.precision
+    if getattr(args, "mla", "auto") != "auto":
+        kw["mla"] = args.mla
     if getattr(args, "spec", None):
         kw["spec_path"] = args.spec
     if getattr(args, "set", None):

@@ -47,6 +47,7 @@ DEFAULTS = {
     "sram_headroom_bytes": 0,
     "index_bits": 16,  # width of a stored weight's column index: 16 | 32
     "precision": "fp32",  # fp32 | int8 (s2sim.compiler.precision; recorded only when int8)
+    "mla": "auto",  # auto | on | off: int8 layer 0 on the MLA (s2sim.compiler.mla; int8 only)
 }
 OBJECTIVES = ("pes", "latency", "energy")
 DECODERS = ("host", "chip")  # where the tied embedding/decoder runs
@@ -133,6 +134,10 @@ def compile_network(
                              slice_pes=None if pes is None else _layer_pes(pes, extra))
     check_pe_count(part, tg.max_pes, extra)
     infos = describe_slices(network, part, tg.budget, tg.cost, decoder_blocks=blocks)
+    if tg.cost.precision == "int8":
+        from s2sim.compiler.mla import apply_mla
+
+        infos = apply_mla(infos, network, tg.budget, tg.cost, str(tg.opts["mla"]))
     placer_name, placement, pins = place_slices(
         infos, tg.spec, placer, pins=pins, seed=seed, max_pes=tg.max_pes,
         bytes_available=tg.budget.bytes_available, cycles_available=tg.budget.cycles_available,
@@ -157,7 +162,7 @@ def compile_network(
         pl=tg.pl, frequency_hz=tg.frequency_hz, tick_period_ps=tg.tick_ps,
         cycles_per_tick=tg.cycles_per_tick, partitioner=part.partitioner, placer=placer_name,
         options={k: tg.opts[k] for k in sorted(tg.opts)
-                 if not (k == "precision" and tg.opts[k] == "fp32")}
+                 if not (k in ("precision", "mla") and tg.opts["precision"] == "fp32")}
         | {"seed": seed, "max_pes": tg.max_pes, "pes": pes, "objective": objective}
         | ({"decoder": "chip"} if blocks else {}),
         slices=infos, placement=placement, pins=pins, routes_before=routing.routes_before,
@@ -241,6 +246,9 @@ def _target(network, spec, spec_path, spec_overrides, tick, pl, max_pes, options
     from s2sim.compiler.precision import check_precision
 
     check_precision(opts["precision"], network)
+    from s2sim.compiler.mla import check_mla
+
+    check_mla(str(opts["mla"]), str(opts["precision"]))
     if opts["queue_depth"] is None:
         opts["queue_depth"] = int(spec.timing.packet_queue_depth.value)
     budget = Budget(bytes_available=avail,

@@ -58,8 +58,9 @@ def test_refusals_are_compile_errors(lm_net):
 
 def test_int8_mapping_records_its_precision_and_a_quarter_of_the_weight_bytes(lm_net):
     fp = compile_network(lm_net)
-    q = compile_network(network_for_precision(lm_net, "int8"), precision="int8")
-    assert "precision" not in fp.options and q.options["precision"] == "int8"
+    q = compile_network(network_for_precision(lm_net, "int8"), precision="int8", mla="off")
+    assert "precision" not in fp.options and "mla" not in fp.options
+    assert q.options["precision"] == "int8" and q.options["mla"] == "off"
 
     def vals(m):  # weight-value bytes (regions aligned to 4 B)
         return sum(s.regions["w_vals"] + s.regions["r_vals"] for s in m.slices
