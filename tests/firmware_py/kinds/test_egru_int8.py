@@ -94,3 +94,5 @@ def test_des_runs_the_paper_shape_at_int8_with_no_mismatch_on_fewer_pes():
     assert m.compared and m.event_mismatches == 0 and m.value_mismatches == 0
     assert m.late_packets == 0 and r.meta["undelivered"] == 0
     assert len(mapping.pes_used()) < 0.7 * len(fp.pes_used())
+    # --mla auto: a 95 %-pruned layer-0 slice stored densely does not fit a PE
+    assert not any("w_dense" in s.regions for s in mapping.slices)
