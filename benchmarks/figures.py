@@ -294,21 +294,23 @@ def _int8_row(label: str, cmd: list[str], x: dict) -> str:
             f"{d['sram_bytes_per_pe_max'] / 1024:.1f} / {d['sram_bytes_per_pe_mean'] / 1024:.1f}"
             f" KiB | {si(s['step_period_s'], 's')} | {si(s['latency_per_step_mean_s'], 's')} | "
             f"{si(s['energy_per_step_j'], 'J')} | "
-            f"{si(s['energy_by_component_per_step_j'].get('pe_active', 0.0), 'J')} | {ppl} |")
+            f"{si(s['energy_by_component_per_step_j'].get('pe_active', 0.0), 'J')} | "
+            f"{si(s['energy_by_component_per_step_j'].get('mla', 0.0), 'J')} | {ppl} |")
 
 
 def block_int8(tmp: Path) -> str:
     """docs/int8.md: --precision int8 vs fp32 on the small PTB model and the paper shape."""
     data = ("--data", "../shared/data")
     small = [("small, fp32", ["--precision", "fp32", *data]),
-             ("small, int8 PTQ", ["--precision", "int8", *data]),
+             ("small, int8 PTQ, no MLA", ["--precision", "int8", "--mla", "off", *data]),
+             ("small, int8 PTQ (MLA: auto)", ["--precision", "int8", *data]),
              ("small, int8 QAT checkpoint", ["--model", INT8_CKPT, "--precision", "int8", *data])]
     paper = [("paper shape, fp32", ["--model", "paper", "--tokens", "70"]),
              ("paper shape, int8 PTQ", ["--model", "paper", "--tokens", "70", "--precision",
                                         "int8"])]
     rows = ["| deployment | command | PEs | SRAM/PE max / mean | step period | latency/token | "
-            "energy/token | of which PE active | test ppl (b=1) |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "energy/token | of which PE active | of which MLA | test ppl (b=1) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     reps = {}
     for label, cmd in small + paper:
         reps[label] = bench(tmp, "int8-" + label.replace(" ", "_").replace(",", ""), "lm",
@@ -322,11 +324,13 @@ def block_int8(tmp: Path) -> str:
         f"{label}: {r['check_des']['event_mismatches']} event / "
         f"{r['check_des']['value_mismatches']} value mismatches"
         for label, r in reps.items() if r.get("check_des"))
+    mla = "; ".join(f"{label}: {n}" for label, r in reps.items()
+                    for n in r.get("notes", []) if n.startswith("MLA"))
     return (f"Commands as in the table, each with `--check-des 10` ({machine()}; analytic "
             "engine, PL1, tick by auto; small: 140 test tokens, perplexity over the whole PTB "
             "test split by the functional path — the integer reference for int8). DES "
-            f"cross-check of the first 10 tokens against the (integer) reference: {checks}.\n\n"
-            + "\n".join(rows))
+            f"cross-check of the first 10 tokens against the (integer) reference: {checks}. "
+            f"The reports' MLA notes: {mla}.\n\n" + "\n".join(rows))
 
 
 BLOCKS = {"calibration": (README, block_calibration), "small": (README, block_small),

@@ -274,8 +274,9 @@ def _mla_note(bench: Bench) -> None:
     on = [s for s in l0 if mla_macs(s)]
     mode = mapping.options.get("mla", "auto")
     if not on:
-        bench.notes.append(f"MLA (--mla {mode}): no layer-0 slice uses it (a dense W slice "
-                           "does not fit a PE, or its product would not save cycles)")
+        why = ("" if mode == "off" else " (a dense W slice does not fit a PE or the MLA's "
+               "accumulators, or its product would not save cycles)")
+        bench.notes.append(f"MLA (--mla {mode}): no layer-0 slice uses it{why}")
         return
     cm = cost_model_for(mapping, mapping.load_spec())
     steps = result.n_steps if result is not None else 0
