@@ -277,6 +277,8 @@ CASES = [
      "--decoder chip"),
     ("compile-mla-on-fp32", COMPILE + ["--mla", "on"], "--mla on"),
     ("bench-mla-on-fp32", BENCH + ["--mla", "on"], "--mla on"),
+    ("compile-paper-mla-on", ["compile", "paper", "--precision", "int8", "--mla", "on"],
+     "cannot use the mla"),
     ("compile-mla-unknown", COMPILE + ["--precision", "int8", "--mla", "maybe"], "--mla"),
     ("compile-decoder-unknown", COMPILE + ["--decoder", "gpu"], "--decoder"),
     ("compile-gesture-decoder-chip", ["compile", "gesture", "--decoder", "chip"],

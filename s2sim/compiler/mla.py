@@ -11,14 +11,15 @@ is the CSR sum's, so the int8 reference stays the oracle bit for bit.
 A slice can use the MLA if its dense slice fits the PE's SRAM and every column's worst case fits
 the MLA's 24-bit accumulators; ``auto`` uses it where it also saves cycles (the product's cycles
 below the expected row-loop cycles of the step's input events), ``on`` on every layer-0 slice
-(refusing one that cannot), ``off`` nowhere. fp32 deployments never use it.
+(a ``ResourceError`` for one that cannot: a longer tick would not help, its slices only grow),
+``off`` nowhere. fp32 deployments never use it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from s2sim.errors import CompileError
+from s2sim.errors import CompileError, ResourceError
 
 __all__ = ["apply_mla", "check_mla"]
 
@@ -58,7 +59,7 @@ def apply_mla(infos: list, network, budget, cost, mode: str) -> list:
                 why = (f"its dense W slice needs {nbytes} bytes, a PE has "
                        f"{budget.bytes_available}" if acc_ok else
                        "a column's worst-case sum exceeds the MLA's 24-bit accumulators")
-                raise CompileError(f"--mla on: slice {s.id} ({u} units) cannot use the MLA: "
+                raise ResourceError(f"--mla on: slice {s.id} ({u} units) cannot use the MLA: "
                                    f"{why} (use --mla auto)")
             continue
         if mode == "auto" and mla_c >= row_loop:
