@@ -270,11 +270,76 @@ def block_sweep(tmp: Path) -> str:
             f"energy_per_token_j,latency_per_token_s,pes_used\n{three}\n```")
 
 
+INT8_JSON = ROOT / "models" / "egru" / "checkpoints" / "egru_ptb_p95_int8.json"
+INT8_CKPT = "models/egru/checkpoints/egru_ptb_p95_int8.npz"
+
+
+def block_int8_models(tmp: Path) -> str:
+    """docs/models.md: fp32 / PTQ / QAT of the shipped PTB EGRU, from the QAT run's results."""
+    from models.egru.results_table import quant_table
+
+    r = json.loads(INT8_JSON.read_text())
+    return ("Rows written by `python -m models.egru.results_table --quant "
+            "models/egru/checkpoints/egru_ptb_p95_int8.json` from the results of `"
+            + r["command"] + "` (which wrote the shipped int8 checkpoint "
+            "`checkpoints/egru_ptb_p95_int8.npz`):\n\n"
+            + quant_table(INT8_JSON, "EGRU 96→192/96, 95 % pruned (`small`)"))
+
+
+def _int8_row(label: str, cmd: list[str], x: dict) -> str:
+    d, s = x["deployment"], x["s2"]
+    q = (x.get("quality") or {}).get("metrics", {})
+    ppl = f"{q['test_perplexity']:.1f}" if "test_perplexity" in q else "– (generated)"
+    return (f"| {label} | `s2sim bench lm {' '.join(cmd)}` | {d['pes_used']} | "
+            f"{d['sram_bytes_per_pe_max'] / 1024:.1f} / {d['sram_bytes_per_pe_mean'] / 1024:.1f}"
+            f" KiB | {si(s['step_period_s'], 's')} | {si(s['latency_per_step_mean_s'], 's')} | "
+            f"{si(s['energy_per_step_j'], 'J')} | "
+            f"{si(s['energy_by_component_per_step_j'].get('pe_active', 0.0), 'J')} | "
+            f"{si(s['energy_by_component_per_step_j'].get('mla', 0.0), 'J')} | {ppl} |")
+
+
+def block_int8(tmp: Path) -> str:
+    """docs/int8.md: --precision int8 vs fp32 on the small PTB model and the paper shape."""
+    data = ("--data", "../shared/data")
+    small = [("small, fp32", ["--precision", "fp32", *data]),
+             ("small, int8 PTQ, no MLA", ["--precision", "int8", "--mla", "off", *data]),
+             ("small, int8 PTQ (MLA: auto)", ["--precision", "int8", *data]),
+             ("small, int8 QAT checkpoint", ["--model", INT8_CKPT, "--precision", "int8", *data])]
+    paper = [("paper shape, fp32", ["--model", "paper", "--tokens", "70"]),
+             ("paper shape, int8 PTQ", ["--model", "paper", "--tokens", "70", "--precision",
+                                        "int8"])]
+    rows = ["| deployment | command | PEs | SRAM/PE max / mean | step period | latency/token | "
+            "energy/token | of which PE active | of which MLA | test ppl (b=1) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    reps = {}
+    for label, cmd in small + paper:
+        reps[label] = bench(tmp, "int8-" + label.replace(" ", "_").replace(",", ""), "lm",
+                            *cmd, "--check-des", "10")
+        rows.append(_int8_row(label, cmd, reps[label]))
+    n = reps["paper shape, fp32"]["deployment"]["pes_used"]
+    cmd = ["--model", "paper", "--tokens", "70", "--precision", "int8", "--pes", str(n)]
+    x = bench(tmp, "int8-paper-pes", "lm", *cmd)
+    rows.append(_int8_row(f"paper shape, int8 PTQ on fp32's {n} PEs", cmd, x))
+    checks = "; ".join(
+        f"{label}: {r['check_des']['event_mismatches']} event / "
+        f"{r['check_des']['value_mismatches']} value mismatches"
+        for label, r in reps.items() if r.get("check_des"))
+    mla = "; ".join(f"{label}: {n}" for label, r in reps.items()
+                    for n in r.get("notes", []) if n.startswith("MLA"))
+    return (f"Commands as in the table, each with `--check-des 10` ({machine()}; analytic "
+            "engine, PL1, tick by auto; small: 140 test tokens, perplexity over the whole PTB "
+            "test split by the functional path — the integer reference for int8). DES "
+            f"cross-check of the first 10 tokens against the (integer) reference: {checks}. "
+            f"The reports' MLA notes: {mla}.\n\n" + "\n".join(rows))
+
+
 BLOCKS = {"calibration": (README, block_calibration), "small": (README, block_small),
           "paper": (README, block_paper), "gesture": (README, block_gesture),
           "speed": (README, block_speed), "sweep": (ROOT / "docs" / "sweep.md", block_sweep),
           "bench-runs": (ROOT / "docs" / "bench.md", block_bench_runs),
-          "gesture-doc": (ROOT / "docs" / "gesture.md", block_gesture_doc)}
+          "gesture-doc": (ROOT / "docs" / "gesture.md", block_gesture_doc),
+          "int8-models": (ROOT / "docs" / "models.md", block_int8_models),
+          "int8": (ROOT / "docs" / "int8.md", block_int8)}
 
 
 def replace_block(text: str, name: str, body: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Ops", "Work", "CostModel", "OP_CLASSES", "SPEC_OP_NAMES"]
+__all__ = ["Ops", "Work", "CostModel", "OP_CLASSES", "SPEC_OP_NAMES", "PRECISIONS"]
 
 # Instruction classes priced by spec.cpu.cycles (the contract's names) plus accelerator calls.
 SPEC_OP_NAMES = (
@@ -194,6 +194,47 @@ def _mixes(rowptr_bytes: int, index_bytes: int) -> dict[str, tuple[Ops, int, int
     }
 
 
+def _int8_mixes(index_bytes: int) -> dict[str, tuple[Ops, int, int]]:
+    """The int8 EGRU slice's handler pieces (``--precision int8``, ``models.egru.quant``): they
+    replace the float32 slice pieces of the same names, so every user of the cost model (the
+    partitioner, the send schedule, the analytic engine, the DES programs) prices int8 slices
+    with them. Integer instructions are priced by the spec's ``alu``/``mul``/``load``/``store``
+    (ARM TRM: MUL, MLA, SMULL 1 cycle on the M4)."""
+    return {
+        # per received event: as "slice_event", plus the payload's conversion to Q14
+        # (VCVT.S32.F32 #14, counted as one ALU op: the wire word stays float32, exact).
+        "slice_event": (Ops(load=3, load_pipelined=1, alu=13, branch_taken=2), 2 + 2 * 2, 0),
+        # per nonzero weight: LDRH column, LDRSB int8 weight, LDR accumulator, MLA (acc += x*w,
+        # 32-bit), STR accumulator, pointer increment, address, compare, taken loop branch.
+        "slice_nnz": (Ops(load=3, mul=1, store=1, alu=3, branch_taken=1), index_bytes + 1 + 4, 4),
+        # per unit at the tick: 6 accumulators, 6 requantising multipliers, 6 Q12 biases, c, θ
+        # (20 loads) + 3 sigmoid-table loads (LDRSH); 6 requantisations (SMULL + 64-bit round and
+        # shift: 5 ALU, + bias add); z, r: add, table index (add, shift, SSAT clamp: 3 ALU);
+        # g: MUL r*rh_g, round + shift (2), add, 2a (1), index (3), 2σ - 1 (2); c: MUL, MLA,
+        # (1 - z) (1), round + shift (2); compare with θ (1) + branch; STRH c; zero the 6
+        # accumulators (6 STR); loop (2 ALU + taken branch).
+        "slice_unit": (Ops(load=23, mul=6 + 1 + 2,
+                           alu=6 * 6 + 2 * (1 + 3) + (2 + 1 + 1 + 3 + 2) + (1 + 2) + 1 + 2,
+                           store=1 + 6, branch_taken=2), 6 * 4 * 3 + 2 + 2 + 3 * 2, 2 + 6 * 4),
+        # per unit that fired: c -= θ (SUB), STRH c, append (unit, value) to the send list
+        # (2 STR) and count (ALU).
+        "slice_fire": (Ops(alu=2, store=3), 0, 10),
+        # per event sent: as "slice_send", plus the Q14 value's conversion to the wire's float32
+        # word (VCVT.F32.S32 #14, one ALU op).
+        "slice_send": (Ops(load=2, alu=8, store=5, branch_taken=1), 8, 4),
+    }
+
+
+PRECISIONS = ("fp32", "int8")
+# One MLA matrix-vector product (``--mla``, the int8 first layer's dense input product): the M4F
+# writes the MLA's operand addresses, shapes, strides and the start bit (EST: ~8 peripheral
+# register stores at ~2 cycles each on the PE's bus, not published) and then waits for the
+# completion flag (EST: ~10 cycles to poll it and return); the product itself runs at the spec's
+# accelerators.mla_matvec_macs_per_cycle (CP: 16 MAC/cycle on matrix-vector). The CPU is counted
+# active while it waits (EST: the conservative reading; it could sleep until the MLA's event).
+MLA_SETUP_CYCLES = 30
+
+
 class CostModel:
     """Prices the firmware's handler pieces with a chip spec's cycle table.
 
@@ -201,7 +242,8 @@ class CostModel:
     vectorised helpers the handlers use (``slice_event_cycles(nnz)``...).
     """
 
-    def __init__(self, spec, rowptr_bytes: int = 2, index_bytes: int = 2):
+    def __init__(self, spec, rowptr_bytes: int = 2, index_bytes: int = 2,
+                 precision: str = "fp32"):
         cyc = spec.cpu.cycles
         self.table: dict[str, int] = {name: int(round(_value(cyc, name))) for name in SPEC_OP_NAMES}
         wait = getattr(spec.cpu, "sram_wait_cycles", None)
@@ -213,7 +255,17 @@ class CostModel:
         self.rowptr_bytes = rowptr_bytes
         self.index_bytes = index_bytes  # column index of a stored weight (uint16 or uint32)
         self.mixes = _mixes(rowptr_bytes, index_bytes)
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+        self.precision = precision
+        if precision == "int8":
+            self.mixes.update(_int8_mixes(index_bytes))
         self._work = {name: self._price(*mix) for name, mix in self.mixes.items()}
+        self.mla_matvec_rate = int(_value(spec.accelerators, "mla_matvec_macs_per_cycle"))
+
+    def mla_matvec_cycles(self, macs: int) -> int:
+        """Cycles of one MLA matrix-vector product of ``macs`` int8 MACs, setup included."""
+        return MLA_SETUP_CYCLES + -(-int(macs) // self.mla_matvec_rate)
 
     def _price(self, ops: Ops, rd: int, wr: int) -> Work:
         return Work(cycles=self.cycles(ops), sram_read_bytes=rd, sram_written_bytes=wr)

@@ -60,7 +60,19 @@ def inputs(tmp_path_factory):
     np.save(d / "no_steps.npy", np.zeros(0, np.int64))
     (d / "typo.yaml").write_text(SPEC.read_text().replace("table_entries", "tabel_entries"))
     (d / "list.json").write_text("[1, 2]")
+    _int8_checkpoint(d / "tiny_int8.npz")
     return d
+
+
+def _int8_checkpoint(path: Path) -> None:
+    """The tiny LM quantised (PTQ) and saved as an int8 checkpoint (meta.quantisation)."""
+    from models.egru.checkpoint import load_checkpoint, save_checkpoint
+    from models.egru.quant_lm import ptq, quant_meta
+
+    lm = load_checkpoint(TINY)
+    q = ptq(lm, np.arange(lm.vocab_size))
+    meta = dict(lm.meta) | {"quantisation": quant_meta(q.x_scale, "PTQ (bad-input table)")}
+    save_checkpoint(path, q.model, meta=meta)
 
 
 def _drop_slice(m):
@@ -253,6 +265,24 @@ CASES = [
     ("compile-pes-huge", COMPILE + ["--pes", "999"], "--pes 999"),
     ("compile-index-bits-12", COMPILE + ["--index-bits", "12"], "--index-bits"),
     ("compile-objective-unknown", COMPILE + ["--objective", "speed"], "--objective"),
+    ("compile-int8-checkpoint-fp32", ["compile", "{d}/tiny_int8.npz", "--precision", "fp32"],
+     "int8 checkpoint"),
+    ("run-int8-checkpoint-fp32", ["run", "{d}/tiny_int8.npz", "--tokens", "3"], "int8 checkpoint"),
+    ("bench-int8-checkpoint-fp32", ["bench", "lm", "--model", "{d}/tiny_int8.npz", "--tokens",
+                                    "3", "--gpus", "none", "--no-plots", "--quiet"],
+     "int8 checkpoint"),
+    ("compile-precision-unknown", COMPILE + ["--precision", "int4"], "--precision"),
+    ("compile-gesture-int8", ["compile", "gesture", "--precision", "int8"], "--precision int8"),
+    ("bench-gesture-int8", GESTURE + ["--precision", "int8"], "--precision int8"),
+    ("compile-int8-decoder-chip", COMPILE + ["--precision", "int8", "--decoder", "chip"],
+     "--decoder chip"),
+    ("bench-int8-decoder-chip", BENCH + ["--precision", "int8", "--decoder", "chip"],
+     "--decoder chip"),
+    ("compile-mla-on-fp32", COMPILE + ["--mla", "on"], "--mla on"),
+    ("bench-mla-on-fp32", BENCH + ["--mla", "on"], "--mla on"),
+    ("compile-paper-mla-on", ["compile", "paper", "--precision", "int8", "--mla", "on"],
+     "cannot use the mla"),
+    ("compile-mla-unknown", COMPILE + ["--precision", "int8", "--mla", "maybe"], "--mla"),
     ("compile-decoder-unknown", COMPILE + ["--decoder", "gpu"], "--decoder"),
     ("compile-gesture-decoder-chip", ["compile", "gesture", "--decoder", "chip"],
      "--decoder chip"),

@@ -28,7 +28,8 @@ def kind_of(s) -> CoreKind:
 
 def cost_model_for(mapping, spec) -> CostModel:
     """The cost model a mapping's programs run with (its weight-index width)."""
-    return CostModel(spec, index_bytes=int(mapping.options.get("index_bits", 16)) // 8)
+    return CostModel(spec, index_bytes=int(mapping.options.get("index_bits", 16)) // 8,
+                     precision=str(mapping.options.get("precision", "fp32")))
 
 
 def build_programs(mapping, network, spec, n_steps: int):

@@ -66,6 +66,16 @@ UNIT_STATE_BYTES = (6 + 1 + 1 + 12) * 4
 # (uint16 by default: 3 x units of a slice < 65,536; uint32 with index_bits=32).
 VALUE_BYTES = 4
 INDEX_BITS = (16, 32)
+# --precision int8 (``firmware_py.kinds.egru_int8``): int8 weight values; per unit 6 Q12 int32
+# biases, 6 int32 requantising multipliers, Q14 int16 θ and c, 2 x 6 int32 accumulators; the
+# 1,024-entry int16 sigmoid table once per slice (two more regions: multipliers, table).
+INT8_VALUE_BYTES = 1
+INT8_UNIT_STATE_BYTES = (6 + 6 + 2 * 6) * 4 + 2 * 2
+INT8_EXTRA_REGIONS = 2
+
+
+def value_bytes(precision: str) -> int:
+    return INT8_VALUE_BYTES if precision == "int8" else VALUE_BYTES
 
 
 # -- SRAM and cycle estimate --------------------------------------------------------------------
@@ -77,8 +87,13 @@ def rowptr_bytes(nnz: int) -> int:
 
 def slice_regions(n_in: int, hidden: int, n_units: int, nnz_w: int, nnz_r: int,
                   n_src_in: int, n_src_rec: int, align: int,
-                  index_bytes: int = 2) -> dict[str, int]:
+                  index_bytes: int = 2, precision: str = "fp32") -> dict[str, int]:
     """SRAM regions (name -> bytes, aligned) of an EGRU slice program."""
+    if precision == "int8":
+        from firmware_py.kinds.egru_int8 import int8_slice_regions
+
+        return aligned(int8_slice_regions(n_in, hidden, n_units, nnz_w, nnz_r, n_src_in,
+                                          n_src_rec, index_bytes), align)
     raw = {
         "w_rowptr": (n_in + 1) * rowptr_bytes(nnz_w),
         "w_cols": nnz_w * index_bytes,  # local gate column
@@ -104,6 +119,10 @@ def fixed_costs(cm: CostModel, n_in: int, hidden: int, in_activity: float, activ
     constants, alignment; the tick and the expected events' fixed handler cost."""
     fixed_bytes = ((n_in + 1) * rp_w + (hidden + 1) * rp_r
                    + (n_src_in + n_src_rec + 2) * 2 + CONFIG_BYTES + N_REGIONS * (align - 1))
+    if cm.precision == "int8":
+        from firmware_py.kinds.egru_int8 import LUT_BYTES
+
+        fixed_bytes += LUT_BYTES + INT8_EXTRA_REGIONS * (align - 1)
     ev = cm.c("slice_event") + cm.irq_cycles
     fixed_cycles = (cm.c("slice_tick") + int(np.ceil(in_activity * n_in)) * ev
                     + int(np.ceil(activity * hidden)) * ev)
@@ -114,12 +133,29 @@ def unit_costs(cm: CostModel, nnz_w_per_unit: np.ndarray, nnz_r_per_unit: np.nda
                in_activity: float, activity: float) -> tuple[np.ndarray, np.ndarray]:
     """(bytes, expected cycles per step) each unit adds to a slice (the cost model's index
     width)."""
-    per_nnz = VALUE_BYTES + cm.index_bytes
-    unit_bytes = per_nnz * (nnz_w_per_unit + nnz_r_per_unit) + UNIT_STATE_BYTES
+    per_nnz = value_bytes(cm.precision) + cm.index_bytes
+    state = INT8_UNIT_STATE_BYTES if cm.precision == "int8" else UNIT_STATE_BYTES
+    unit_bytes = per_nnz * (nnz_w_per_unit + nnz_r_per_unit) + state
     unit_cycles = (cm.c("slice_unit") + activity * cm.c("slice_fire")
                    + cm.c("slice_nnz") * (in_activity * nnz_w_per_unit
                                           + activity * nnz_r_per_unit))
     return unit_bytes.astype(np.int64), unit_cycles
+
+
+def mla_macs(s) -> int:
+    """MLA MACs per step of a slice (its dense input product; 0 without the MLA)."""
+    return len(s.units) * 3 * s.n_in if "w_dense" in s.regions else 0
+
+
+def mla_tick_cycles(s, cm: CostModel) -> int:
+    """Tick cycles the MLA's input product adds to a slice (0 without the MLA)."""
+    macs = mla_macs(s)
+    return cm.mla_matvec_cycles(macs) if macs else 0
+
+
+def exp_calls_per_unit(cm: CostModel) -> int:
+    """Float exps per unit and tick: 3 (z, r, g) in float32, none in int8 (a table)."""
+    return 0 if cm.precision == "int8" else 3
 
 
 def gate_cols(units: np.ndarray, hidden: int) -> np.ndarray:
@@ -405,12 +441,15 @@ class EGRUSliceProgram(Program):
             return
         fired, vals = self.core.update((tick - 1) & 1)
         u = self.core.u
-        cyc = cm.slice_tick_cycles(u, fired.size)
+        mla_c, mla_macs = getattr(self.core, "mla_cycles", 0), getattr(self.core, "mla_macs", 0)
+        cyc = cm.slice_tick_cycles(u, fired.size) + mla_c
         self.max_tick_cycles = max(self.max_tick_cycles, cyc)
         pe.charge(cyc)
+        if mla_macs:
+            pe.count(macs=mla_macs)
         unit_w, fire_w = cm.work("slice_unit"), cm.work("slice_fire")
         tick_w = cm.work("slice_tick")
-        pe.count(exp_calls=3 * u,
+        pe.count(exp_calls=exp_calls_per_unit(cm) * u,
                  sram_read_bytes=tick_w.sram_read_bytes + u * unit_w.sram_read_bytes,
                  sram_written_bytes=(tick_w.sram_written_bytes + u * unit_w.sram_written_bytes
                                      + fired.size * fire_w.sram_written_bytes))
@@ -491,20 +530,30 @@ class EGRUSliceKind(CoreKind):
     def schedule_costs(self, s, network, cm: CostModel, cache: dict) -> tuple[int, int]:
         w_rows, r_rows = self._row_nnz(s, network, cache)
         rows = np.concatenate([w_rows, r_rows])
+        if "w_dense" in s.regions:  # MLA slice: input events store, the product is at the tick
+            w_rows = np.zeros_like(w_rows)
+            rows = np.concatenate([w_rows, r_rows])
         mean = int(math.ceil(cm.c("slice_event") + cm.c("slice_nnz") * float(rows.mean())))
-        return mean, cm.slice_tick_cycles(len(s.units), len(s.units))
+        return mean, cm.slice_tick_cycles(len(s.units), len(s.units)) + mla_tick_cycles(s, cm)
 
     def mean_input_event_cycles(self, s, network, cm: CostModel, cache: dict) -> int:
         """Mean handler cycles of an event from the input source (W rows only): what the input
         source paces its sends by."""
         w_rows, _ = self._row_nnz(s, network, cache)
+        if "w_dense" in s.regions:
+            return int(cm.c("slice_event"))
         return int(math.ceil(cm.c("slice_event") + cm.c("slice_nnz") * float(w_rows.mean())))
 
     def program(self, ctx: BuildContext, s) -> EGRUSliceProgram:
         from firmware_py.schedule import sender_slot
 
         if "egru_cores" not in ctx.cache:
-            ctx.cache["egru_cores"] = build_cores(ctx.mapping, ctx.network)
+            if ctx.cost.precision == "int8":
+                from firmware_py.kinds.egru_int8 import build_int8_cores
+
+                ctx.cache["egru_cores"] = build_int8_cores(ctx.mapping, ctx.network, ctx.cost)
+            else:
+                ctx.cache["egru_cores"] = build_cores(ctx.mapping, ctx.network)
         return EGRUSliceProgram(s.id, ctx.cache["egru_cores"][s.id], ctx.cost, s.regions,
                                 s.key_base, s.first_tick, ctx.last_tick(s),
                                 schedule=sender_slot(ctx.mapping, s))
@@ -564,6 +613,10 @@ class EGRUSliceKind(CoreKind):
                 r_nnz = np.stack([slice_row_nnz(layer.R, layer.hidden, s.units) for s in sl], 1)
             else:  # from the CSR the oracle run has just checked against W and R
                 w_nnz, r_nnz = (_csr_slice_row_nnz(c, layer.hidden, onehot) for c in layer.csr)
+            mla = [k for k, x in enumerate(sl) if "w_dense" in x.regions]
+            if mla:  # the MLA slices store no W nonzeros: an input event costs no row loop
+                w_nnz = np.array(w_nnz, copy=True)
+                w_nnz[:, mla] = 0
 
             def exact(reach, nnz):  # (reach, nnz x reach) as float32 if sums stay exact in it
                 nnz = nnz * reach
@@ -603,9 +656,13 @@ class EGRUSliceKind(CoreKind):
         uw, fw, tw, sw = (cm.work(k) for k in ("slice_unit", "slice_fire", "slice_tick",
                                                "slice_send"))
         burst = (sends > 0).astype(np.int64)  # one user event sends the step's events
+        if "w_dense" in s.regions:  # the MLA's input product at each tick of the window
+            t_c = t_c + mla_tick_cycles(s, cm)
+            ctx.book(pe_id, ctx.steps + 2 + i, macs=np.full(T, mla_macs(s)))
         ctx.book(pe_id, ctx.steps + 2 + i,
                  active_cycles=t_c + sends * cm.c("slice_send") + burst * ctx.irq,
-                 handlers=1 + burst, packets_sent=sends, exp_calls=np.full(T, 3 * u),
+                 handlers=1 + burst, packets_sent=sends,
+                 exp_calls=np.full(T, exp_calls_per_unit(cm) * u),
                  sram_read_bytes=tw.sram_read_bytes + u * uw.sram_read_bytes
                  + sends * sw.sram_read_bytes,
                  sram_written_bytes=tw.sram_written_bytes + u * uw.sram_written_bytes

@@ -1,6 +1,9 @@
 """Markdown table of trained runs (``RUN/results.json``) next to the published numbers.
 
     python -m models.egru.results_table runs/egru_ptb runs/lstm_ptb ...
+    python -m models.egru.results_table --quant models/egru/checkpoints/egru_ptb_p95_int8.json
+
+``--quant``: the fp32 / PTQ / QAT rows of a quantisation run (``models.egru.qat --results``).
 """
 
 from __future__ import annotations
@@ -35,8 +38,37 @@ def _row(run: Path) -> str:
             f" | {budget} |")
 
 
+QUANT_ROWS = (
+    ("fp32", "float32 (the checkpoint)", "numpy reference"),
+    ("ptq", "int8 PTQ (input scale on 100,000 train tokens)", "integer reference"),
+    ("qat", "int8 QAT (straight-through estimator)", "integer reference"),
+)
+
+
+def quant_table(path: Path, label: str) -> str:
+    """fp32 / PTQ / QAT rows of a ``models.egru.qat --results`` file (test ppl at batch 1)."""
+    r = json.loads(Path(path).read_text())
+    out = ["| model | numerics | test ppl (b=1) | vs fp32 | activity sparsity per layer | "
+           "evaluated by |", "|---|---|---|---|---|---|"]
+    fp = r["fp32"]["test_ppl"]
+    for key, what, how in QUANT_ROWS:
+        x = r[key]
+        sp = "/".join(f"{s:.1%}" for s in x["activation_sparsity"])
+        if key == "qat":
+            what += f", {r['qat_steps']} steps ({r['qat_cpu_minutes']:.1f} CPU min)"
+        out.append(f"| {label} | {what} | {x['test_ppl']:.1f} | "
+                   f"{100 * (x['test_ppl'] / fp - 1):+.1f} % | {sp} | {how}, "
+                   f"{x['tokens']:,} tokens |")
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
-    runs = [Path(p) for p in (argv if argv is not None else sys.argv[1:])]
+    argv = list(argv if argv is not None else sys.argv[1:])
+    if argv[:1] == ["--quant"]:
+        for p in argv[1:]:
+            print(quant_table(Path(p), Path(p).stem))
+        return 0
+    runs = [Path(p) for p in argv]
     print("| model | data | test ppl (b=1) | valid ppl | activity sparsity per layer | "
           "weight sparsity (recurrent) | params (recurrent + emb/dec) | budget |")
     print("|---|---|---|---|---|---|---|---|")

@@ -153,10 +153,11 @@ def run(args: argparse.Namespace) -> int:
         model, generated = _load(bench, args)
         tokens, corpus = _token_stream(bench, args, model)
         _gpu_baselines(bench, args, model, gpu_specs, measured)
-        net = _compile(bench, args, model, tokens)
+        net = _compile(bench, args, model, tokens, corpus)
         _run_on_chip(bench, args, net, tokens)
         _check_des(bench, args, net, tokens)
-        _score_perplexity(bench, args, model, corpus, generated)
+        _mla_note(bench)
+        _score_perplexity(bench, args, model, corpus, generated, net)
     except KeyboardInterrupt:
         bench.interrupted(_workload(bench, args))
         raise
@@ -242,14 +243,26 @@ def _gpu_baselines(bench: Bench, args, model, gpu_specs, measured) -> None:
         bench.parts["gpus"] = [*gpus, measure_lm(model, name, device="cuda", seed=args.seed)]
 
 
-def _compile(bench: Bench, args, model, tokens):
+def _compile(bench: Bench, args, model, tokens, corpus=None):
     import numpy as np
 
     from s2sim.compiler.ir import Network
+    from s2sim.compiler.precision import network_for_precision
 
     bench.enter("compiling")
     bench.say("compiling the EGRU stack onto the chip")
     net = Network.from_lm(model, name=bench.parts["name"], ref=bench.parts["ref"].network_ref)
+    if args.precision == "int8":
+        from models.egru.quant_lm import CALIBRATION_TOKENS
+
+        calib = None if corpus is None else corpus.split("train")[:CALIBRATION_TOKENS]
+        bench.notes.append("int8: weights int8 per output column, state and events Q1.14, "
+                           "sigmoid table (models.egru.quant); input scale calibrated on "
+                           + ("the first 100,000 training tokens" if calib is not None
+                              else "the whole embedding table (no data set given)"))
+    else:
+        calib = None
+    net = network_for_precision(net, args.precision, calib, decoder=args.decoder)
     mapping = compile_at_tick(bench, net, args.tick_s, np.asarray(tokens), args.tick_margin,
                               **_compile_kw(args))
     bench.parts["mapping"] = mapping
@@ -276,6 +289,37 @@ def _run_on_chip(bench: Bench, args, net, tokens) -> None:
                            "use --engine analytic or des for S2 figures")
 
 
+def _mla_note(bench: Bench) -> None:
+    """With --precision int8: which layer-0 slices use the MLA and its share of the PEs' active
+    cycles and of the energy (s2sim.compiler.mla)."""
+    mapping, result = bench.parts["mapping"], bench.parts.get("result")
+    if mapping.options.get("precision") != "int8":
+        return
+    from firmware_py.kinds import cost_model_for
+    from firmware_py.kinds.egru_slice import mla_macs, mla_tick_cycles
+
+    l0 = [s for s in mapping.slices if s.kind == "egru" and s.layer == 0]
+    on = [s for s in l0 if mla_macs(s)]
+    mode = mapping.options.get("mla", "auto")
+    if not on:
+        why = ("" if mode == "off" else " (a dense W slice does not fit a PE or the MLA's "
+               "accumulators, or its product would not save cycles)")
+        bench.notes.append(f"MLA (--mla {mode}): no layer-0 slice uses it{why}")
+        return
+    cm = cost_model_for(mapping, mapping.load_spec())
+    steps = result.n_steps if result is not None else 0
+    mla_c = sum(mla_tick_cycles(s, cm) for s in on) * steps
+    share = ""
+    if result is not None and result.pe_counts is not None and result.energy is not None:
+        act = float(result.pe_counts["active_cycles"].sum())
+        e = result.energy.as_dict()
+        share = (f"; {100 * mla_c / act:.1f} % of the PEs' active cycles (the CPU waits for it), "
+                 f"{100 * e['components_j'].get('mla', 0.0) / e['total_j']:.2f} % of the energy")
+    bench.notes.append(f"MLA (--mla {mode}): {len(on)} of {len(l0)} layer-0 slices run their dense "
+                       f"input product on it, {sum(mla_macs(s) for s in on):,} MACs per token"
+                       + share)
+
+
 def _check_des(bench: Bench, args, net, tokens) -> None:
     """--check-des N: the first N tokens again on the DES, compared (s2sim.engine.crosscheck)."""
     if not args.check_des:
@@ -290,7 +334,7 @@ def _check_des(bench: Bench, args, net, tokens) -> None:
     bench.notes.append(describe(check))
 
 
-def _score_perplexity(bench: Bench, args, model, corpus, generated: bool) -> None:
+def _score_perplexity(bench: Bench, args, model, corpus, generated: bool, net=None) -> None:
     """Perplexity over the test set from the functional path (numpy reference), when trained."""
     from s2sim.report.schema import Quality
 
@@ -303,10 +347,17 @@ def _score_perplexity(bench: Bench, args, model, corpus, generated: bool) -> Non
     bench.enter("scoring perplexity on the test set (functional path)")
     test = corpus.test if args.ppl_tokens is None else corpus.test[: args.ppl_tokens]
     bench.say(f"perplexity over {len(test)} test tokens (functional path, numpy reference)")
-    ev = model.evaluate(test, progress=_progress(args))
+    if getattr(net, "quant", None) is not None:  # int8: the integer reference
+        from models.egru.quant_lm import QLM
+
+        ev = QLM(model=net.model, qstack=net.quant).evaluate(test)
+        how = "integer reference models.egru.quant"
+    else:
+        ev = model.evaluate(test, progress=_progress(args))
+        how = "numpy reference"
     bench.parts["quality"] = Quality(
         metrics={"test_perplexity": ev.perplexity, "test_nll_nats": ev.nll_nats},
-        source=f"{corpus.name} test split, functional path (numpy reference), batch 1",
+        source=f"{corpus.name} test split, functional path ({how}), batch 1",
         tokens_scored=ev.tokens,
     )
 
@@ -332,6 +383,7 @@ def _argv_of(args: argparse.Namespace) -> list[str]:
     for flag, value, default in (("--tick-margin", args.tick_margin, DEFAULT_TICK_MARGIN),
                                  ("--pes", args.pes, None), ("--objective", args.objective, "pes"),
                                  ("--index-bits", args.index_bits, 16),
+                                 ("--precision", args.precision, "fp32"),
                                  ("--check-des", args.check_des, None),
                                  ("--spec", args.spec, None)):
         if value != default:

@@ -106,7 +106,10 @@ def run(args) -> int:
     from s2sim.engine.tick import describe
 
     out = output_file(args.out)
-    net = load_network(args.model, args.decoder)
+    from s2sim.compiler.precision import network_for_precision
+
+    net = network_for_precision(load_network(args.model, args.decoder), args.precision,
+                                decoder=args.decoder)
     mapping, choice = compile_from_args(net, args)
     mapping.save(out)
     print(describe(choice, mapping))

@@ -65,6 +65,14 @@ def add_deployment_arguments(p: argparse.ArgumentParser) -> None:
                         "estimated energy per step (the compiler picks the PE count)")
     p.add_argument("--index-bits", type=int, choices=[16, 32], default=16,
                    help="width of a stored weight's column index (SRAM per synapse: 6 or 8 B)")
+    p.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
+                   help="numerics of the EGRU slices: fp32 (default) or int8 (int8 weights, "
+                        "fixed-point state, models.egru.quant; an LM is quantised by PTQ, or "
+                        "an int8 checkpoint used as it is)")
+    p.add_argument("--mla", choices=["auto", "on", "off"], default="auto",
+                   help="with --precision int8: the first layer's dense input product on the "
+                        "MLA where it fits and saves cycles (auto, default), on every layer-0 "
+                        "slice (on) or nowhere (off)")
     p.add_argument("--decoder", choices=["host", "chip"], default="host",
                    help="where an LM's tied embedding/decoder runs: the host (default) or the "
                         "chip (its table as CSC row blocks on PEs, the argmax on the readout; "
@@ -100,6 +108,10 @@ def deployment_kw(args) -> dict:
 
     kw = {"pes": args.pes, "objective": args.objective, "index_bits": args.index_bits,
           "decoder": args.decoder}
+    if getattr(args, "precision", "fp32") != "fp32":
+        kw["precision"] = args.precision
+    if getattr(args, "mla", "auto") != "auto":
+        kw["mla"] = args.mla
     if getattr(args, "spec", None):
         kw["spec_path"] = args.spec
     if getattr(args, "set", None):

@@ -77,10 +77,18 @@ def run(args) -> int:
     if args.target.endswith(".json"):
         mapping = Mapping.load(args.target)
         apply_to_mapping(args, mapping)
+        if mapping.options.get("precision", "fp32") == "int8":  # rebuild the int8 network
+            from s2sim.compiler.ir import resolve_network
+            from s2sim.compiler.precision import network_for_precision
+
+            mapping.attach(network_for_precision(resolve_network(mapping.network_ref), "int8"))
         net = mapping.network
         xs = _inputs(args, net)
     else:
-        net = load_network(args.target, args.decoder)
+        from s2sim.compiler.precision import network_for_precision
+
+        net = network_for_precision(load_network(args.target, args.decoder), args.precision,
+                                    decoder=args.decoder)
         xs = _inputs(args, net)
         mapping, choice = compile_from_args(net, args, xs)
         tick = choice.to_dict()

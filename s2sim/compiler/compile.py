@@ -46,6 +46,8 @@ DEFAULTS = {
     "check_schedule": True,  # refuse a mapping whose send schedule overruns the tick
     "sram_headroom_bytes": 0,
     "index_bits": 16,  # width of a stored weight's column index: 16 | 32
+    "precision": "fp32",  # fp32 | int8 (s2sim.compiler.precision; recorded only when int8)
+    "mla": "auto",  # auto | on | off: int8 layer 0 on the MLA (s2sim.compiler.mla; int8 only)
 }
 OBJECTIVES = ("pes", "latency", "energy")
 DECODERS = ("host", "chip")  # where the tied embedding/decoder runs
@@ -132,6 +134,10 @@ def compile_network(
                              slice_pes=None if pes is None else _layer_pes(pes, extra))
     check_pe_count(part, tg.max_pes, extra)
     infos = describe_slices(network, part, tg.budget, tg.cost, decoder_blocks=blocks)
+    if tg.cost.precision == "int8":
+        from s2sim.compiler.mla import apply_mla
+
+        infos = apply_mla(infos, network, tg.budget, tg.cost, str(tg.opts["mla"]))
     placer_name, placement, pins = place_slices(
         infos, tg.spec, placer, pins=pins, seed=seed, max_pes=tg.max_pes,
         bytes_available=tg.budget.bytes_available, cycles_available=tg.budget.cycles_available,
@@ -155,7 +161,8 @@ def compile_network(
         spec_overrides={str(k): str(v) for k, v in tg.spec_overrides.items()},
         pl=tg.pl, frequency_hz=tg.frequency_hz, tick_period_ps=tg.tick_ps,
         cycles_per_tick=tg.cycles_per_tick, partitioner=part.partitioner, placer=placer_name,
-        options={k: tg.opts[k] for k in sorted(tg.opts)}
+        options={k: tg.opts[k] for k in sorted(tg.opts)
+                 if not (k in ("precision", "mla") and tg.opts["precision"] == "fp32")}
         | {"seed": seed, "max_pes": tg.max_pes, "pes": pes, "objective": objective}
         | ({"decoder": "chip"} if blocks else {}),
         slices=infos, placement=placement, pins=pins, routes_before=routing.routes_before,
@@ -236,6 +243,12 @@ def _target(network, spec, spec_path, spec_overrides, tick, pl, max_pes, options
     if opts["index_bits"] not in egru_slice.INDEX_BITS:
         raise CompileError(f"--index-bits {opts['index_bits']}: choose 16 or 32 (the width of a "
                            "stored weight's column index)")
+    from s2sim.compiler.precision import check_precision
+
+    check_precision(opts["precision"], network)
+    from s2sim.compiler.mla import check_mla
+
+    check_mla(str(opts["mla"]), str(opts["precision"]))
     if opts["queue_depth"] is None:
         opts["queue_depth"] = int(spec.timing.packet_queue_depth.value)
     budget = Budget(bytes_available=avail,
@@ -246,7 +259,8 @@ def _target(network, spec, spec_path, spec_overrides, tick, pl, max_pes, options
     return Target(spec=spec, in_memory_spec=None if given_spec is None else spec,
                   spec_overrides=overrides, opts=opts, pl=pl, frequency_hz=freq, tick_s=tick_s,
                   cycles_per_tick=cycles_per_tick, max_pes=max_pes, budget=budget,
-                  cost=CostModel(spec, index_bytes=int(opts["index_bits"]) // 8))
+                  cost=CostModel(spec, index_bytes=int(opts["index_bits"]) // 8,
+                                 precision=str(opts["precision"])))
 
 
 def reroute(mapping: Mapping, network: Network) -> Mapping:

@@ -81,6 +81,7 @@ class Network:
     ref: str | None = None  # how to rebuild it: "checkpoint:PATH" | "paper:seed=N" | None
     model: object = None  # the LMModel it came from, if any (host-side decoder)
     activity_hint: float | None = None  # measured/calibrated firing fraction (model metadata)
+    quant: object = None  # int8 deployment: the integer stack (s2sim.compiler.precision)
     _stats: list[LayerStats] = field(default_factory=list, repr=False)
     _fingerprint: str | None = field(default=None, repr=False)
     _table_stats: tuple | None = field(default=None, repr=False)
@@ -205,6 +206,12 @@ class Network:
                 if a is not None:
                     h.update(np.ascontiguousarray(a).tobytes())
             h.update(f"trace={self.readout.trace};dec={self.readout.host_decoder}".encode())
+            if self.quant is not None:
+                h.update(b"precision=int8")
+                for q in self.quant.layers:
+                    for a in (q.m_w, q.m_r, q.b_x, q.b_r, q.theta):
+                        h.update(np.ascontiguousarray(a).tobytes())
+                    h.update(f"{q.sh_w},{q.sh_r},{q.x_scale!r}".encode())
             if self.input.embedding is not None:
                 h.update(str(self.input.embedding.shape).encode())
             self._fingerprint = h.hexdigest()

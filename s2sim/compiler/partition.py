@@ -83,7 +83,8 @@ class LayerView:
     def rowptr_sizes(self) -> tuple[int, int]:
         # Row pointers are uint16 whenever a slice cannot hold more than 65,535 nonzeros.
         rp = egru.rowptr_bytes(self.budget.bytes_available
-                               // (egru.VALUE_BYTES + self.cost.index_bytes))
+                               // (egru.value_bytes(self.cost.precision)
+                                  + self.cost.index_bytes))
         return rp, rp
 
     def footprint(self, units: np.ndarray, n_src_in: int | None = None,
@@ -96,7 +97,8 @@ class LayerView:
         nnz_w = int(st.nnz_w_per_unit[units].sum())
         nnz_r = int(st.nnz_r_per_unit[units].sum())
         regions = egru.slice_regions(self.n_in, self.hidden, len(units), nnz_w, nnz_r, n_src_in,
-                                     n_src_rec, self.budget.align, self.cost.index_bytes)
+                                     n_src_rec, self.budget.align, self.cost.index_bytes,
+                                     self.cost.precision)
         _, fixed_cycles = self._fixed(2, 2)
         _, unit_cycles = self.unit_costs()
         cycles = int(np.ceil(fixed_cycles + unit_cycles[units].sum()))

@@ -76,7 +76,7 @@ def _layer_slices(network: Network, part: Partition, i: int, budget: Budget) -> 
         nnz_r = int(st.nnz_r_per_unit[s].sum())
         regions = egru_slice.slice_regions(view.n_in, view.hidden, len(s), nnz_w, nnz_r,
                                            n_src_in, len(slices), budget.align,
-                                           view.cost.index_bytes)
+                                           view.cost.index_bytes, view.cost.precision)
         out.append(SliceInfo(
             id=f"L{i}.S{k}", kind="egru", layer=i, index=k, units=[int(u) for u in s],
             n_in=view.n_in, nnz_w=nnz_w, nnz_r=nnz_r, regions=regions,

@@ -429,6 +429,7 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
     pl = {k: np.zeros((n_pe, len(spec.performance_levels)), np.int64) for k in PL_FIELDS}
     pl["residency_ps"][loaded, m.pl] = n_ticks * P
     pl["cycles"][:, m.pl] = tot.pe["active_cycles"].sum(1)
+    pl["macs"][:, m.pl] = tot.pe["macs"].sum(1)  # MLA MACs (--mla)
     counts = Counts(pe_ids=all_pes, tick_period_ps=P, n_ticks=n_ticks, duration_ps=n_ticks * P,
                     loaded=loaded, pe=tot.pe, pl=pl, noc=tot.noc, ticks_per_column=tpc,
                     link_packets_per_link=np.zeros(int(spec.links.chip_links.value), np.int64))

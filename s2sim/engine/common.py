@@ -58,7 +58,13 @@ class PreparedRun:
     def oracle(self):
         """The numpy reference run (models.egru.reference) on the same inputs, cached."""
         if self._oracle is None:
-            self._oracle = self.network.stack.run(self.xs, trace=bool(self.network.readout.trace))
+            trace = bool(self.network.readout.trace)
+            if getattr(self.network, "quant", None) is not None:  # int8: the integer reference
+                from s2sim.compiler.precision import oracle_trace
+
+                self._oracle = oracle_trace(self.network, self.xs, trace=trace)
+            else:
+                self._oracle = self.network.stack.run(self.xs, trace=trace)
         return self._oracle
 
     def oracle_tokens(self) -> np.ndarray | None:

@@ -62,3 +62,20 @@ def test_cli_errors_are_one_line(tmp_path, capsys, ckpt):
                  "--out", str(tmp_path / "m.json")]) == 2
     assert "routing table overflow" in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
+
+
+def test_an_int8_mapping_runs_again_from_its_file(ckpt, tmp_path, capsys):
+    mj = tmp_path / "m8.json"
+    assert main(["compile", str(ckpt), "--precision", "int8", "--out", str(mj)]) == 0
+    doc = json.loads(mj.read_text())
+    assert doc["options"]["precision"] == "int8"
+    assert all("sigmoid_lut" in s["regions"] for s in doc["slices"] if s["kind"] == "egru")
+    direct, again = tmp_path / "d.json", tmp_path / "a.json"
+    assert main(["run", str(ckpt), "--precision", "int8", "--tokens", "8", "--engine", "des",
+                 "--out", str(direct)]) == 0
+    assert main(["run", str(mj), "--tokens", "8", "--engine", "des", "--out", str(again)]) == 0
+    a, b = (json.loads(p.read_text())["result"] for p in (direct, again))
+    assert a["mismatches"]["event_mismatches"] == b["mismatches"]["event_mismatches"] == 0
+    assert a["mismatches"]["compared"] and b["mismatches"]["compared"]
+    # (the ticks differ: `run MODEL` sizes its tick on the run's own tokens)
+    assert a["energy_j"] > 0 and b["energy_j"] > 0
