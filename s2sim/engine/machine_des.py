@@ -25,6 +25,7 @@ from firmware_py.kinds.base import BuildContext
 from firmware_py.pipeline import run_ticks
 from s2sim.compiler.machine_map import split_global_pe
 from s2sim.engine.common import PreparedRun, activity_metrics, slice_events
+from s2sim.hw.dvfs import cycles_to_ps
 
 __all__ = ["MachineRunResult", "run_machine_des", "analytic_link_traffic", "prepared_run"]
 
@@ -146,16 +147,48 @@ def host_offset_ps(mm) -> int:
     return int(np.ceil((int(inp.tick_cycles_max) + irq) / f * 1e12))
 
 
-def _inject_inputs(chip, run: PreparedRun, P: int, offset_ps: int) -> int:
-    """Each step's host packets at t·tick + ``offset_ps``; returns how many were injected."""
+def host_pacing(mm) -> tuple[int, int]:
+    """(burst, gap_ps): the host sends a step's first ``burst`` packets back to back and each
+    further one ``gap_ps`` (the input source's handling time of a host packet) after the one
+    ``burst`` places before it, so that the input PE's packet queue holds at most about half its
+    depth. Host-side flow control, used only when a step's packets sent back to back would fill
+    the queue (width x4: 750 per step; the PE drains a packet in ~2.5 Ethernet packet times);
+    burst = 0 when not needed (width x1, x2: sent as on one chip)."""
+    from firmware_py.kinds.input_source import HOST_VALUES_PER_PACKET
+
+    spec = mm.spec
+    n = -(-mm.mapping.n_in // HOST_VALUES_PER_PACKET)
+    depth = int(spec.timing.packet_queue_depth.value)
+    cm = cost_model_for(mm.mapping, spec)
+    cycles = (cm.c("input_packet") + HOST_VALUES_PER_PACKET * cm.c("input_value")
+              + int(spec.cpu.cycles.irq_entry.value) + int(spec.cpu.cycles.irq_exit.value))
+    gap = cycles_to_ps(cycles, float(spec.pl(mm.pl).frequency_hz.value))
+    # the Ethernet bridge serialises key + payload; its per-packet overhead is latency only
+    ser = int(np.ceil(8 * (4 + 4 * HOST_VALUES_PER_PACKET) * 1e12
+                      / float(spec.host.ethernet_bits_per_s.value)))
+    backlog = n - n * min(ser, gap) / gap  # still queued when the last packet arrives
+    return (depth // 2, gap) if backlog >= depth else (0, gap)
+
+
+def _inject_inputs(chip, run: PreparedRun, P: int, offset_ps: int, pacing=(0, 0)) -> int:
+    """Each step's host packets at t·tick + ``offset_ps`` (paced by ``host_pacing`` when it says
+    so); returns how many were injected."""
     from firmware_py.kinds.input_source import host_packet_groups, host_packets
 
+    burst, gap = pacing
     n_pk = 0
     for t, groups in enumerate(host_packet_groups(run.xs)):
         keys, payloads = host_packets(t, groups)
-        if keys.size:
-            chip.inject(t * P + offset_ps, keys, payloads)
-            n_pk += keys.size
+        if not keys.size:
+            continue
+        t0 = t * P + offset_ps
+        if burst and keys.size > burst:
+            chip.inject(t0, keys[:burst], payloads[:burst])
+            for i in range(burst, keys.size):
+                chip.inject(t0 + (i - burst + 1) * gap, keys[i:i + 1], payloads[i:i + 1])
+        else:
+            chip.inject(t0, keys, payloads)
+        n_pk += keys.size
     return n_pk
 
 
@@ -178,7 +211,7 @@ def run_machine_des(mm, tokens) -> MachineRunResult:
             chips[p.chip].router.add(key, mask, pes=set(pes), links=set(links))
     eth = mm.chip_of_slice["input"]
     P = int(chips[eth].tick_period_ps)
-    n_host = _inject_inputs(chips[eth], run, P, host_offset_ps(mm))
+    n_host = _inject_inputs(chips[eth], run, P, host_offset_ps(mm), host_pacing(mm))
     sim = MachineSim(mm.machine, chips)
     n_ticks = run_ticks(T, L, False)
     runs = sim.run(n_ticks)
