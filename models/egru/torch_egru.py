@@ -35,8 +35,8 @@ from models.egru.lm import LMModel
 from models.egru.reference import EGRULayer, EGRUStack
 
 __all__ = ["SpikeFunction", "EventOutput", "EvLinear", "EGRU", "EGRULM", "LSTMLM",
-           "egru_layer_to_numpy", "egru_lm_to_numpy", "prunable_weights", "upgrade_masks",
-           "upgrade_training_state"]
+           "egru_layer_to_numpy", "egru_lm_to_numpy", "egru_lm_from_numpy", "prunable_weights",
+           "upgrade_masks", "upgrade_training_state"]
 
 # LM recipe pseudo-derivative (shared docs/egru.md): gamma = epsilon = 3.6.
 LM_DAMPENING = 3.6
@@ -193,6 +193,7 @@ class EGRU(nn.Module):
             self.R.weight.copy_(recurrent.t())
             self.W.bias.zero_()
             self.R.bias.zero_()
+        self.events_name = "events"
         self.events = EventOutput(dampening, support)
         beta = 3.0
         alpha = beta * thr_mean / (1 - thr_mean)
@@ -229,12 +230,20 @@ class EGRU(nn.Module):
                 state_dict[f"{prefix}{mod}.{param}"] = v.t() if transposed else v
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def name_events(self, name: str) -> None:
+        """Rename the ``EventOutput`` child (NeuroBench's ``ActivationSparsityByLayer`` keys its
+        figures by a module's own name, so the layers of a stack need distinct ones; the module
+        has no parameters, so state dicts are unchanged)."""
+        self._modules = {(name if k == self.events_name else k): v
+                         for k, v in self._modules.items()}
+        self.events_name = name
+
     def zero_state(self, batch: int, device=None):
         z = torch.zeros(batch, self.hidden_size, device=device)
         return z, z.clone()
 
     def forward(self, x, state=None):
-        """x (T, B, n_in) -> y (T, B, H), (y_T, c_T). Also stores ``self.last_events``."""
+        """x (T, B, n_in) -> y (T, B, H), (y_T, c_T)."""
         T, B, _ = x.shape
         if state is None:
             state = self.zero_state(B, x.device)
@@ -249,12 +258,12 @@ class EGRU(nn.Module):
         ys = []
         for t in range(T):
             wx = wx_all[t]
-            rh = self.R(y, R)
+            rh = self.R(y, kernel=R)  # a keyword: hooks see y alone as the input
             z = torch.sigmoid(wx[:, :H] + rh[:, :H])
             r = torch.sigmoid(wx[:, H:2 * H] + rh[:, H:2 * H])
             g = torch.tanh(wx[:, 2 * H:] + r * rh[:, 2 * H:])
             cc = z * c + (1 - z) * g
-            o = self.events(cc - self.thr)
+            o = self._modules[self.events_name](cc - self.thr)
             y = o * cc
             c = cc - o * self.thr
             ys.append(y)
@@ -316,6 +325,8 @@ class EGRULM(_LMBase):
         self.rnns = nn.ModuleList(
             EGRU(sizes[i], sizes[i + 1], thr_mean=thr_mean, dropconnect=dropconnect,
                  generator=gen) for i in range(len(layers)))
+        for i, rnn in enumerate(self.rnns):
+            rnn.name_events(f"events_{i}")  # ActivationSparsityByLayer's key of layer i
         self.drop_between = nn.Dropout(dropout_between)
         self.layer_sizes = list(layers)
 
@@ -367,6 +378,22 @@ def egru_lm_to_numpy(model: EGRULM, vocab: list[str] | None = None,
     bias = model.decoder_bias.detach().cpu().numpy().astype(np.float32).copy()
     return LMModel(embedding=emb, stack=stack, decoder_bias=bias, vocab=vocab,
                    meta=dict(meta or {}))
+
+
+def egru_lm_from_numpy(lm: LMModel) -> EGRULM:
+    """The torch EGRULM (eval mode) with the weights of a numpy LMModel, e.g. a shipped
+    checkpoint (``models.egru.checkpoint.load_checkpoint``), for NeuroBench or fine-tuning; its
+    forward computes what ``lm`` computes (events identical, values within float rounding)."""
+    model = EGRULM(lm.vocab_size, lm.embedding_dim, lm.layer_sizes,
+                   dropout_emb=0.0, dropout_between=0.0, dropout_out=0.0)
+    state = {"encoder.weight": lm.embedding, "decoder_bias": lm.decoder_bias}
+    for i, layer in enumerate(lm.stack.layers):
+        state.update({f"rnns.{i}.kernel": layer.W, f"rnns.{i}.recurrent_kernel": layer.R,
+                      f"rnns.{i}.bias": layer.b_x, f"rnns.{i}.recurrent_bias": layer.b_r,
+                      f"rnns.{i}.thr": layer.theta})
+    model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v, np.float32))
+                           for k, v in state.items()})
+    return model.eval()
 
 
 def count_params(model: nn.Module) -> dict:
