@@ -39,7 +39,7 @@ def test_every_numeric_field_name_carries_a_unit():
               "hops", "effective_macs", "macs", "pe_id", "pe_index", "qx", "qy", "pe_in_qpe",
               "busy_fraction", "dense_macs_per_step", "dropped_packets", "tick_overruns",
               "event_mismatches", "value_mismatches", "performance_level", "seed", "version",
-              "steps_per_sequence", "tokens_scored", "activation_sparsity_mean",
+              "steps_per_sequence", "tokens_scored", "activation_sparsity",
               "events_per_step_mean", "packets_per_step_mean", "hops_per_step_mean",
               "effective_macs_per_step_mean", "packets_sent", "packets_received",
               "energy_gpu_over_s2", "latency_gpu_over_s2", "energy_gpu_over_s2_low",
