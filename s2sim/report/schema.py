@@ -196,3 +196,6 @@ class Report(_Strict):
     notes: list[str] = Field(default_factory=list)
     # --check-des N: the first N steps again on the DES (s2sim.engine.crosscheck.check_on_des)
     check_des: dict[str, object] | None = None
+    # `s2sim run`: the mapping summary, how the tick was chosen, the engine's RunResult summary
+    # and the priced energy as they were (None in a bench report)
+    run: dict[str, object] | None = None

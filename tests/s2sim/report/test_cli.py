@@ -45,7 +45,7 @@ def test_diff_worse_exits_1_and_names_metric(two_runs, capsys):
 @pytest.mark.parametrize(
     "content, message",
     [('{"schema_name": "s2sim-report", "ver', "not valid JSON"),
-     ('{"schema_name": "s2sim-report", "version": 0}', "version 0, this s2sim reads version 1")],
+     ('{"schema_name": "s2sim-report", "version": 0}', "version 0, this s2sim reads version 2")],
 )
 def test_bad_files_one_line_error(tmp_path, two_runs, capsys, cmd, content, message):
     bad = tmp_path / "bad.json"

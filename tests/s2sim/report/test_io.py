@@ -25,7 +25,8 @@ def test_csv_tables_have_units_and_one_row_per_pe_and_step(tmp_path, sample_repo
     write_report(sample_report, tmp_path, plots=False)
     pe = (tmp_path / "per_pe.csv").read_text().splitlines()
     step = (tmp_path / "per_step.csv").read_text().splitlines()
-    assert pe[0].startswith("pe_id,pe_index,qx,qy,pe_in_qpe,energy_j,busy_fraction,sram_bytes")
+    assert pe[0].startswith("pe_id,pe_index,slices,layer,qx,qy,pe_in_qpe,energy_j,busy_fraction,"
+                            "sram_bytes")
     assert len(pe) == 1 + 4 and len(step) == 1 + 5
     assert "latency_s" in step[0] and "tick_energy_j" in step[0]
     assert (tmp_path / "gpu.csv").read_text().count("\n") == 1 + 2
