@@ -146,6 +146,48 @@ def _mixes(rowptr_bytes: int, index_bytes: int) -> dict[str, tuple[Ops, int, int
         # VMUL, VADD, VSTR) + loop.
         "readout_trace_unit": (Ops(fp_load=2, fp_mul=2, fp_add=1, fp_store=1, alu=2,
                                    branch_taken=1), 8, 4),
+        # decoder block (--decoder chip), per token packet from the host: read key + payload
+        # (2 LDR), decode row + parity (3 ALU), parity/bounds check (CMP + taken branch), set up
+        # the loop over the table's columns (ALU).
+        "decoder_token": (Ops(load=2, alu=5, branch_taken=1), 0, 0),
+        # decoder block, per column of the token's lookup: the column's two pointers (back to
+        # back), bisection bounds (2 ALU), loop (ALU + taken branch).
+        "decoder_column": (Ops(load=1, load_pipelined=1, alu=3, branch_taken=1), 2 * rowptr_bytes,
+                           0),
+        # decoder block, per bisection probe: midpoint (2 ALU), LDRH the row index, CMP +
+        # conditional branch.
+        "decoder_probe": (Ops(load=1, alu=3, branch_taken=1), 2, 0),
+        # decoder block, per embedding value found: load it (LDRH + VCVTB.F32.F16, the
+        # conversion priced as fp_add: 1 cycle in the TRM, as a VADD), build the key (2 ALU),
+        # payload + key to the comms controller (2 STR).
+        "decoder_embed_send": (Ops(load=1, fp_add=1, alu=2, store=2), 2, 0),
+        # decoder block, per received last-layer event: read key + payload (2 LDR), decode
+        # source/slice/parity/unit (4 ALU), parity check (CMP + branch), slice-offset lookup
+        # (LDRH + ADD), the column's two pointers, accumulator base for the parity (ADD), payload
+        # to an FP register (VMOV), loop set-up and final test (2 ALU).
+        "decoder_event": (Ops(load=3, load_pipelined=1, alu=10, branch_taken=2),
+                          2 + 2 * rowptr_bytes, 0),
+        # decoder block, per nonzero of the event's column (float16 values): LDRH row index,
+        # LDRH value + VCVTB (as fp_add), VLDR logit, VMLA, VSTR logit, pointer increments,
+        # address computation, compare, taken loop branch.
+        "decoder_nnz": (Ops(load=2, fp_add=1, fp_load=1, fp_fma=1, fp_store=1, alu=3,
+                            branch_taken=1), 2 + 2 + 4, 4),
+        # ... with float32 values: VLDR value instead of LDRH + VCVTB.
+        "decoder_nnz_f32": (Ops(load=1, fp_load=2, fp_fma=1, fp_store=1, alu=3, branch_taken=1),
+                            2 + 4 + 4, 4),
+        # decoder block tick, per row: VLDR logit, VLDR bias, VADD, VCMP + VMRS (2 ALU) with the
+        # best so far, conditional branch, zero the logit (VSTR), loop (2 ALU + taken branch).
+        "decoder_row": (Ops(fp_load=2, fp_add=1, alu=4, branch_taken=2, fp_store=1), 8, 4),
+        # decoder block tick, fixed part: step-window check, parity select, step bookkeeping,
+        # arm the user event that sends the block's best row.
+        "decoder_tick": (Ops(load=2, store=3, alu=8, branch_taken=1), 8, 8),
+        # decoder block, the send of its best row (user event): build the key (2 ALU), payload +
+        # key to the comms controller (2 STR).
+        "decoder_send": (Ops(alu=2, store=2), 0, 0),
+        # readout with the decoder on chip, per block's best row received: read key + payload
+        # (2 LDR), decode block/parity/row (4 ALU), parity check (CMP + branch), compare with the
+        # step's best (VCMP + VMRS: 2 ALU) + conditional branch, keep it (2 STR).
+        "readout_best": (Ops(load=2, alu=7, branch_taken=2, store=2), 0, 8),
         # readout, per output value computed on chip: bias load + add (VLDR, VADD), store to the
         # host buffer (VSTR), zero the accumulator (VSTR), loop.
         "readout_out": (Ops(fp_load=2, fp_add=1, fp_store=2, alu=2, branch_taken=1), 8, 8),

@@ -1,6 +1,9 @@
 """Multicast key layout (32-bit keys; the payload carries the graded value as float32).
 
-    bits 31..24  source id: 0 = input source, 1 + l = EGRU layer l, 0xFE = host -> input PE
+    bits 31..24  source id: 0 = input source, 1 + l = EGRU layer l, 0xFE = host -> input PE;
+                 with the decoder on the chip: 0xFD = host -> decoder block (a token), 0xFC =
+                 decoder block -> input PE (the token's embedding values), 0xFB = decoder block
+                 -> readout (the block's best logit)
     bits 23..16  slice index within the source layer (up to 256 slices per layer)
     bit  15      step parity (the tick the packet was sent in, mod 2)
     bits 14..0   unit index local to the slice (up to 32,768 units per slice)
@@ -22,6 +25,9 @@ PARITY_BIT = 15
 UNIT_MASK = 0x7FFF
 SLICE_MASK = 0xFF
 HOST_SRC = 0xFE
+TOKEN_SRC = 0xFD
+EMBED_SRC = 0xFC
+DECODER_SRC = 0xFB
 INPUT_SRC = 0
 MAX_SLICES = 256
 MAX_UNITS_PER_SLICE = UNIT_MASK + 1

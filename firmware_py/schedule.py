@@ -52,6 +52,10 @@ class SendSchedule(BaseModel):
     group_size: int  # senders per group
     group_start_cycles: list[list[int]]  # per phase, per group: when its senders send
     est_end_cycles: int  # when the sends of a step end, at the assumed activity
+    # with the decoder on the chip: when the first block sends its best row to the readout, and
+    # the slot between blocks (None otherwise)
+    decoder_start_cycles: int | None = None
+    decoder_slot_cycles: int | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from firmware_py.cost import CostModel
 from firmware_py.kinds.base import AnalyticContext, BuildContext, CoreKind
+from firmware_py.kinds.decoder import DecoderKind
 from firmware_py.kinds.egru_slice import EGRUSliceKind
 from firmware_py.kinds.input_source import InputSourceKind
 from firmware_py.kinds.readout import ReadoutKind
@@ -17,7 +18,7 @@ __all__ = ["KINDS", "kind_of", "build_programs", "cost_model_for", "CoreKind", "
            "AnalyticContext"]
 
 KINDS: dict[str, CoreKind] = {k.name: k for k in (InputSourceKind(), EGRUSliceKind(),
-                                                  ReadoutKind())}
+                                                  DecoderKind(), ReadoutKind())}
 
 
 def kind_of(s) -> CoreKind:

@@ -80,6 +80,8 @@ class AnalyticContext:
     # run_steps steps (None: this window is the whole run)
     step0: int = 0
     run_steps: int | None = None
+    # data that depends on the mapping only, shared by the windows of one run
+    run_cache: dict = field(default_factory=dict)
 
     @property
     def n_steps(self) -> int:
@@ -98,9 +100,14 @@ class AnalyticContext:
         i = self.idx_of[pe_id]
         ticks = np.asarray(ticks, np.int64) - self.step0  # window column of each global tick
         ok = (ticks >= 0) & (ticks < self.n_ticks)
+        t = ticks[ok]
+        distinct = t.size < 2 or bool((t[1:] > t[:-1]).all())  # ascending: plain fancy add
         for k, v in vals.items():
-            v = np.broadcast_to(np.asarray(v, np.int64), ticks.shape)
-            np.add.at(self.pe[k][i], ticks[ok], v[ok])
+            v = np.broadcast_to(np.asarray(v, np.int64), ticks.shape)[ok]
+            if distinct:
+                self.pe[k][i, t] += v
+            else:
+                np.add.at(self.pe[k][i], t, v)
 
 
 class CoreKind(ABC):

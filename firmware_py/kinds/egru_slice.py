@@ -38,7 +38,7 @@ from firmware_py.keys import INPUT_SRC, PARITY_BIT, SLICE_SHIFT, SRC_SHIFT, UNIT
 from firmware_py.keys import make_keys as encode
 from firmware_py.kinds.base import CONFIG_BYTES, AnalyticContext, BuildContext, CoreKind, aligned
 from firmware_py.schedule import delay_until
-from models.egru.reference import sigmoid
+from models.egru.reference import egru_cell
 from s2sim.hw.runtime import Program
 
 __all__ = ["CSR", "EGRUSliceCore", "EGRUSliceProgram", "EGRUSliceKind", "slice_regions",
@@ -160,6 +160,25 @@ def _events(acc, keys, xs, tick_parity, r_src, w_off, r_off, rp_w, cols_w, vals_
     return n_ok, n_late, total
 
 
+@numba.njit(cache=True, nogil=True)
+def _event_cycles(keys, tick_parity, r_src, w_off, r_off, rp_w, rp_r, event_cycles, nnz_cycles,
+                  late_cycles, cycles_out):  # pragma: no cover
+    """The per-event cycles ``_events`` charges for a batch, without applying it."""
+    for i in range(keys.shape[0]):
+        k = np.int64(keys[i])
+        src = (k >> SRC_SHIFT) & 0xFF
+        sl = (k >> SLICE_SHIFT) & 0xFF
+        local = k & UNIT_MASK
+        if (k >> PARITY_BIT) & 1 != tick_parity:
+            cycles_out[i] = late_cycles
+        elif src == r_src:
+            row = r_off[min(sl, r_off.shape[0] - 1)] + local
+            cycles_out[i] = event_cycles + nnz_cycles * (rp_r[row + 1] - rp_r[row])
+        else:
+            row = w_off[min(sl, w_off.shape[0] - 1)] + local
+            cycles_out[i] = event_cycles + nnz_cycles * (rp_w[row + 1] - rp_w[row])
+
+
 @dataclass
 class CSR:
     """Rows = inputs (in source-slice order), columns = the slice's local gate columns."""
@@ -217,21 +236,25 @@ class EGRUSliceCore:
                                 int(late_cycles), cycles)
         return cycles, ok, late, nnz
 
+    def event_cycles(self, keys, tick_parity: int, event_cycles: int, nnz_cycles: int,
+                     late_cycles: int) -> np.ndarray:
+        """The cycles (n,) ``on_events`` would return for a batch (nothing is applied)."""
+        cycles = np.empty(keys.shape[0], np.int64)
+        _event_cycles(np.asarray(keys, np.uint32), int(tick_parity), self.r_src, self.w_off,
+                      self.r_off, self.W.rowptr, self.R.rowptr, int(event_cycles),
+                      int(nnz_cycles), int(late_cycles), cycles)
+        return cycles
+
     def update(self, parity: int):
-        """Close the step held in accumulator ``parity``: returns (fired local idx, y values)."""
+        """Close the step held in accumulator ``parity``: returns (fired local idx, y values).
+        The cell is the reference's own (``egru_cell``): the same operations in the same order."""
         u = self.u
         a = self.acc[parity]
-        wx = a[: 3 * u] + self.b_x
-        rh = a[3 * u:] + self.b_r
-        z = sigmoid(wx[:u] + rh[:u])
-        r = sigmoid(wx[u:2 * u] + rh[u:2 * u])
-        g = np.tanh(wx[2 * u:] + r * rh[2 * u:]).astype(_F32)
-        c = z * self.c + (_F32(1) - z) * g
-        o = c - self.theta > 0
-        self.c = (c - np.where(o, self.theta, _F32(0))).astype(_F32)
+        y, self.c, o = egru_cell(a[: 3 * u] + self.b_x, a[3 * u:] + self.b_r, self.c,
+                                 self.theta, u)
         a[:] = 0
         fired = np.flatnonzero(o)
-        return fired, c[fired].astype(_F32)
+        return fired, y[fired]
 
 
 def source_row_order(mapping, layer: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -362,6 +385,10 @@ class EGRUSliceProgram(Program):
                  sram_written_bytes=self._nnz_wr * nnz)
         return cycles
 
+    def packet_cycles(self, tick: int, keys, payloads) -> np.ndarray:
+        return self.core.event_cycles(keys, tick & 1, self._ev_cycles, self._nnz_cycles,
+                                      self._ev_cycles)
+
     def on_tick(self, pe, tick: int) -> None:
         cm = self.cost
         if not self.first_tick <= tick <= self.last_tick:
@@ -413,6 +440,25 @@ class EGRUSliceProgram(Program):
 def slice_row_nnz(M: np.ndarray, hidden: int, units: np.ndarray) -> np.ndarray:
     """Nonzeros of each row of M within the gate columns of ``units``."""
     return np.count_nonzero(M[:, gate_cols(units, hidden)], axis=1).astype(np.int64)
+
+
+def _unit_slices(sl, hidden: int) -> np.ndarray | None:
+    """(hidden, slices) 0/1: which slice holds each unit; None if a unit is in two slices."""
+    onehot = np.zeros((hidden, len(sl)), np.int64)
+    for k, s in enumerate(sl):
+        onehot[np.asarray(s.units, np.int64), k] += 1
+    return onehot if onehot.max(initial=0) <= 1 else None
+
+
+def _csr_slice_row_nnz(m, hidden: int, onehot: np.ndarray) -> np.ndarray:
+    """``slice_row_nnz`` of every slice at once (rows x slices) from a CSR of the same matrix:
+    each nonzero counted for the slice that holds its gate column's unit."""
+    n_rows, n_sl = m.shape[0], onehot.shape[1]
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(m.rowptr))
+    k = onehot.argmax(axis=1)[m.cols.astype(np.int64) % hidden]
+    held = onehot.any(axis=1)[m.cols.astype(np.int64) % hidden]
+    return np.bincount(rows[held] * n_sl + k[held], minlength=n_rows * n_sl).reshape(
+        n_rows, n_sl).astype(np.int64)
 
 
 class EGRUSliceKind(CoreKind):
@@ -474,27 +520,50 @@ class EGRUSliceKind(CoreKind):
         """Per step and slice of layer ``i`` (columns in slice order): events received and the
         weights they touch, from the input side and from the layer itself. One matrix product
         per layer: events (T, rows) @ (rows, slices) of per-slice row nonzeros (rows that do not
-        reach a slice through the routes masked out); float64 keeps the integer sums exact."""
+        reach a slice through the routes masked out), in float32 where every partial sum is an
+        integer below 2**24 (exact in any order), else float64."""
         key = ("egru_received", i)
         if key in ctx.cache:
             return ctx.cache[key]
-        layer = ctx.network.layers[i]
-        sl = sorted(ctx.mapping.layer_slices(i), key=lambda x: x.index)
-        in_act = (ctx.xs != 0 if i == 0 else ctx.ys[i - 1] != 0).astype(np.float64)
-        rec_act = (ctx.ys[i] != 0).astype(np.float64)
-        masks = [self._received_masks(ctx, s) for s in sl]
-        w_reach = np.stack([w for w, _ in masks], axis=1).astype(np.float64)  # (n_in, slices)
-        r_reach = np.stack([r for _, r in masks], axis=1).astype(np.float64)  # (H, slices)
-        w_nnz = np.stack([slice_row_nnz(layer.W, layer.hidden, s.units) for s in sl], axis=1)
-        r_nnz = np.stack([slice_row_nnz(layer.R, layer.hidden, s.units) for s in sl], axis=1)
-        out = {"in": (in_act @ w_reach, in_act @ (w_nnz * w_reach)),
-               "rec": (rec_act @ r_reach, rec_act @ (r_nnz * r_reach)),
-               "fired": np.stack([np.count_nonzero(ctx.ys[i][:, s.units], axis=1) for s in sl],
-                                 axis=1)}
+        sl, w_reach, w_nnz, r_reach, r_nnz, onehot = self._layer_reach(ctx, i)
+        in_act = (ctx.xs != 0 if i == 0 else ctx.ys[i - 1] != 0).astype(w_nnz.dtype)
+        rec_act = (ctx.ys[i] != 0).astype(r_nnz.dtype)
+        ys_i = ctx.ys[i]
+        out = {"in": (in_act @ w_reach, in_act @ w_nnz),
+               "rec": (rec_act @ r_reach, rec_act @ r_nnz),
+               "fired": (rec_act @ onehot.astype(rec_act.dtype)) if onehot is not None else
+               np.stack([np.count_nonzero(ys_i[:, s.units], axis=1) for s in sl], axis=1)}
         out = {k: tuple(np.rint(a).astype(np.int64) for a in v) if isinstance(v, tuple)
-               else v.astype(np.int64) for k, v in out.items()}
+               else np.rint(v).astype(np.int64) for k, v in out.items()}
         ctx.cache[key] = out
         return out
+
+    def _layer_reach(self, ctx: AnalyticContext, i: int):
+        """Of layer ``i`` (slices in slice order): which rows reach each slice, and the row
+        nonzeros within each slice's gate columns of the rows that reach it (W, then R); from
+        the mapping only, so computed once per run."""
+        key = ("egru_reach", i)
+        if key not in ctx.run_cache:
+            layer = ctx.network.layers[i]
+            sl = sorted(ctx.mapping.layer_slices(i), key=lambda x: x.index)
+            masks = [self._received_masks(ctx, s) for s in sl]
+            w_reach = np.stack([w for w, _ in masks], axis=1)  # (n_in, slices)
+            r_reach = np.stack([r for _, r in masks], axis=1)  # (H, slices)
+            onehot = _unit_slices(sl, layer.hidden)
+            if onehot is None:  # slices overlap: count on the dense matrices
+                w_nnz = np.stack([slice_row_nnz(layer.W, layer.hidden, s.units) for s in sl], 1)
+                r_nnz = np.stack([slice_row_nnz(layer.R, layer.hidden, s.units) for s in sl], 1)
+            else:  # from the CSR the oracle run has just checked against W and R
+                w_nnz, r_nnz = (_csr_slice_row_nnz(c, layer.hidden, onehot) for c in layer.csr)
+
+            def exact(reach, nnz):  # (reach, nnz x reach) as float32 if sums stay exact in it
+                nnz = nnz * reach
+                dt = np.float32 if max(len(reach), int(nnz.sum(0).max(initial=0))) < 2**24 \
+                    else np.float64
+                return reach.astype(dt), nnz.astype(dt)
+
+            ctx.run_cache[key] = (sl, *exact(w_reach, w_nnz), *exact(r_reach, r_nnz), onehot)
+        return ctx.run_cache[key]
 
     def book_counts(self, ctx: AnalyticContext, s) -> None:
         cm, i = ctx.cost, s.layer

@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from firmware_py.cost import CostModel
-from firmware_py.keys import HOST_SRC, decode, key_base, make_keys
+from firmware_py.keys import EMBED_SRC, HOST_SRC, decode, key_base, make_keys
 from firmware_py.kinds.base import CONFIG_BYTES, AnalyticContext, BuildContext, CoreKind, aligned
 from firmware_py.schedule import delay_until
 from s2sim.hw.runtime import Program
@@ -131,7 +131,8 @@ class InputSourceProgram(Program):
         return dict(self.regions)
 
     def consumes(self) -> set[int]:
-        return {HOST_SRC}
+        # with the decoder on the chip the values come from the decoder blocks, one per packet
+        return {HOST_SRC, EMBED_SRC}
 
     def on_start(self, pe) -> None:
         return None
@@ -226,6 +227,10 @@ class InputSourceKind(CoreKind):
         pe_id = ctx.mapping.placement[s.id]
         host_pk = host_packets_per_step(ctx.xs)
         in_events = np.count_nonzero(ctx.xs, axis=1).astype(np.int64)
+        V = HOST_VALUES_PER_PACKET
+        n_vals = host_values_per_step(ctx.xs)
+        if ctx.mapping.decoder_on_chip:  # one value per packet, from the decoder block
+            host_pk, n_vals, V = in_events, in_events, 1
         n_send = in_events if s.key_base is not None else np.zeros(ctx.n_steps, np.int64)
         sch = ctx.mapping.schedule
         slot_a = int(sch.slot_a_cycles) if sch else 0
@@ -236,8 +241,6 @@ class InputSourceKind(CoreKind):
             n_chunks = (n_send > 0).astype(np.int64)
         send_c = max(cm.c("input_send"), slot_a)
         val = cm.work("input_value")
-        V = HOST_VALUES_PER_PACKET
-        n_vals = host_values_per_step(ctx.xs)
         # host packets of step t arrive during tick interval t; the handler loops over the
         # payload's 4 words, but stores only the elements inside the input
         ctx.book(pe_id, steps, active_cycles=host_pk * (cm.c("input_packet") + V * val.cycles

@@ -8,6 +8,10 @@ Everything about this core kind lives here (``firmware_py.kinds.base`` says what
   value) plus an 8-byte header (step, count). With weights (gesture), the program keeps the
   output trace when asked, computes ``W · y`` (or ``W · tr``) + b on the Cortex-M4F and sends the
   ``n_out`` float32 outputs (+ header).
+- **With the decoder on the chip** (``--decoder chip``, ``firmware_py.kinds.decoder``) the
+  readout receives each decoder block's best (logit, row) of a step, one packet per block, keeps
+  the best (ties: the lower row, ``np.argmax``'s rule) and sends the step's token (header + uint32)
+  to the host at the next tick (``ArgmaxReadoutProgram``).
 - **SRAM** (``regions``): a double-buffered event list, the unit table, weights/bias/accumulators
   and the trace when computed on chip, constants.
 - **Cycle estimate** (``estimate_cycles``), **DES program** (``ReadoutProgram``) and **analytic
@@ -21,15 +25,17 @@ import math
 import numpy as np
 
 from firmware_py.cost import CostModel
-from firmware_py.keys import decode, egru_src
+from firmware_py.keys import DECODER_SRC, decode, egru_src
 from firmware_py.kinds.base import CONFIG_BYTES, AnalyticContext, BuildContext, CoreKind, aligned
 from s2sim.hw.runtime import Program
 
-__all__ = ["ReadoutCore", "ReadoutProgram", "ReadoutKind", "HEADER_BYTES", "EVENT_BYTES",
-           "message_bytes", "decode_message", "regions", "estimate_cycles"]
+__all__ = ["ReadoutCore", "ReadoutProgram", "ArgmaxReadoutProgram", "ReadoutKind",
+           "HEADER_BYTES", "EVENT_BYTES", "TOKEN_MESSAGE_BYTES", "message_bytes",
+           "decode_message", "regions", "estimate_cycles"]
 
 HEADER_BYTES = 8  # step index + event/output count, two uint32
 EVENT_BYTES = 8  # uint32 unit + float32 value per event sent to the host
+TOKEN_MESSAGE_BYTES = HEADER_BYTES + 4  # the on-chip decoder's token (uint32) per step
 _F32 = np.float32
 
 
@@ -44,9 +50,19 @@ def message_bytes(n_events, n_out: int, has_weights: bool):
 
 
 def decode_message(payload) -> tuple[int, np.ndarray, np.ndarray, np.ndarray | None]:
-    """(step, units, values, outputs or None) of a message the readout sent to the host."""
+    """(step, units, values, outputs or None) of a message the readout sent to the host (a
+    token message: no units, no values; ``decode_token`` gives its token)."""
+    if payload[0] == "token":
+        return int(payload[1]), np.zeros(0, np.int64), np.zeros(0, _F32), None
     out = payload[3] if len(payload) > 3 else None
     return int(payload[0]), payload[1], payload[2], out
+
+
+def decode_token(payload) -> tuple[int, int] | None:
+    """(step, token) of a token message from the on-chip decoder's readout, else None."""
+    if payload[0] != "token":
+        return None
+    return int(payload[1]), int(payload[2])
 
 
 # -- SRAM and cycle estimate --------------------------------------------------------------------
@@ -193,6 +209,53 @@ class ReadoutProgram(Program):
         pe.to_host(nbytes, payload=payload)
 
 
+class ArgmaxReadoutProgram(Program):
+    """The readout of the on-chip decoder: the best of the blocks' best rows, per step."""
+
+    name = "readout"
+
+    def __init__(self, cost: CostModel, regions: dict[str, int], first_tick: int,
+                 last_tick: int):
+        self.cost = cost
+        self.regions = dict(regions)
+        self.first_tick = int(first_tick)
+        self.last_tick = int(last_tick)
+        self.late_packets = 0
+        self.best = [(-np.inf, -1), (-np.inf, -1)]  # per parity: (logit, row)
+
+    def sram_regions(self) -> dict[str, int]:
+        return dict(self.regions)
+
+    def consumes(self) -> set[int]:
+        return {DECODER_SRC}
+
+    def on_packets(self, pe, keys, payloads) -> np.ndarray:
+        _, _, parity, _ = decode(keys)
+        logits = np.ascontiguousarray(payloads[:, 0]).view(np.float32)
+        rows = payloads[:, 1].astype(np.int64)
+        ok = parity == (int(pe.tick) & 1)
+        self.late_packets += int((~ok).sum())
+        for i in np.flatnonzero(ok):
+            p = int(parity[i])
+            v, r = float(logits[i]), int(rows[i])
+            bv, br = self.best[p]
+            if v > bv or (v == bv and (br < 0 or r < br)):
+                self.best[p] = (v, r)
+        w = self.cost.work("readout_best")
+        pe.count(sram_written_bytes=w.sram_written_bytes * int(ok.sum()))
+        return np.full(keys.size, w.cycles, np.int64)
+
+    def on_tick(self, pe, tick: int) -> None:
+        cm = self.cost
+        pe.charge(cm.c("readout_tick"))
+        if not self.first_tick <= tick <= self.last_tick:
+            return
+        p = (tick - 1) & 1
+        _, row = self.best[p]
+        self.best[p] = (-np.inf, -1)
+        pe.to_host(TOKEN_MESSAGE_BYTES, payload=("token", tick - self.first_tick, row))
+
+
 # -- the kind ------------------------------------------------------------------------------------
 
 class ReadoutKind(CoreKind):
@@ -206,7 +269,9 @@ class ReadoutKind(CoreKind):
         return (event_cycles(cm, ro.n_out, ro.weights is not None, ro.trace),
                 s.est_cycles_per_step)
 
-    def program(self, ctx: BuildContext, s) -> ReadoutProgram:
+    def program(self, ctx: BuildContext, s) -> ReadoutProgram | ArgmaxReadoutProgram:
+        if ctx.mapping.decoder_on_chip:
+            return ArgmaxReadoutProgram(ctx.cost, s.regions, s.first_tick, ctx.last_tick(s))
         ro = ctx.network.readout
         L = ctx.mapping.n_layers
         unit_of = {x.index: np.asarray(x.units, np.int64) for x in ctx.mapping.layer_slices(L - 1)}
@@ -215,6 +280,9 @@ class ReadoutKind(CoreKind):
                               ctx.last_tick(s))
 
     def book_counts(self, ctx: AnalyticContext, s) -> None:
+        if ctx.mapping.decoder_on_chip:
+            self._book_argmax(ctx, s)
+            return
         cm, irq, T = ctx.cost, ctx.irq, ctx.n_steps
         ro = ctx.network.readout
         m = ctx.mapping
@@ -236,7 +304,22 @@ class ReadoutKind(CoreKind):
                  active_cycles=np.full(T, self.tick_cycles(ctx) + irq), handlers=1,
                  host_tx_bytes=self.message_bytes(ctx), cpu_macs=np.full(T, tick_macs))
 
+    def _book_argmax(self, ctx: AnalyticContext, s) -> None:
+        m, cm, irq, T = ctx.mapping, ctx.cost, ctx.irq, ctx.n_steps
+        pe_id = m.placement[s.id]
+        n_blocks = len(m.decoder_slices())
+        w = cm.work("readout_best")
+        ctx.book(pe_id, ctx.steps + s.first_tick - 1,
+                 active_cycles=np.full(T, n_blocks * (w.cycles + irq)),
+                 packets_received=n_blocks, handlers=n_blocks,
+                 sram_written_bytes=n_blocks * w.sram_written_bytes)
+        ctx.book(pe_id, ctx.steps + s.first_tick,
+                 active_cycles=np.full(T, self.tick_cycles(ctx) + irq), handlers=1,
+                 host_tx_bytes=self.message_bytes(ctx))
+
     def tick_cycles(self, ctx: AnalyticContext) -> int:
+        if ctx.mapping.decoder_on_chip:
+            return ctx.cost.c("readout_tick")
         ro = ctx.network.readout
         return tick_cycles(ctx.cost, ctx.mapping.layer_sizes[-1], ctx.mapping.readout_n_out,
                            ro.weights is not None, ro.trace)
@@ -244,5 +327,7 @@ class ReadoutKind(CoreKind):
     def message_bytes(self, ctx: AnalyticContext) -> np.ndarray:
         """(T,) bytes of each step's message to the host."""
         m = ctx.mapping
+        if m.decoder_on_chip:
+            return np.full(ctx.n_steps, TOKEN_MESSAGE_BYTES, np.int64)
         n_last = np.count_nonzero(ctx.ys[m.n_layers - 1], axis=1).astype(np.int64)
         return message_bytes(n_last, m.readout_n_out, ctx.network.readout.weights is not None)

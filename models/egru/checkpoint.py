@@ -11,7 +11,10 @@ Format ``s2sim-egru-lm`` version 1 (a zip written by ``numpy.savez_compressed``,
 - parameters: ``embedding``, ``decoder_bias``, ``layer{l}.{W,R,b_x,b_r,theta}``. A matrix stored
   as CSR (chosen when fewer than half its entries are nonzero — pruned weights) is three arrays
   ``NAME.data`` (float32), ``NAME.indices`` (uint16 when the column count allows, else int32) and
-  ``NAME.indptr`` (int32/int64). Pruned weights are exact zeros, so CSR round trips exactly.
+  ``NAME.indptr`` (int32/int64). Pruned weights are exact zeros, so CSR round trips exactly. A
+  dense matrix whose every value is a float16 (an embedding rounded in training, ``train.py
+  --embedding-storage float16``) is stored as float16 (``dtype`` says so) and loaded as float32,
+  also exactly.
 
 ``load_checkpoint`` checks the version, every shape and dtype, the CSR structure and NaN/Inf, and
 raises one-line ``CheckpointError`` naming the file and what is wrong.
@@ -54,6 +57,9 @@ NAMED_CHECKPOINTS = {
     "small": "egru_ptb_p95.npz",
     "egru_ptb_p95": "egru_ptb_p95.npz",
     "egru_ptb": "egru_ptb.npz",
+    # the WikiText-2 EGRU (docs/models.md): 95 % pruned, float16 embedding
+    "wt2": "egru_wt2_p95.npz",
+    "egru_wt2_p95": "egru_wt2_p95.npz",
 }
 
 FORMAT = "s2sim-egru-lm"
@@ -93,6 +99,12 @@ def _to_csr(a: np.ndarray):
     return data, cols.astype(idx_dtype), indptr
 
 
+def exact_in_float16(a: np.ndarray) -> bool:
+    """Whether every value of ``a`` is a float16 (stored as float16, it round-trips exactly)."""
+    with np.errstate(over="ignore"):
+        return bool(np.array_equal(a.astype(np.float16).astype(np.float32), a))
+
+
 def _jsonable(obj):
     """Meta must be plain JSON: numpy scalars/arrays become Python numbers/lists."""
     if isinstance(obj, dict):
@@ -126,6 +138,10 @@ def save_checkpoint(path, model: LMModel, meta: dict | None = None) -> Path:
             arrays_out[f"{name}.indptr"] = indptr
             entry["storage"] = "csr"
             entry["nnz"] = int(data.size)
+        elif a.ndim == 2 and exact_in_float16(a):
+            # lossless: every value is a float16 (e.g. an embedding rounded in training)
+            arrays_out[name] = a.astype(np.float16)
+            entry["dtype"] = "float16"
         else:
             arrays_out[name] = np.ascontiguousarray(a, dtype=np.float32)
         layout[name] = entry
@@ -240,8 +256,11 @@ def _load_array(npz, path: Path, name: str, entry: dict, shape: tuple[int, ...])
     storage = entry.get("storage")
     if storage == "dense":
         a = _read(npz, path, name)
-        if a.dtype != np.float32:
-            raise CheckpointError(f"{path}: array '{name}' has dtype {a.dtype}, expected float32")
+        declared = np.dtype(entry.get("dtype", "float32"))
+        if a.dtype != declared or declared not in (np.float32, np.float16):
+            raise CheckpointError(f"{path}: array '{name}' has dtype {a.dtype}, expected "
+                                  f"{entry.get('dtype', 'float32')} (float32 or float16)")
+        a = a.astype(np.float32)
         if a.shape != shape:
             raise CheckpointError(f"{path}: array '{name}' has shape {a.shape}, expected {shape}")
     elif storage == "csr":
@@ -322,7 +341,7 @@ def load_named(name, seed: int = 0) -> LMModel:
     if ref.kind == PAPER:
         from models.egru.paper import paper_shape_model
 
-        return paper_shape_model(seed=ref.seed)
+        return paper_shape_model(seed=ref.seed, embedding_sparsity=ref.embedding_sparsity)
     if ref.kind != "checkpoint":
         raise CheckpointError(f"model {ref.name!r} is a {ref.kind} model, not a language model")
     return load_checkpoint(ref.path)

@@ -10,6 +10,11 @@ Training it is out of reach on a 2-core CPU (hundreds of GPU epochs), so the wei
   the spread ``gain`` for dense inputs of unit scale (fan-in counts only the surviving weights).
 - embedding: N(0, 0.5²) per entry (the input of layer 1 is dense, as in the real model);
   decoder bias 0.
+- ``embedding_sparsity`` > 0 (the on-chip decoder deployment, ``--decoder chip``): the embedding
+  is pruned like the recurrent weights — exactly ``round(density · V · E)`` entries kept at
+  uniformly random positions (drawn from a generator of its own, so the rest of the model is the
+  default one), scaled by 1/sqrt(density) so a row keeps its expected norm, and rounded to
+  float16 values (the chip stores the table as float16; the rounding makes that storage exact).
 - thresholds: per unit θ_i = θ_l · u_i with u_i uniform in [0.75, 1.25] (the trained models have
   per-unit thresholds too), clamped to [0, 1].
 
@@ -59,6 +64,10 @@ TARGET_ACTIVITY = (0.465, 0.465, 0.307)
 # theta scales found by calibrate_thresholds(seed=0) for TARGET_ACTIVITY (see module docstring).
 CALIBRATED_THETA_SCALE: tuple[float, ...] | None = (
     0.017749023437500004, 0.0114013671875, 0.034350585937500004)
+# ... and for the embedding pruned to 95 % (embedding_sparsity=0.95, seed 0), found the same way
+# (python -m models.egru.paper --calibrate --embedding-sparsity 0.95).
+CALIBRATED_THETA_SCALE_PRUNED_EMBEDDING: dict[float, tuple[float, ...]] = {
+    0.95: (0.013256835937500001, 0.010180664062500002, 0.0323486328125)}
 _CALIB_TOKENS = 300
 _CALIB_WARMUP = 50
 
@@ -128,16 +137,33 @@ def calibrate_thresholds(layers_raw, u_list, xs, targets, iters: int = 14) -> li
     return scales
 
 
+def prune_embedding(emb: np.ndarray, sparsity: float, seed: int) -> np.ndarray:
+    """The embedding with exactly ``round((1 - sparsity) · size)`` entries kept at random
+    positions (generator ``[seed, 1]``), scaled by 1/sqrt(density), rounded to float16 values."""
+    density = 1.0 - float(sparsity)
+    n = emb.size
+    keep = np.random.default_rng([seed, 1]).choice(n, size=int(round(density * n)),
+                                                     replace=False)
+    out = np.zeros(n, np.float32)
+    flat = emb.reshape(-1)
+    out[keep] = (flat[keep] / np.float32(np.sqrt(density))).astype(np.float16)
+    return out.reshape(emb.shape)
+
+
 def paper_shape_model(seed: int = 0, activity: tuple[float, ...] | None = None,
                       weight_sparsity: float = PAPER_WEIGHT_SPARSITY,
                       vocab_size: int = PAPER_VOCAB_SIZE, embedding_dim: int = PAPER_EMBEDDING,
-                      layers: tuple[int, ...] = PAPER_LAYERS) -> LMModel:
+                      layers: tuple[int, ...] = PAPER_LAYERS,
+                      embedding_sparsity: float = 0.0) -> LMModel:
     """Build the paper-shape EGRU LM (3 x 1350/1350/750, E 750, V 33,278, 95 % pruned).
 
     ``activity``: per-layer target fraction of nonzero outputs (default ``TARGET_ACTIVITY``,
     whose calibration is stored). The other arguments exist for small variants in tests; the
-    defaults are the paper's shape. Deterministic in ``seed``.
+    defaults are the paper's shape. ``embedding_sparsity``: prune the embedding too (for the
+    on-chip decoder; thresholds then calibrated for that input). Deterministic in ``seed``.
     """
+    if not 0.0 <= embedding_sparsity < 1.0:
+        raise ValueError(f"embedding_sparsity {embedding_sparsity}: must be in [0, 1)")
     if layers[-1] != embedding_dim:
         raise ValueError("the tied decoder needs the last layer as wide as the embedding")
     targets = tuple(activity) if activity is not None else TARGET_ACTIVITY
@@ -157,13 +183,18 @@ def paper_shape_model(seed: int = 0, activity: tuple[float, ...] | None = None,
         raw.append((W, R, b_x, b_r))
         us.append(rng.uniform(0.75, 1.25, h))
         n_in = h
+    if embedding_sparsity > 0:
+        emb = prune_embedding(emb, embedding_sparsity, seed)
+    stored = CALIBRATED_THETA_SCALE if embedding_sparsity == 0 else \
+        CALIBRATED_THETA_SCALE_PRUNED_EMBEDDING.get(float(embedding_sparsity))
     is_default = (activity is None and weight_sparsity == PAPER_WEIGHT_SPARSITY
                   and vocab_size == PAPER_VOCAB_SIZE and embedding_dim == PAPER_EMBEDDING
                   and tuple(layers) == PAPER_LAYERS and seed == 0)
     calib_tokens = zipf_tokens(_CALIB_TOKENS, vocab_size, seed=seed + 1)
-    if is_default and CALIBRATED_THETA_SCALE is not None:
-        scales = list(CALIBRATED_THETA_SCALE)
-        how = "stored calibration (CALIBRATED_THETA_SCALE)"
+    if is_default and stored is not None:
+        scales = list(stored)
+        how = ("stored calibration (CALIBRATED_THETA_SCALE)" if embedding_sparsity == 0 else
+               "stored calibration (CALIBRATED_THETA_SCALE_PRUNED_EMBEDDING)")
     else:
         scales = calibrate_thresholds(raw, us, emb[calib_tokens], targets)
         how = "calibrated on the fly"
@@ -179,6 +210,8 @@ def paper_shape_model(seed: int = 0, activity: tuple[float, ...] | None = None,
             "seed": seed,
             "trained": False,
             "note": "random sparse weights; thresholds calibrated to target activity",
+            **({"embedding_sparsity": float(embedding_sparsity),
+                "embedding_values": "float16"} if embedding_sparsity > 0 else {}),
         },
         "calibration": {
             "target_activity": list(targets),
@@ -200,13 +233,17 @@ def main(argv=None) -> int:
     ap.add_argument("--calibrate", action="store_true",
                     help="recalibrate the default targets and print the θ scales to store")
     ap.add_argument("--activity", type=float, nargs="+", default=None)
+    ap.add_argument("--embedding-sparsity", type=float, default=0.0,
+                    help="prune the embedding too (the on-chip decoder deployment)")
     ap.add_argument("--save", default=None, help="write the model as a checkpoint (large!)")
     args = ap.parse_args(argv)
     global CALIBRATED_THETA_SCALE
     if args.calibrate:
         CALIBRATED_THETA_SCALE = None
+        CALIBRATED_THETA_SCALE_PRUNED_EMBEDDING.clear()
     m = paper_shape_model(seed=args.seed,
-                          activity=tuple(args.activity) if args.activity else None)
+                          activity=tuple(args.activity) if args.activity else None,
+                          embedding_sparsity=args.embedding_sparsity)
     fresh = zipf_tokens(1000, m.vocab_size, seed=args.seed + 1000)
     out = dict(m.meta["calibration"], activity_fresh_stream=measure_activity(m, fresh))
     print(json.dumps(out, indent=1))

@@ -21,6 +21,10 @@ float32 sum rounded), events in ascending input index order, then ``wx = acc + b
 path (``dense=True``: ``x @ W + b_x`` by BLAS) is the readable specification; it sums in BLAS's
 order (blocked, fused multiply-adds), so the two agree to float32 round-off (bit for bit whenever
 the products and their partial sums are exact), and the tests check them against each other.
+``EGRUStack.run`` runs the sparse path as a wavefront (all layers' products of a wave in one
+kernel call, one cell call for the layers side by side) and computes layer 0's input product of
+each distinct input row of a block once (a token stream repeats its embedding rows): the same
+operations per step as ``step``, so the same bits.
 
 W and R are read once, when the CSR is built: edit them in place only before the layer's first
 sparse step, or call ``refresh()`` after editing. ``EGRUStack.run`` checks that the cached CSR
@@ -37,7 +41,7 @@ import numpy as np
 
 from models.egru.errors import ModelError
 
-__all__ = ["EGRULayer", "EGRUStack", "StackTrace", "CSRMatrix", "sigmoid", "GATES"]
+__all__ = ["EGRULayer", "EGRUStack", "StackTrace", "CSRMatrix", "sigmoid", "egru_cell", "GATES"]
 
 GATES = ("z", "r", "g")
 _F32 = np.float32
@@ -94,19 +98,32 @@ class CSRMatrix:
 
 
 @numba.njit(cache=True, nogil=True)
-def _csr_matches(M, rowptr, cols, vals):  # pragma: no cover (compiled)
-    """One pass over M: its nonzeros are exactly the CSR's, row by row, at the same columns."""
+def _csr_values_match(M, rowptr, cols, vals):  # pragma: no cover (compiled)
+    """M holds the CSR's values at the CSR's positions (a gather over the nonzeros only)."""
     for i in range(M.shape[0]):
-        k, end = rowptr[i], rowptr[i + 1]
-        for c in range(M.shape[1]):
-            v = M[i, c]
-            if v != 0:
-                if k >= end or cols[k] != c or vals[k] != v:
-                    return False
-                k += 1
-        if k != end:
-            return False
+        for k in range(rowptr[i], rowptr[i + 1]):
+            if M[i, cols[k]] != vals[k]:
+                return False
     return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_nonzero(M):  # pragma: no cover (compiled)
+    """Nonzeros of a float32 matrix (a loop the compiler vectorises; numpy's is scalar)."""
+    n = 0
+    for i in range(M.shape[0]):
+        row = M[i]
+        k = 0
+        for c in range(row.size):
+            k += row[c] != 0
+        n += k
+    return n
+
+
+def _csr_matches(M, rowptr, cols, vals) -> bool:
+    """M's nonzeros are exactly the CSR's: as many nonzeros and the CSR's (nonzero) values at
+    its positions, so no other position of M can be nonzero."""
+    return (_count_nonzero(M) == vals.size) and _csr_values_match(M, rowptr, cols, vals)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -129,6 +146,123 @@ def _csr_product(x, rowptr, cols, vals, bias, out):  # pragma: no cover (compile
                     acc[c] = np.float32(acc[c] + np.float32(xi * vals[j]))
         for c in range(n_out):
             acc[c] = np.float32(acc[c] + bias[c])
+
+
+
+@numba.njit(cache=True, nogil=True)
+def _wave_products(lo, hi, wx0, y, wx, rh, fw, fr, off, hid, bx, br):  # pragma: no cover
+    """The products of layers lo .. hi-1 of one wavefront step, into the stack's joint gate
+    layout (``_Fused``): layer 0's input product ``wx0`` (bias included) is copied; layer l > 0
+    multiplies layer l-1's outputs ``y``, and every layer its own outputs, by the CSR rows of the
+    nonzero entries, per event ``acc += x * w`` in ascending input order, then ``+ bias``: the
+    operations of ``_csr_product``, so the same float32 results bit for bit.
+
+    ``fw``/``fr`` = (rowptr, cols, vals, row0) of all layers' W / R rows one after another
+    (layer l's rows start at ``row0[l]``), each layer's own gate columns; a layer's products are
+    summed in a scratch of its 3H columns (L1-resident) and then written to the joint layout."""
+    w_rowptr, w_cols, w_vals, w_row0 = fw
+    r_rowptr, r_cols, r_vals, r_row0 = fr
+    n_b, h_tot = y.shape
+    acc_w = np.empty(3 * hid.max(), np.float32)  # one layer's gate columns: stays in L1
+    acc_r = np.empty(3 * hid.max(), np.float32)
+    for b in range(n_b):
+        yb, wxb, rhb = y[b], wx[b], rh[b]
+        for ll in range(lo, hi):
+            H, o = hid[ll], off[ll]
+            acc_r[:3 * H] = 0
+            _rows_into(yb, o, H, r_row0[ll], r_rowptr, r_cols, r_vals, acc_r)
+            if ll > 0:
+                acc_w[:3 * H] = 0
+                _rows_into(yb, off[ll - 1], hid[ll - 1], w_row0[ll], w_rowptr, w_cols, w_vals,
+                           acc_w)
+            for q in range(3):
+                base = q * h_tot + o
+                for u in range(H):
+                    g = q * H + u
+                    rhb[base + u] = np.float32(acc_r[g] + br[base + u])
+                    if ll == 0:
+                        wxb[base + u] = wx0[b, g]
+                    else:
+                        wxb[base + u] = np.float32(acc_w[g] + bx[base + u])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _rows_into(x, src, n, r0, rowptr, cols, vals, acc):  # pragma: no cover (compiled)
+    """acc[cols] += x[src + i] * row (r0 + i), for the nonzero x of i = 0 .. n-1, ascending."""
+    for i in range(n):
+        xi = x[src + i]
+        if xi != 0:
+            for j in range(rowptr[r0 + i], rowptr[r0 + i + 1]):
+                c = cols[j]
+                acc[c] = np.float32(acc[c] + np.float32(xi * vals[j]))
+
+
+def egru_cell(wx: np.ndarray, rh: np.ndarray, c_prev: np.ndarray, theta: np.ndarray, H: int):
+    """The gate nonlinearity and event generation of ``EGRULayer.cell`` (elementwise: the same
+    operations on the joint layout of several layers give each layer's results bit for bit)."""
+    zr = sigmoid(wx[..., : 2 * H] + rh[..., : 2 * H])  # z and r: elementwise, one call
+    z, r = zr[..., :H], zr[..., H:]
+    g = np.tanh(wx[..., 2 * H :] + r * rh[..., 2 * H :]).astype(_F32, copy=False)
+    c = z * c_prev + (_F32(1) - z) * g
+    o = c - theta > 0
+    y = np.where(o, c, _F32(0)).astype(_F32, copy=False)
+    c_new = (c - np.where(o, theta, _F32(0))).astype(_F32, copy=False)
+    return y, c_new, o
+
+
+def _unique_rows_product(x: np.ndarray, m: CSRMatrix, bias: np.ndarray) -> np.ndarray:
+    """``_csr_product`` of the rows of x, each distinct row (byte for byte) computed once: a
+    token stream's embedding rows repeat, and equal rows give equal products."""
+    x = np.ascontiguousarray(x, _F32)
+    u, inv = np.unique(x.view(np.dtype((np.void, x.shape[1] * 4))).ravel(), return_inverse=True)
+    rows = np.ascontiguousarray(u.view(_F32).reshape(u.size, x.shape[1]))
+    out = np.empty((u.size, m.shape[1]), _F32)
+    _csr_product(rows, m.rowptr, m.cols, m.vals, bias, out)
+    return out[inv.ravel()]
+
+
+@dataclass(frozen=True)
+class _Fused:
+    """All layers of a stack in one gate layout ``[z of every layer | r ... | g ...]`` (layer l
+    at unit offset ``off[l]`` of ``H = sum of hidden``): W and R rows renumbered to it, biases
+    and thresholds concatenated. Built from the layers' CSR (kept to notice a rebuild)."""
+
+    csr: tuple
+    off: np.ndarray
+    hid: np.ndarray
+    fw: tuple
+    fr: tuple
+    b_x: np.ndarray
+    b_r: np.ndarray
+    theta: np.ndarray
+
+    @classmethod
+    def of(cls, layers) -> _Fused:
+        hid = np.array([la.hidden for la in layers], np.int64)
+        off = np.concatenate([[0], np.cumsum(hid)[:-1]]).astype(np.int64)
+        h_tot = int(hid.sum())
+
+        def cat(mats):
+            rowptr, cols, vals, row0, n = [np.zeros(1, np.int64)], [], [], [], 0
+            for m in mats:
+                row0.append(sum(p.size for p in rowptr[1:]))
+                rowptr.append(m.rowptr[1:] + n)
+                cols.append(m.cols)
+                vals.append(m.vals)
+                n += m.nnz
+            return (np.concatenate(rowptr), np.concatenate(cols), np.concatenate(vals),
+                    np.array(row0, np.int64))
+
+        csr = tuple(la.csr for la in layers)
+        fw, fr = cat([c[0] for c in csr]), cat([c[1] for c in csr])
+        b_x, b_r = np.zeros(3 * h_tot, _F32), np.zeros(3 * h_tot, _F32)
+        for la, o in zip(layers, off, strict=True):
+            H = la.hidden
+            for q in range(3):
+                b_x[q * h_tot + o:q * h_tot + o + H] = la.b_x[q * H:(q + 1) * H]
+                b_r[q * h_tot + o:q * h_tot + o + H] = la.b_r[q * H:(q + 1) * H]
+        theta = np.concatenate([la.theta for la in layers]).astype(_F32)
+        return cls(csr, off, hid, fw, fr, b_x, b_r, theta)
 
 
 class EGRULayer:
@@ -203,15 +337,7 @@ class EGRULayer:
         Split out so that a simulator that computes the products elsewhere (on the PEs) can
         reuse exactly this operation order.
         """
-        H = self.hidden
-        zr = sigmoid(wx[..., : 2 * H] + rh[..., : 2 * H])  # z and r: elementwise, one call
-        z, r = zr[..., :H], zr[..., H:]
-        g = np.tanh(wx[..., 2 * H :] + r * rh[..., 2 * H :]).astype(_F32, copy=False)
-        c = z * c_prev + (_F32(1) - z) * g
-        o = c - self.theta > 0
-        y = np.where(o, c, _F32(0)).astype(_F32, copy=False)
-        c_new = (c - np.where(o, self.theta, _F32(0))).astype(_F32, copy=False)
-        return y, c_new, o
+        return egru_cell(wx, rh, c_prev, self.theta, self.hidden)
 
     def step(self, x, y_prev, c_prev, dense: bool = False):
         """One time step: ``(x, y_prev, c_prev) -> (y, c)``; x is (n_in,) or (B, n_in)."""
@@ -290,16 +416,25 @@ class EGRUStack:
             inp = y
         return inp, new_state
 
-    # steps per block of the sparse run: the input products of a block are computed at once
-    RUN_BLOCK = 256
+    # steps per block of the sparse run: layer 0's input products of a block in one kernel call
+    RUN_BLOCK = 1024
+
+    def _fused(self) -> _Fused:
+        """The joint layout of the layers (``_Fused``), rebuilt when a layer's CSR was."""
+        f = getattr(self, "_fused_cache", None)
+        if f is None or any(a is not la.csr for a, la in zip(f.csr, self.layers, strict=True)):
+            f = self._fused_cache = _Fused.of(self.layers)
+        return f
 
     def run(self, xs, state=None, dense: bool = False, trace: bool = False) -> StackTrace:
         """Run T steps of input ``xs`` (T, n_in) or (T, B, n_in) from ``state`` (zeros).
 
-        The sparse path runs block by block of ``RUN_BLOCK`` steps and, within a block, layer by
-        layer: the input products of a layer for the whole block in one kernel call (its inputs
-        are known), then the recurrence step by step. Each step's operations are those of
-        ``step``, so the result is the same bit for bit; the dense path is ``step`` in a loop.
+        The sparse path runs as a wavefront: in wave k, layer l does step k - l (its input, layer
+        l-1's step k - l, came out of wave k - 1), so one kernel call computes the products of
+        all layers of a wave and one call of the cell's operations (``egru_cell``, elementwise) on
+        the layers side by side updates them all. Layer 0's input products are computed block by
+        block of ``RUN_BLOCK`` steps. Each step's operations are those of ``step``, so the
+        result is the same bit for bit; the dense path is ``step`` in a loop.
         """
         xs = np.asarray(xs, dtype=_F32)
         if dense:
@@ -319,27 +454,9 @@ class EGRUStack:
                                  f"{(*bshape, layer.hidden)}")
         ys = [np.zeros((T, *bshape, layer.hidden), _F32) for layer in self.layers]
         cs = [np.zeros((T, *bshape, layer.hidden), _F32) for layer in self.layers]
+        if T:
+            self._wavefront(xs, state, ys, cs)
         nb = int(np.prod(bshape, dtype=np.int64))
-        for t0 in range(0, T, self.RUN_BLOCK):
-            t1 = min(T, t0 + self.RUN_BLOCK)
-            inp = xs[t0:t1]
-            for i, layer in enumerate(self.layers):
-                Wc, Rc = layer.csr
-                wx = np.empty(((t1 - t0) * nb, 3 * layer.hidden), _F32)
-                _csr_product(np.ascontiguousarray(inp.reshape(-1, layer.n_in)), Wc.rowptr,
-                             Wc.cols, Wc.vals, layer.b_x, wx)
-                wx = wx.reshape(t1 - t0, *bshape, 3 * layer.hidden)
-                y, c = state[i]
-                rh = np.empty((nb, 3 * layer.hidden), _F32)
-                y_out, c_out = ys[i], cs[i]
-                for t in range(t1 - t0):
-                    _csr_product(y.reshape(nb, layer.hidden), Rc.rowptr, Rc.cols, Rc.vals,
-                                 layer.b_r, rh)
-                    y, c, _ = layer.cell(wx[t], rh.reshape(*bshape, 3 * layer.hidden), c)
-                    y_out[t0 + t] = y
-                    c_out[t0 + t] = c
-                state[i] = (y, c)
-                inp = ys[i][t0:t1]
         events = [np.count_nonzero(y.reshape(T, nb * y.shape[-1]), axis=1).astype(np.int64)
                   for y in ys]
         in_events = np.count_nonzero(xs.reshape(T, nb * self.n_in), axis=1).astype(np.int64)
@@ -353,6 +470,41 @@ class EGRUStack:
                     tr[t] = tr_state
                 trs.append(tr)
         return StackTrace(ys=ys, cs=cs, events=events, traces=trs, input_events=in_events)
+
+    def _wavefront(self, xs, state, ys, cs) -> None:
+        """The sparse run's waves (see ``run``): fills ys and cs (T, [B,] H) per layer."""
+        f = self._fused()
+        T, L = xs.shape[0], len(self.layers)
+        bshape = xs.shape[1:-1]
+        nb = int(np.prod(bshape, dtype=np.int64))
+        h_tot = int(f.hid.sum())
+        sl = [slice(int(o), int(o + h)) for o, h in zip(f.off, f.hid, strict=True)]
+        y = np.concatenate([s[0].reshape(nb, -1) for s in state], axis=1)
+        c = np.concatenate([s[1].reshape(nb, -1) for s in state], axis=1)
+        wx = np.zeros((nb, 3 * h_tot), _F32)
+        rh = np.zeros((nb, 3 * h_tot), _F32)
+        l0 = self.layers[0]
+        Wc = l0.csr[0]
+        wx0 = np.zeros((1, nb, 3 * l0.hidden), _F32)
+        dummy = wx0[0]
+        blk = max(1, int(self.RUN_BLOCK))
+        for k in range(T + L - 1):
+            if k < T and k % blk == 0:  # layer 0's input products of the next block
+                t1 = min(T, k + blk)
+                wx0 = _unique_rows_product(xs[k:t1].reshape(-1, l0.n_in), Wc, l0.b_x)
+                wx0 = wx0.reshape(t1 - k, nb, 3 * l0.hidden)
+            lo, hi = max(0, k - T + 1), min(L, k + 1)
+            _wave_products(lo, hi, wx0[k % blk] if k < T else dummy, y, wx, rh, f.fw, f.fr,
+                           f.off, f.hid, f.b_x, f.b_r)
+            y_new, c_new, _ = egru_cell(wx, rh, c, f.theta, h_tot)
+            for i in range(L):
+                if lo <= i < hi:
+                    ys[i][k - i] = y_new[:, sl[i]].reshape(*bshape, -1)
+                    cs[i][k - i] = c_new[:, sl[i]].reshape(*bshape, -1)
+                else:  # not running in this wave: keep its state
+                    y_new[:, sl[i]] = y[:, sl[i]]
+                    c_new[:, sl[i]] = c[:, sl[i]]
+            y, c = y_new, c_new
 
     def _run_steps(self, xs, state=None, dense: bool = False, trace: bool = False) -> StackTrace:
         """``run`` as a loop over ``step`` (the dense specification)."""

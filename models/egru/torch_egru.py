@@ -243,7 +243,8 @@ class EGRU(nn.Module):
         return z, z.clone()
 
     def forward(self, x, state=None):
-        """x (T, B, n_in) -> y (T, B, H), (y_T, c_T)."""
+        """x (T, B, n_in) -> y (T, B, H), (y_T, c_T). Also stores ``self.last_events``: the
+        events o (T, B, H) as 0/1 with the pseudo-derivative attached, for an activity loss."""
         T, B, _ = x.shape
         if state is None:
             state = self.zero_state(B, x.device)
@@ -255,7 +256,7 @@ class EGRU(nn.Module):
         if self.training and self.dropconnect > 0:
             R = F.dropout(R, self.dropconnect, True)
         wx_all = self.W(x.reshape(T * B, -1)).view(T, B, 3 * H)
-        ys = []
+        ys, events = [], []
         for t in range(T):
             wx = wx_all[t]
             rh = self.R(y, kernel=R)  # a keyword: hooks see y alone as the input
@@ -267,6 +268,8 @@ class EGRU(nn.Module):
             y = o * cc
             c = cc - o * self.thr
             ys.append(y)
+            events.append(o)
+        self.last_events = torch.stack(events)
         return torch.stack(ys), (y, c)
 
 
@@ -296,6 +299,11 @@ class _LMBase(nn.Module):
     def forward(self, tokens, state=None):
         """tokens (T, B) -> (logits, new state per layer, outputs per layer); subclasses set
         ``rnns``, ``drop_between`` and ``init_state``."""
+        h, new_state, outs = self.hidden(tokens, state)
+        return self.decode(h), new_state, outs
+
+    def hidden(self, tokens, state=None):
+        """The top layer's output before the decoder: (h (T, B, E), new state, outputs)."""
         h = self.drop_emb(self.encoder(tokens))
         if state is None:
             state = self.init_state(tokens.shape[1])
@@ -306,7 +314,7 @@ class _LMBase(nn.Module):
             outs.append(h)
             if i < len(self.rnns) - 1:
                 h = self.drop_between(h)
-        return self.decode(h), new_state, outs
+        return h, new_state, outs
 
 
 class EGRULM(_LMBase):
@@ -360,12 +368,13 @@ def detach_state(state):
     return [tuple(t.detach() for t in s) for s in state]
 
 
-def prunable_weights(model: nn.Module) -> dict[str, nn.Parameter]:
+def prunable_weights(model: nn.Module, embedding: bool = False) -> dict[str, nn.Parameter]:
     """The weights magnitude pruning acts on: the recurrent layers' input and recurrent matrices
-    (what runs on the chip). The embedding/decoder run on the host and stay dense."""
+    (what runs on the chip), and with ``embedding`` the tied embedding/decoder table too (for a
+    deployment that holds it on the chip, ``--decoder chip``); by default it stays dense."""
     out = {}
     for name, p in model.named_parameters():
-        if name.startswith("rnns.") and p.dim() == 2:
+        if (name.startswith("rnns.") and p.dim() == 2) or (embedding and name == "encoder.weight"):
             out[name] = p
     return out
 

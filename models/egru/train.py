@@ -5,6 +5,9 @@
     python -m models.egru.train --model egru --init-from runs/egru_ptb \\
         --prune-to 0.95 --minutes 25 --run runs/egru_ptb_p95
     python -m models.egru.train --eval-only --run runs/egru_ptb     # re-evaluate
+    python -m models.egru.train --model egru --corpus wikitext-2 --emb 128 --layers 512 128 \
+        --softmax sampled --activity-reg 1.0 --activity-target 0.15 --embedding-storage float16 \
+        --minutes 55 --run runs/egru_wt2
 
 Training is bounded by wall-clock minutes and/or epochs (whichever ends first). Every few minutes
 the full training state (model, optimiser, masks, data position, RNG, elapsed time) is written
@@ -14,6 +17,18 @@ batch size 1 (the paper's setting) over the whole test split; for the EGRU by th
 (``LMModel.evaluate``), which also gives the activity per layer. Results go to
 ``RUN/results.json``; the EGRU is saved as an ``.npz`` checkpoint (``RUN/model.npz``), the LSTM as
 ``RUN/lstm.npz`` (plain arrays + JSON meta).
+
+Large vocabularies (WikiText-2, 33,278 words): ``--softmax sampled`` trains the tied decoder
+with a sampled softmax (``models.egru.sampled_softmax``; ``--samples`` K per batch); validation
+and test always use the full softmax. ``--embedding-storage float16`` rounds the embedding to
+float16 values at the end (stored losslessly as float16, half the checkpoint); the results record
+the validation perplexity before and after the rounding.
+
+Activity regularisation (EGRU, Subramoney et al. 2023, sec. 3 "activity regularization"): with
+``--activity-reg λ`` the loss gains ``λ · Σ_layers max(0, rate_l − target)``, rate_l the mean
+event rate (events per unit and step) of layer l over the batch, differentiated through the
+Heaviside's pseudo-derivative; it pushes each layer's activity down to ``--activity-target``
+and leaves it alone below.
 
 Pruning (Zhu & Gupta 2017, "To prune, or not to prune"): the sparsity of each recurrent weight
 matrix follows s(p) = s_f · (1 − (1 − (p − p0)/(p1 − p0))³) for budget progress p in [p0, p1] and
@@ -38,6 +53,7 @@ import torch
 from models.egru.atomic import write_bytes_atomic, write_text_atomic
 from models.egru.data import Corpus, load_corpus
 from models.egru.errors import S2SimError
+from models.egru.sampled_softmax import UnigramSampler, sampled_softmax_nll
 from models.egru.torch_egru import (
     EGRULM,
     LSTMLM,
@@ -84,6 +100,12 @@ class TrainConfig:
     valid_tokens: int | None = None  # limit validation (tests); None = whole split
     test_tokens: int | None = None  # limit the batch-1 test (tests); None = whole split
     progress: bool = True
+    softmax: str = "full"  # full | sampled
+    samples: int = 1024  # sampled softmax: negatives per batch
+    activity_reg: float = 0.0  # λ of the activity loss (EGRU only)
+    activity_target: float = 0.0  # event rate per layer the activity loss allows for free
+    embedding_storage: str = "float32"  # float32 | float16 (rounded at the end of training)
+    prune_embedding: bool = False  # prune the tied embedding/decoder too (on-chip decoder)
 
 
 def sparsity_schedule(progress: float, target: float, start: float, end: float) -> float:
@@ -178,7 +200,9 @@ def _weight_sparsity(model) -> dict:
     zeros = sum(int((w == 0).sum()) for w in ws.values())
     total = sum(w.numel() for w in ws.values())
     allp = sum(p.numel() for p in model.parameters())
+    emb = model.encoder.weight
     return {"recurrent": zeros / total, "overall": zeros / allp,
+            "embedding": float((emb == 0).float().mean()),
             "per_matrix": {n: float((w == 0).float().mean()) for n, w in ws.items()}}
 
 
@@ -251,8 +275,9 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
           "masks": {}, "init": None}
     state_path = run / "state.pt"
     st = _resume_or_init(cfg, model, opt, state_path, st, log)
-    weights = prunable_weights(model)
+    weights = prunable_weights(model, embedding=cfg.prune_embedding)
     masks = st["masks"]
+    sampler = _sampler(cfg, corpus, st)
     budget_s = cfg.minutes * 60.0
     hidden = None
     t_wall, t_cpu = time.time(), time.process_time()
@@ -263,6 +288,8 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
         return base_elapsed + time.time() - t_wall
 
     def save_state():
+        if sampler is not None:
+            st["sampler_rng"] = sampler.get_state()
         st["elapsed_s"] = elapsed()
         st["cpu_s"] = base_cpu + time.process_time() - t_cpu
         _atomic_torch_save({"model": model.state_dict(), "opt": opt.state_dict(),
@@ -283,7 +310,8 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
             vl = evaluate_batched(model, valid)
             st["history"].append({"epoch": st["epoch"], "step": st["step"], "valid_nll": vl,
                                   "valid_ppl": math.exp(vl), "elapsed_s": elapsed(),
-                                  "train_ppl": math.exp(loss_acc / max(loss_n, 1))})
+                                  ("train_sampled_ppl" if sampler else "train_ppl"):
+                                      math.exp(loss_acc / max(loss_n, 1))})
             log(f"epoch {st['epoch']} done: valid ppl {math.exp(vl):.1f} "
                 f"({elapsed() / 60:.1f} min)")
             st["epoch"] += 1
@@ -297,10 +325,9 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
         n = min(cfg.bptt, train_data.shape[0] - 1 - i)
         x, y = train_data[i:i + n], train_data[i + 1:i + 1 + n]
         hidden = detach_state(hidden) if hidden is not None else None
-        logits, hidden, _ = model(x, hidden)
-        loss = sequence_nll(logits, y)
+        loss, hidden = _batch_loss(cfg, model, x, y, hidden, sampler)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss + _activity_loss(cfg, model)).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
         opt.step()
         if cfg.prune_to > 0 and st["step"] % cfg.prune_every == 0:
@@ -327,7 +354,7 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
         magnitude_prune(weights, cfg.prune_to, masks)
         st["sparsity_now"] = cfg.prune_to
     save_state()
-    vl = evaluate_batched(model, valid)
+    vl, storage = _final_valid(cfg, model, valid)
     log(f"final valid ppl {math.exp(vl):.1f}; testing at batch size 1 ...")
     test_split = corpus.test if cfg.test_tokens is None else corpus.test[: cfg.test_tokens]
     t0 = time.time()
@@ -344,6 +371,7 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
         "wall_minutes": st["elapsed_s"] / 60,
         "cpu_minutes": st["cpu_s"] / 60,
         "valid_ppl": math.exp(vl),
+        **storage,
         "history": st["history"],
         "weight_sparsity": _weight_sparsity(model),
         "test_eval_seconds": time.time() - t0,
@@ -358,7 +386,14 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
                   "test_batch_size": 1, "wall_minutes": results["wall_minutes"],
                   "init_from": cfg.init_from, "init_results": results["init_results"],
                   "command": "python -m models.egru.train " + " ".join(_cli_args(cfg)),
-                  "machine": f"2-core CPU, torch threads={cfg.threads}"}
+                  "machine": f"2-core CPU, torch threads={cfg.threads}",
+                  # enough to continue the run: rerun the command (it resumes from state.pt)
+                  "budget": {"minutes": cfg.minutes, "epochs": cfg.epochs,
+                             "wall_minutes_spent": results["wall_minutes"],
+                             "cpu_minutes_spent": results["cpu_minutes"]},
+                  "state": {"path": str(Path(cfg.run) / "state.pt"), "steps": st["step"],
+                            "epoch": st["epoch"], "position": st["pos"]},
+                  **storage}
     sparsity = {"activation": test["activation_sparsity"], "activity": test["activity"]}
     if isinstance(model, EGRULM):
         from models.egru.checkpoint import save_checkpoint
@@ -379,6 +414,49 @@ def train(cfg: TrainConfig, corpus: Corpus, log=print) -> dict:
     return results
 
 
+def _sampler(cfg: TrainConfig, corpus: Corpus, st: dict) -> UnigramSampler | None:
+    """The sampled softmax's proposal (its generator resumed from ``st``), or None."""
+    if cfg.softmax != "sampled":
+        return None
+    sampler = UnigramSampler(corpus.train, corpus.vocab_size, seed=cfg.seed)
+    if "sampler_rng" in st:
+        sampler.set_state(st["sampler_rng"])
+    return sampler
+
+
+def _final_valid(cfg: TrainConfig, model, valid) -> tuple[float, dict]:
+    """Validation NLL of the model as saved (embedding rounded to float16 if asked: then the
+    perplexity before the rounding is recorded too)."""
+    vl = evaluate_batched(model, valid)
+    storage = {"embedding_storage": cfg.embedding_storage}
+    if cfg.embedding_storage == "float16":
+        storage["valid_ppl_float32_embedding"] = math.exp(vl)
+        with torch.no_grad():
+            model.encoder.weight.copy_(model.encoder.weight.half().float())
+        vl = evaluate_batched(model, valid)
+    return vl, storage
+
+
+def _batch_loss(cfg: TrainConfig, model, x, y, hidden, sampler):
+    """The batch's next-token NLL (full or sampled softmax) and the carried state."""
+    if sampler is None:
+        logits, hidden, _ = model(x, hidden)
+        return sequence_nll(logits, y), hidden
+    h, hidden, _ = model.hidden(x, hidden)
+    h = model.drop_out(h).reshape(-1, h.shape[-1])
+    loss = sampled_softmax_nll(h, y.reshape(-1), model.encoder.weight, model.decoder_bias,
+                               sampler, cfg.samples)
+    return loss, hidden
+
+
+def _activity_loss(cfg: TrainConfig, model):
+    """λ · Σ_l max(0, rate_l − target) over the EGRU layers of the last forward (0 if off)."""
+    if cfg.activity_reg <= 0 or not isinstance(model, EGRULM):
+        return 0.0
+    rates = [r.last_events.mean() for r in model.rnns]
+    return cfg.activity_reg * sum(torch.relu(rate - cfg.activity_target) for rate in rates)
+
+
 def _cli_args(cfg: TrainConfig) -> list[str]:
     d = TrainConfig()
     out = []
@@ -387,7 +465,10 @@ def _cli_args(cfg: TrainConfig) -> list[str]:
         if k in ("progress", "data") or (v == getattr(d, k) and k not in always):
             continue
         flag = "--" + k.replace("_", "-")
-        out += [flag, *map(str, v)] if isinstance(v, list) else [flag, str(v)]
+        if isinstance(v, bool):
+            out += [flag] if v else []
+        else:
+            out += [flag, *map(str, v)] if isinstance(v, list) else [flag, str(v)]
     return out
 
 
@@ -407,6 +488,20 @@ def build_parser() -> argparse.ArgumentParser:
     for k in ("batch", "bptt", "epochs", "seed", "threads", "prune_every", "valid_tokens",
               "test_tokens"):
         ap.add_argument("--" + k.replace("_", "-"), type=int, default=getattr(d, k))
+    ap.add_argument("--softmax", choices=["full", "sampled"], default=d.softmax,
+                    help="training loss over the vocabulary (evaluation is always full)")
+    ap.add_argument("--samples", type=int, default=d.samples,
+                    help="sampled softmax: negatives drawn per batch")
+    ap.add_argument("--activity-reg", type=float, default=d.activity_reg,
+                    help="weight λ of the activity loss (EGRU)")
+    ap.add_argument("--activity-target", type=float, default=d.activity_target,
+                    help="event rate per layer the activity loss allows for free")
+    ap.add_argument("--embedding-storage", choices=["float32", "float16"],
+                    default=d.embedding_storage,
+                    help="round the embedding to float16 at the end (half the checkpoint)")
+    ap.add_argument("--prune-embedding", action="store_true",
+                    help="prune the tied embedding/decoder like the recurrent weights "
+                         "(for s2sim's --decoder chip)")
     ap.add_argument("--run", default=d.run, help="run directory (state, results, checkpoint)")
     ap.add_argument("--init-from", default=None, help="start from another run dir's weights")
     ap.add_argument("--no-progress", action="store_true")

@@ -10,17 +10,20 @@ other shipped names (``NAMED_CHECKPOINTS``), or ``PATH`` to a checkpoint written
 from __future__ import annotations
 
 
-def load_lm(spec: str, seed: int = 0):
+def load_lm(spec: str, seed: int = 0, decoder: str = "host"):
     """``(ref, name, source, LMModel)`` for ``paper``, a shipped name or a checkpoint path;
-    ``ref`` is the ``models.egru.names.ModelRef`` the argument resolved to."""
+    ``ref`` is the ``models.egru.names.ModelRef`` the argument resolved to (for a deployment with
+    the decoder on ``decoder``: ``models.egru.names.for_decoder``)."""
     from models.egru.checkpoint import load_named
-    from models.egru.names import PAPER, resolve_model
+    from models.egru.names import PAPER, for_decoder, resolve_model
 
-    ref = resolve_model(spec, seed)
+    ref = for_decoder(resolve_model(spec, seed), decoder)
     model = load_named(ref)
     if ref.kind == PAPER:
+        pruned = (f", embedding pruned to {ref.embedding_sparsity:.0%}"
+                  if ref.embedding_sparsity else "")
         source = (f"paper shape, generated and activity-calibrated (models.egru.paper, seed "
-                  f"{ref.seed})")
+                  f"{ref.seed}{pruned})")
         return ref, PAPER, source, model
     if ref.shipped:
         return ref, spec, f"shipped checkpoint {ref.path.name}", model

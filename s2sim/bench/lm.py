@@ -174,7 +174,7 @@ def _load(bench: Bench, args):
     from s2sim.baselines.lm_models import load_lm
 
     bench.say(f"loading model {args.model}")
-    ref, name, source, model = load_lm(args.model, seed=args.seed)
+    ref, name, source, model = load_lm(args.model, seed=args.seed, decoder=args.decoder)
     bench.parts.update(name=name, source=source, ref=ref)
     generated = bool(model.meta.get("generated")) or ref.kind == PAPER
     if generated:

@@ -44,11 +44,13 @@ def add_compile_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=limits.seed, default=0, help="seed of the random placer")
 
 
-def load_network(model: str):
-    """The network a model argument names (``models.egru.names``: small, paper, gesture, PATH)."""
+def load_network(model: str, decoder: str = "host"):
+    """The network a model argument names (``models.egru.names``: small, paper, gesture, PATH),
+    as the deployment with the decoder on ``decoder`` runs it (``names.for_decoder``)."""
+    from models.egru.names import for_decoder, resolve_model
     from s2sim.compiler.ir import resolve_network
 
-    return resolve_network(model)
+    return resolve_network(for_decoder(resolve_model(model), decoder))
 
 
 def _pins(items: list[str]) -> dict[str, int]:
@@ -104,7 +106,7 @@ def run(args) -> int:
     from s2sim.engine.tick import describe
 
     out = output_file(args.out)
-    net = load_network(args.model)
+    net = load_network(args.model, args.decoder)
     mapping, choice = compile_from_args(net, args)
     mapping.save(out)
     print(describe(choice, mapping))

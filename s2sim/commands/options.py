@@ -65,6 +65,10 @@ def add_deployment_arguments(p: argparse.ArgumentParser) -> None:
                         "estimated energy per step (the compiler picks the PE count)")
     p.add_argument("--index-bits", type=int, choices=[16, 32], default=16,
                    help="width of a stored weight's column index (SRAM per synapse: 6 or 8 B)")
+    p.add_argument("--decoder", choices=["host", "chip"], default="host",
+                   help="where an LM's tied embedding/decoder runs: the host (default) or the "
+                        "chip (its table as CSC row blocks on PEs, the argmax on the readout; "
+                        "the paper shape then has its embedding pruned to 95 %%)")
 
 
 def add_compile_option_argument(p: argparse.ArgumentParser) -> None:
@@ -94,7 +98,8 @@ def deployment_kw(args) -> dict:
     where the command has them)."""
     from s2sim.spec import parse_set_args
 
-    kw = {"pes": args.pes, "objective": args.objective, "index_bits": args.index_bits}
+    kw = {"pes": args.pes, "objective": args.objective, "index_bits": args.index_bits,
+          "decoder": args.decoder}
     if getattr(args, "spec", None):
         kw["spec_path"] = args.spec
     if getattr(args, "set", None):

@@ -105,7 +105,7 @@ def run(args) -> int:
         net = mapping.network
         xs = _inputs(args, net)
     else:
-        net = load_network(args.target)
+        net = load_network(args.target, args.decoder)
         xs = _inputs(args, net)
         mapping, choice = compile_from_args(net, args, xs)
         tick = choice.to_dict()

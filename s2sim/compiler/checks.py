@@ -16,6 +16,7 @@ import numpy as np
 
 from firmware_py.pipeline import (
     INPUT_FIRST_TICK,
+    decoder_first_tick,
     layer_first_tick,
     pipeline_ticks,
     readout_first_tick,
@@ -50,8 +51,26 @@ def _check_slices(m, network) -> None:
                            f"{network.sizes}")
     for i, H in enumerate(m.layer_sizes):
         _check_layer_cover(m, i, H)
+    _check_decoder_cover(m, network)
     for s in m.slices:
         _check_slice_fields(m, s)
+
+
+def _check_decoder_cover(m, network) -> None:
+    blocks = m.decoder_slices()
+    if bool(blocks) != m.decoder_on_chip:
+        raise CompileError(f"mapping: {len(blocks)} decoder blocks, but option decoder is "
+                           f"{m.options.get('decoder', 'host')!r}")
+    if not blocks:
+        return
+    emb = network.input.embedding
+    V = 0 if emb is None else emb.shape[0]
+    rows = np.concatenate([np.asarray(s.units, np.int64) for s in blocks])
+    if rows.size != V or not np.array_equal(np.sort(rows), np.arange(V)):
+        raise CompileError(f"mapping: the decoder blocks must hold rows 0..{V - 1} of the table "
+                           f"exactly once (they hold {rows.size} entries)")
+    if sorted(s.index for s in blocks) != list(range(len(blocks))):
+        raise CompileError(f"mapping: the decoder blocks' indices are not 0..{len(blocks) - 1}")
 
 
 def _check_layer_cover(m, i: int, H: int) -> None:
@@ -74,7 +93,8 @@ def _expected_key(s) -> int | None:
 
 
 def _check_slice_fields(m, s) -> None:
-    first = {"input": INPUT_FIRST_TICK, "readout": readout_first_tick(m.n_layers)}.get(
+    first = {"input": INPUT_FIRST_TICK, "decoder": decoder_first_tick(m.n_layers),
+             "readout": readout_first_tick(m.n_layers, m.decoder_on_chip)}.get(
         s.kind, layer_first_tick(s.layer) if s.kind == "egru" else None)
     if s.first_tick != first:
         raise CompileError(f"slice {s.id}: first_tick {s.first_tick}, the pipeline has {first}")
@@ -138,9 +158,9 @@ def _check_timing(m, spec) -> None:
     if freq != m.frequency_hz or int(math.floor(tick_s * freq)) != m.cycles_per_tick:
         raise CompileError(f"mapping: PL{m.pl} at {m.frequency_hz:g} Hz / {m.cycles_per_tick} "
                            f"cycles per tick, the spec gives {freq:g} Hz: recompile")
-    if m.pipeline_ticks != pipeline_ticks(m.n_layers):
-        raise CompileError(f"mapping: pipeline_ticks {m.pipeline_ticks}, the scheme has "
-                           f"{pipeline_ticks(m.n_layers)}")
+    want = pipeline_ticks(m.n_layers, m.decoder_on_chip)
+    if m.pipeline_ticks != want:
+        raise CompileError(f"mapping: pipeline_ticks {m.pipeline_ticks}, the scheme has {want}")
 
 
 def expected_routes(m, network) -> list:

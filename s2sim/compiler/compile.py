@@ -1,6 +1,7 @@
 """``compile_network``: Network -> Mapping, as a pipeline of stages with typed outputs.
 
     partition (s2sim.compiler.partition)  layers -> slices of units, sized against SRAM + cycles
+              (s2sim.compiler.decoder_blocks) with --decoder chip: the table -> row blocks
     slices    (s2sim.compiler.slices)     -> SliceInfo per program (regions, estimate, keys)
     place     (s2sim.compiler.place)      -> slice id -> PE id
     route     (s2sim.compiler.route)      -> compressed multicast table
@@ -47,6 +48,7 @@ DEFAULTS = {
     "index_bits": 16,  # width of a stored weight's column index: 16 | 32
 }
 OBJECTIVES = ("pes", "latency", "energy")
+DECODERS = ("host", "chip")  # where the tied embedding/decoder runs
 # Sizing activity over the model's recorded one (fraction of units), and without a record.
 ACTIVITY_MARGIN = 0.05
 DEFAULT_ACTIVITY = 0.25
@@ -94,17 +96,22 @@ def compile_network(
     seed: int = 0,
     pes: int | None = None,
     objective: str = "pes",
+    decoder: str = "host",
     **options,
 ) -> Mapping:
     """Compile ``network`` for the chip; ``pes``: spread it over exactly this many PEs;
     ``objective``: ``pes`` (fewest PEs), ``latency`` (all usable PEs) or ``energy`` (the PE
-    count with the lowest estimated energy per step, ``s2sim.compiler.objective``)."""
+    count with the lowest estimated energy per step, ``s2sim.compiler.objective``);
+    ``decoder``: where an LM's tied embedding/decoder runs, ``host`` or ``chip`` (its table as
+    row blocks on PEs, ``firmware_py.kinds.decoder``)."""
     kw = dict(spec=spec, spec_path=spec_path, spec_overrides=spec_overrides, pl=pl,
               max_pes=max_pes, partitioner=partitioner, placer=placer, pins=pins, seed=seed,
-              **options)
+              decoder=decoder, **options)
     tick = parse_tick(tick_period_s)
     if objective not in OBJECTIVES:
         raise CompileError(f"objective {objective!r}: choose one of {', '.join(OBJECTIVES)}")
+    if decoder not in DECODERS:
+        raise CompileError(f"decoder {decoder!r}: choose host or chip")
     if pes is None and objective != "pes":
         from s2sim.compiler.objective import compile_for_objective
 
@@ -113,11 +120,18 @@ def compile_network(
         return compile_auto_tick(compile_network, network, pes=pes, objective=objective, **kw)
     t0 = time.perf_counter()
     tg = _target(network, spec, spec_path, spec_overrides, tick, pl, max_pes, options, pes)
+    blocks = None
+    extra = HOST_FACING_SLICES
+    if decoder == "chip":
+        from s2sim.compiler.decoder_blocks import partition_decoder
+
+        blocks = partition_decoder(network, tg.budget, tg.cost)
+        extra += len(blocks[1])
     part = partition_network(network, tg.budget, tg.cost, partitioner, pl=tg.pl,
                              cycles_per_tick=tg.cycles_per_tick,
-                             slice_pes=None if pes is None else pes - HOST_FACING_SLICES)
-    check_pe_count(part, tg.max_pes, HOST_FACING_SLICES)
-    infos = describe_slices(network, part, tg.budget, tg.cost)
+                             slice_pes=None if pes is None else _layer_pes(pes, extra))
+    check_pe_count(part, tg.max_pes, extra)
+    infos = describe_slices(network, part, tg.budget, tg.cost, decoder_blocks=blocks)
     placer_name, placement, pins = place_slices(
         infos, tg.spec, placer, pins=pins, seed=seed, max_pes=tg.max_pes,
         bytes_available=tg.budget.bytes_available, cycles_available=tg.budget.cycles_available,
@@ -142,16 +156,26 @@ def compile_network(
         pl=tg.pl, frequency_hz=tg.frequency_hz, tick_period_ps=tg.tick_ps,
         cycles_per_tick=tg.cycles_per_tick, partitioner=part.partitioner, placer=placer_name,
         options={k: tg.opts[k] for k in sorted(tg.opts)}
-        | {"seed": seed, "max_pes": tg.max_pes, "pes": pes, "objective": objective},
+        | {"seed": seed, "max_pes": tg.max_pes, "pes": pes, "objective": objective}
+        | ({"decoder": "chip"} if blocks else {}),
         slices=infos, placement=placement, pins=pins, routes_before=routing.routes_before,
         routes=[RouteEntry(key=r.key, mask=r.mask, pes=list(r.pes), sources=list(r.sources))
                 for r in routing.routes],
         table_entries=routing.table_entries, data_bytes_available=tg.budget.bytes_available,
-        pipeline_ticks=pipeline_ticks(len(network.layers)), schedule=schedule,
+        pipeline_ticks=pipeline_ticks(len(network.layers), blocks is not None),
+        schedule=schedule,
     )
     mapping.bind(network, tg.in_memory_spec)
     mapping.compile_s = time.perf_counter() - t0
     return mapping
+
+
+def _layer_pes(pes: int, extra: int) -> int:
+    """PEs of a ``--pes`` deployment left for the EGRU slices after the ``extra`` others."""
+    if pes - extra < 1:
+        raise CompileError(f"--pes {pes}: the input source, the readout and the decoder's blocks "
+                           f"take {extra} PEs, none is left for the EGRU layers")
+    return pes - extra
 
 
 def _load_target_spec(spec, spec_path, overrides: dict, tick: float | None):

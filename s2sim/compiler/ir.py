@@ -83,6 +83,7 @@ class Network:
     activity_hint: float | None = None  # measured/calibrated firing fraction (model metadata)
     _stats: list[LayerStats] = field(default_factory=list, repr=False)
     _fingerprint: str | None = field(default=None, repr=False)
+    _table_stats: tuple | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if not self.layers:
@@ -144,11 +145,13 @@ class Network:
         return cls.from_lm(model, name=path.stem, ref=f"checkpoint:{path.resolve()}")
 
     @classmethod
-    def paper_shape(cls, seed: int = 0) -> Network:
+    def paper_shape(cls, seed: int = 0, embedding_sparsity: float = 0.0) -> Network:
+        from models.egru.names import ModelRef
         from models.egru.paper import paper_shape_model
 
-        return cls.from_lm(paper_shape_model(seed=seed), name="paper-shape",
-                           ref=f"paper:seed={seed}")
+        ref = ModelRef("paper", "paper", seed=seed, embedding_sparsity=embedding_sparsity)
+        return cls.from_lm(paper_shape_model(seed=seed, embedding_sparsity=embedding_sparsity),
+                           name="paper-shape", ref=ref.network_ref)
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -174,6 +177,18 @@ class Network:
                     nnz_r_per_row=rnz.sum(axis=1).astype(np.int64),
                 ))
         return self._stats[i]
+
+    def table_stats(self) -> tuple[np.ndarray, int]:
+        """(nonzeros per row, bytes per stored value) of the tied embedding/decoder table, for
+        the on-chip decoder (``firmware_py.kinds.decoder``); cached (the compile is repeated for
+        the auto tick)."""
+        if self._table_stats is None:
+            from firmware_py.kinds.decoder import table_value_bytes
+
+            emb = self.input.embedding
+            self._table_stats = (np.count_nonzero(emb, axis=1).astype(np.int64),
+                                 table_value_bytes(emb))
+        return self._table_stats
 
     def fingerprint(self) -> str:
         """sha256 over every on-chip parameter (and the shape of the host-side embedding)."""
@@ -234,7 +249,7 @@ def resolve_network(ref) -> Network:
         raise CompileError("mapping has no network_ref (network built in Python): pass network=")
     model = resolve_model(ref) if isinstance(ref, str) else ref
     if model.kind == PAPER:
-        return Network.paper_shape(seed=model.seed)
+        return Network.paper_shape(seed=model.seed, embedding_sparsity=model.embedding_sparsity)
     if model.kind == GESTURE:
         from models.egru.gesture.model import GestureModel
 

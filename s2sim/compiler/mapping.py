@@ -30,13 +30,15 @@ class _Plain(BaseModel):
 
 
 class SliceInfo(_Plain):
-    """One program instance: input source, EGRU slice or readout."""
+    """One program instance: input source, EGRU slice, decoder block or readout."""
 
-    id: str  # "input", "L0.S3", "readout"
-    kind: Literal["input", "egru", "readout"]
-    layer: int  # -1 input, 0..L-1 EGRU layer, L readout
+    id: str  # "input", "L0.S3", "D.S2", "readout"
+    kind: Literal["input", "egru", "decoder", "readout"]
+    layer: int  # -1 input, 0..L-1 EGRU layer, L decoder block / readout
     index: int  # slice index within the layer (0 for input / readout)
-    units: list[int]  # unit indices of the layer held here (input: elements; readout: none)
+    # unit indices of the layer held here (input: elements; decoder: vocabulary rows; readout:
+    # none)
+    units: list[int]
     n_in: int
     nnz_w: int = 0
     nnz_r: int = 0
@@ -107,6 +109,19 @@ class Mapping(_Plain):
 
     def layer_slices(self, layer: int) -> list[SliceInfo]:
         return [s for s in self.slices if s.kind == "egru" and s.layer == layer]
+
+    @property
+    def decoder_on_chip(self) -> bool:
+        """Whether the tied embedding/decoder runs on the chip (``--decoder chip``)."""
+        return self.options.get("decoder") == "chip"
+
+    def decoder_slices(self) -> list[SliceInfo]:
+        return [s for s in self.slices if s.kind == "decoder"]
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows of the on-chip decoder's table (0 with the decoder on the host)."""
+        return sum(len(s.units) for s in self.decoder_slices())
 
     @property
     def required_cycles_per_tick(self) -> int:

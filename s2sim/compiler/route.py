@@ -122,7 +122,15 @@ def slice_routes(network, parts: list[list[np.ndarray]], key_of: dict[str, int],
     holds a nonzero weight of one of its units, plus the host -> input-source channel.
     ``key_of``: slice id -> key base; ``placed``: slice id -> PE."""
     L = len(network.layers)
-    routes = [Route(K.key_base(K.HOST_SRC, 0), 0xFF000000, [placed["input"]], ["host"])]
+    blocks = sorted((sid for sid in placed if sid.startswith("D.S")), key=lambda x: int(x[3:]))
+    if blocks:  # the decoder on the chip: tokens to their blocks, embedding values to the input
+        routes = [Route(K.key_base(K.TOKEN_SRC, int(b[3:])), K.SLICE_ENTRY_MASK, [placed[b]],
+                        ["host"]) for b in blocks]
+        routes.append(Route(K.key_base(K.EMBED_SRC, 0), 0xFF000000, [placed["input"]], blocks))
+        routes += [Route(key_of[b], K.SLICE_ENTRY_MASK, [placed["readout"]], [b])
+                   for b in blocks if b in key_of]
+    else:
+        routes = [Route(K.key_base(K.HOST_SRC, 0), 0xFF000000, [placed["input"]], ["host"])]
     # input source -> layer 0 slices with any nonzero W row
     Wu0 = _fold_units(network.layers[0].W, network.layers[0].hidden)
     any0 = _block_any([np.arange(network.input.n_out)], Wu0, parts[0])[0]
@@ -140,8 +148,8 @@ def slice_routes(network, parts: list[list[np.ndarray]], key_of: dict[str, int],
             pes = {placed[f"L{i}.S{b}"] for b in np.flatnonzero(rec[k])}
             if nxt is not None:
                 pes |= {placed[f"L{i + 1}.S{b}"] for b in np.flatnonzero(nxt[k])}
-            if i == L - 1:
-                pes.add(placed["readout"])
+            if i == L - 1:  # the decoder's blocks (every column has rows in each) or readout
+                pes |= {placed[b] for b in blocks} if blocks else {placed["readout"]}
             if pes:
                 routes.append(Route(key_of[f"L{i}.S{k}"], K.SLICE_ENTRY_MASK, pes,
                                     [f"L{i}.S{k}"]))

@@ -136,12 +136,21 @@ def schedule_sends(network, infos, placed: dict[str, int], cm: CostModel, *, act
         t += dur + NOC_CROSSING_CYCLES
     tolerated = _tolerated_activity(room_for(group_size), sum(counts), group_size * per_sender,
                                     group_size * max_u)
+    # the on-chip decoder's blocks send their best rows after the phases, one readout handler
+    # slot each, so the readout's queue holds one at a time
+    blocks = [s for s in infos if s.kind == "decoder"]
+    dec_start = dec_slot = None
+    if blocks:
+        dec_start = int(t)
+        dec_slot = int(math.ceil(SLOT_MARGIN * (cm.c("readout_best") + irq)))
+        t += len(blocks) * dec_slot + NOC_CROSSING_CYCLES
     return SendSchedule(start_a_cycles=int(start_a), slot_a_cycles=slot_a,
                         input_chunk_events=int(chunk), queue_depth=int(queue_depth),
                         tolerated_activity=round(float(tolerated), 4),
                         phase_start_cycles=starts, phase_slot_cycles=slots, phase_groups=counts,
                         group_size=group_size, group_start_cycles=group_starts,
-                        est_end_cycles=int(t))
+                        est_end_cycles=int(t), decoder_start_cycles=dec_start,
+                        decoder_slot_cycles=dec_slot)
 
 
 def _tolerated_activity(room: int, n_groups: int, drained: int, worst_group: int) -> float:

@@ -98,27 +98,37 @@ def _fluid_queues(m, senders, input_end: np.ndarray, cm, spec_depth: int) -> dic
     send_c = cm.c("slice_send")
     depth = int(m.options.get("queue_depth") or sch.queue_depth or spec_depth)
     by = {s.id: s for s in m.slices}
-    cost = {p: sum(by[sid].mean_event_cycles for sid in ss) + irq
-            for p, ss in m.pe_slices().items()}
-    busy: dict[int, np.ndarray] = {}  # cycle from the tick start at which the PE is free
-    drops: dict[int, np.ndarray] = {}
+    pes = sorted(m.pe_slices())
+    row = {p: k for k, p in enumerate(pes)}
+    cost = np.array([sum(by[sid].mean_event_cycles for sid in m.pe_slices()[p]) + irq
+                     for p in pes], np.float64)
+    # cycle from the tick start at which each PE is free, PE by tick (the arithmetic of one
+    # receiver at a time, done for all of a sender's receivers at once: they are distinct)
+    busy = np.zeros((len(pes), n_ticks))
+    drops = np.zeros((len(pes), n_ticks))
+    dropped = np.zeros(len(pes), bool)
     peak = 0.0
-    zero = np.zeros(n_ticks)
     for start, _, _, p_s, ev, dest in senders:
-        t_s = np.maximum(start, busy.get(p_s, zero))
-        busy[p_s] = t_s + ev * send_c
-        for p in dest:
-            c = cost[p]
-            b = busy.get(p, zero)
-            q = np.maximum(0.0, (b - t_s) / c) + ev
-            peak = max(peak, float(q.max(initial=0)))
-            over = np.maximum(0.0, q - depth)
-            if over.any():
-                drops[p] = drops.get(p, zero) + over
-            busy[p] = np.maximum(b, t_s) + (ev - over) * c
-    end = np.max(np.stack(list(busy.values())), axis=0) if busy else zero
+        k_s = row[p_s]
+        t_s = np.maximum(start, busy[k_s])
+        busy[k_s] = t_s + ev * send_c
+        if not dest:
+            continue
+        d = np.array([row[p] for p in dest], np.int64)
+        c = cost[d][:, None]
+        b = busy[d]
+        q = np.maximum(0.0, (b - t_s) / c) + ev
+        peak = max(peak, float(q.max(initial=0)))
+        over = np.maximum(0.0, q - depth)
+        hit = over.any(axis=1)
+        if hit.any():
+            drops[d[hit]] += over[hit]
+            dropped[d[hit]] = True
+        busy[d] = np.maximum(b, t_s) + (ev - over) * c
+    end = busy.max(axis=0) if len(pes) else np.zeros(n_ticks)
     end = np.maximum(end, input_end)
-    return {"drops": {p: np.floor(d).astype(np.int64) for p, d in drops.items()},
+    return {"drops": {p: np.floor(drops[row[p]]).astype(np.int64) for p in pes
+                      if dropped[row[p]]},
             "peak": int(np.ceil(peak)), "over_tolerated": _ticks_over_tolerated(m, senders,
                                                                                n_ticks),
             "late_ticks": int((end > m.cycles_per_tick).sum()),
@@ -203,15 +213,27 @@ def _noc_window(ctx: AnalyticContext, run: PreparedRun, in_events: np.ndarray, g
     m, w, steps, T = run.mapping, ctx.n_ticks, ctx.steps, ctx.n_steps
     host_pk = host_packets_per_step(ctx.xs)
     noc = {k: np.zeros(w, np.int64) for k in NOC_FIELDS}
+    chip_dec = m.decoder_on_chip
 
     def add(field, ticks, v):
         ticks = ticks - ctx.step0
         ok = (ticks >= 0) & (ticks < w)
         np.add.at(noc[field], ticks[ok], np.asarray(v, np.int64)[ok])
 
-    add("host_injected", steps, host_pk)
-    add("packets", steps, host_pk)
-    add("hops", steps, host_pk * geo.get("host", 0))
+    if chip_dec:  # token in, embedding values to the input source in the same interval
+        from firmware_py.kinds.decoder import step_traffic
+
+        tr = step_traffic(m, geo, ctx.cache["tokens"], in_events)
+        best_tick = steps + m.decoder_slices()[0].first_tick
+        add("packets", steps, tr["front_packets"])
+        add("hops", steps, tr["front_hops"])
+        add("packets", best_tick, tr["best_packets"])
+        add("hops", best_tick, tr["best_hops"])
+        add("host_injected", steps, tr["host_packets"])
+    else:
+        add("host_injected", steps, host_pk)
+        add("packets", steps, host_pk)
+        add("hops", steps, host_pk * geo.get("host", 0))
     s_in = m.slice("input")
     if s_in.key_base is not None:
         add("packets", steps + s_in.first_tick, in_events)
@@ -222,7 +244,7 @@ def _noc_window(ctx: AnalyticContext, run: PreparedRun, in_events: np.ndarray, g
             ev = egru.events_sent(s, ctx.ys)
             add("packets", steps + s.first_tick, ev)
             add("hops", steps + s.first_tick, ev * geo.get(s.id, 0))
-    out_tick = steps + readout_first_tick(m.n_layers)
+    out_tick = steps + readout_first_tick(m.n_layers, chip_dec)
     add("hops", out_tick, np.full(T, geo["to_host"]))
     add("host_rx_packets", out_tick, np.ones(T, np.int64))
     return noc
@@ -273,7 +295,7 @@ def _latency(ctx: AnalyticContext, m, spec, nbytes: np.ndarray) -> np.ndarray:
     ser = np.ceil(nbytes * 8 * 1e12 / eth).astype(np.int64)
     ro_tick = KINDS["readout"].tick_cycles(ctx) + ctx.irq
     to_host = route_geometry(m, spec)["to_host"]
-    return (readout_first_tick(m.n_layers) * m.tick_period_ps
+    return (readout_first_tick(m.n_layers, m.decoder_on_chip) * m.tick_period_ps
             + cycles_to_ps(np.full(ctx.n_steps, ro_tick, np.int64), m.frequency_hz)
             + to_host * hop_ps + ser + overhead).astype(np.int64)
 
@@ -319,15 +341,23 @@ def _window(run: PreparedRun, a: int, b: int, trace, prev, tot: _Totals, shared:
     m, spec = run.mapping, run.spec
     T, L = run.n_steps, m.n_layers
     ys = [y.astype(np.float32) for y in trace.ys]
-    xs = run.xs[a:b]
+    xs = run.inputs(a, b)
     wrun = PreparedRun(mapping=m, network=run.network, spec=spec, xs=xs,
                        tokens=None if run.tokens is None else run.tokens[a:b], _oracle=trace)
-    width = min(b - a + L + 2, run_ticks(T, L) - a)
+    chip_dec = m.decoder_on_chip
+    width = min(b - a + L + 2 + int(chip_dec), run_ticks(T, L, chip_dec) - a)
     ctx = AnalyticContext(mapping=m, network=run.network, spec=spec, cost=shared["cm"], xs=xs,
                           ys=ys, n_ticks=width,
                           pe={k: np.zeros((shared["n_pe"], width), np.int64) for k in PE_FIELDS},
                           idx_of=shared["idx_of"], receivers=shared["receivers"],
-                          routed=shared["routed"], step0=a, run_steps=T)
+                          routed=shared["routed"], step0=a, run_steps=T,
+                          run_cache=shared["run_cache"])
+    if chip_dec:  # which block serves each step's token
+        from firmware_py.kinds.decoder import token_packets
+
+        owner, local, _ = token_packets(m, wrun.tokens)
+        ctx.cache["decoder_tokens_window"] = (owner, local)
+        ctx.cache["tokens"] = wrun.tokens
     for s in m.slices:
         kind_of(s).book_counts(ctx, s)
     events, in_events, _, eff, _ = activity_metrics(wrun, ys, prev)
@@ -363,14 +393,14 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
 
     m, spec, net = run.mapping, run.spec, run.network
     T, L = run.n_steps, m.n_layers
-    n_ticks = run_ticks(T, L)
+    n_ticks = run_ticks(T, L, m.decoder_on_chip)
     P = m.tick_period_ps
     all_pes = spec.pe_ids()
     n_pe = len(all_pes)
     receivers, routed = _receivers(m)
     shared = {"cm": cost_model_for(m, spec), "n_pe": n_pe, "receivers": receivers,
               "routed": routed, "idx_of": {p: i for i, p in enumerate(all_pes)},
-              "geo": route_geometry(m, spec)}
+              "geo": route_geometry(m, spec), "run_cache": {}}
     window = WINDOW_STEPS if net.readout.weights is None else max(T, 1)
     tpc = max(1, -(-n_ticks // MAX_COLUMNS)) if T > window else 1
     n_cols = -(-n_ticks // tpc)
@@ -388,7 +418,7 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
         starts = tqdm(starts, desc="analytic", unit="window", leave=False)
     for a in starts:
         b = min(T, a + window)
-        trace = run.oracle() if T <= window else net.stack.run(run.xs[a:b], state=state)
+        trace = run.oracle() if T <= window else net.stack.run(run.inputs(a, b), state=state)
         state = [(y[-1], c[-1]) for y, c in zip(trace.ys, trace.cs, strict=True)]
         ctx, win, prev = _window(run, a, b, trace, prev, tot, shared)
         win.absorb(carry)
@@ -415,7 +445,8 @@ def _result(run: PreparedRun, m, spec, tot: _Totals, counts, energy, window: int
     sparsity = [1.0 - float(n) / (T * h) if T * h else 0.0 for n, h in zip(tot.nonzero, sizes,
                                                                             strict=True)]
     hw = host_work(run, ys[-1]) if whole else _host_work_of(run, tot.decoder_events)
-    hw = host_link(hw, spec, int(tot.noc["host_injected"].sum()), int(tot.steps("nbytes").sum()))
+    hw = host_link(hw, spec, int(tot.noc["host_injected"].sum()), int(tot.steps("nbytes").sum()),
+                   m.decoder_on_chip)
     dense = sum(3 * layer.hidden * (layer.n_in + layer.hidden) for layer in run.network.layers)
     empty = np.zeros((0, m.layer_sizes[-1]), np.float32)
     return RunResult(
@@ -454,6 +485,8 @@ def _host_work_of(run: PreparedRun, decoder_events: int):
 
     net = run.network
     hw = HostWork()
+    if run.mapping.decoder_on_chip:  # lookups and decoder run on the chip
+        return hw
     if run.tokens is not None:
         hw.embedding_lookups = int(run.tokens.size)
     if net.readout.host_decoder == "tied" and net.input.embedding is not None:

@@ -3,7 +3,7 @@ and the activity metrics (events, effective MACs) computed from per-layer output
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,24 +16,60 @@ from s2sim.spec.models import decode_pe_id
 __all__ = ["PreparedRun", "prepare_run", "compare_with_oracle", "activity_metrics"]
 
 
-@dataclass
+@dataclass(init=False, repr=False)
 class PreparedRun:
+    """A run's mapping, network, spec and inputs: input vectors ``xs`` (T, n_in) float32, or
+    token ids ``tokens`` (T,) with the ``embedding`` the host looks them up in; then ``xs`` is
+    looked up when first asked for and ``inputs(a, b)`` looks up steps a .. b-1 only (a long
+    run priced window by window never holds all T input vectors)."""
+
     mapping: object
     network: object
     spec: object
-    xs: np.ndarray  # (T, n_in) float32 input vectors
-    tokens: np.ndarray | None  # (T,) token ids when the host looked them up
-    _oracle: object = field(default=None, repr=False)
+    _xs: np.ndarray | None  # (T, n_in) float32 input vectors (None: looked up when asked for)
+    tokens: np.ndarray | None  # (T,) token ids when the host looks them up
+    _oracle: object
+    embedding: np.ndarray | None
+
+    def __init__(self, mapping, network, spec, xs=None, tokens=None, _oracle=None,
+                 embedding=None, _xs=None):
+        xs = _xs if xs is None else xs  # (dataclasses.replace passes the field, _xs)
+        if xs is None and (tokens is None or embedding is None):
+            raise ValueError("PreparedRun: give xs, or tokens and the embedding")
+        self.mapping, self.network, self.spec = mapping, network, spec
+        self._xs, self.tokens, self._oracle, self.embedding = xs, tokens, _oracle, embedding
+
+    @property
+    def xs(self) -> np.ndarray:
+        if self._xs is None:
+            self._xs = np.ascontiguousarray(self.embedding[self.tokens], np.float32)
+        return self._xs
+
+    def inputs(self, a: int, b: int) -> np.ndarray:
+        """Input vectors of steps a .. b-1."""
+        if self._xs is not None:
+            return self._xs[a:b]
+        return np.ascontiguousarray(self.embedding[self.tokens[a:b]], np.float32)
 
     @property
     def n_steps(self) -> int:
-        return int(self.xs.shape[0])
+        return int((self._xs if self._xs is not None else self.tokens).shape[0])
 
     def oracle(self):
         """The numpy reference run (models.egru.reference) on the same inputs, cached."""
         if self._oracle is None:
             self._oracle = self.network.stack.run(self.xs, trace=bool(self.network.readout.trace))
         return self._oracle
+
+    def oracle_tokens(self) -> np.ndarray | None:
+        """With the decoder on the chip: each step's token as the on-chip decoder computes it
+        from the oracle's top layer (``firmware_py.kinds.decoder.chip_decoder_tokens``)."""
+        if not self.mapping.decoder_on_chip:
+            return None
+        from firmware_py.kinds.decoder import chip_decoder_tokens
+
+        return chip_decoder_tokens(self.oracle().ys[-1], self.network.input.embedding,
+                                   self.network.model.decoder_bias)
 
     def oracle_readout(self) -> np.ndarray | None:
         ro = self.network.readout
@@ -58,8 +94,16 @@ def prepare_run(mapping, inputs, network=None, oracle=None) -> PreparedRun:
         if a.size and (a.min() < 0 or a.max() >= V):
             raise S2SimError(f"inputs: token id out of range [0, {V})")
         tokens = a.astype(np.int64)
-        xs = net.input.embedding[tokens]
-    elif a.ndim == 2 and a.dtype.kind == "f":
+        emb = net.input.embedding
+        if tokens.size == 0:
+            raise S2SimError("inputs: no steps (T = 0)")
+        if not np.all(np.isfinite(emb).all(axis=1)[tokens]):
+            raise S2SimError("inputs: contain NaN or infinity")
+        spec = mapping.load_spec()
+        mapping.validate(spec, net)
+        return PreparedRun(mapping=mapping, network=net, spec=spec, tokens=tokens,
+                           _oracle=oracle, embedding=emb)
+    if a.ndim == 2 and a.dtype.kind == "f":
         if a.shape[1] != net.input.n_out:
             raise S2SimError(f"inputs: shape {a.shape}, the network takes "
                              f"{net.input.n_out} inputs per step")
@@ -69,6 +113,9 @@ def prepare_run(mapping, inputs, network=None, oracle=None) -> PreparedRun:
                          f"input vectors (T, {net.input.n_out}) float32")
     if xs.shape[0] == 0:
         raise S2SimError("inputs: no steps (T = 0)")
+    if mapping.decoder_on_chip and tokens is None:
+        raise S2SimError("inputs: a mapping with the decoder on the chip takes token ids (the "
+                         "chip looks up the embedding), not input vectors")
     if not np.all(np.isfinite(xs)):
         raise S2SimError("inputs: contain NaN or infinity")
     spec = mapping.load_spec()
@@ -133,6 +180,11 @@ def compare_with_oracle(run: PreparedRun, result: RunResult, atol: float = 1e-5)
             err = float(np.max(np.abs(result.readout.astype(np.float64) - ref))) if ref.size \
                 else 0.0
             result.meta["readout_max_abs_error"] = err
+    tokens = result.tokens
+    if tokens is not None:
+        ref = run.oracle_tokens()
+        result.meta["decoder_token_mismatches"] = int(np.sum(tokens != ref))
+        result.meta["decoder_tokens_missing"] = int(np.sum(tokens < 0))
     mm.first_mismatch = first
     mm.diverged_steps = 0 if first is None else run.n_steps - first[0]
     result.mismatches = mm
@@ -151,13 +203,21 @@ def route_geometry(mapping, spec) -> dict[str, int]:
     def qpe(pe):
         return decode_pe_id(pe)[:2]
 
+    from firmware_py.keys import EMBED_SRC, SLICE_MASK, SLICE_SHIFT, SRC_SHIFT, TOKEN_SRC
+
     out: dict[str, int] = {}
     for r in mapping.routes:
         dest = {qpe(p) for p in r.pes}
         fan = sum(mesh.hops(router, q) for q in dest)
+        src_id = (r.key >> SRC_SHIFT) & 0xFF
         for src in r.sources:
             origin = bridge if src == "host" else qpe(mapping.placement[src])
-            out[src] = mesh.hops(origin, router) + fan
+            name = src
+            if src_id == TOKEN_SRC:  # the on-chip decoder's token routes: by block
+                name = f"token:D.S{(r.key >> SLICE_SHIFT) & SLICE_MASK}"
+            elif src_id == EMBED_SRC:  # ... and its embedding values, by sending block
+                name = f"embed:{src}"
+            out[name] = mesh.hops(origin, router) + fan
     out["to_host"] = mesh.hops(qpe(mapping.placement["readout"]), bridge)
     return out
 
@@ -173,9 +233,16 @@ def packets_and_hops(run: PreparedRun, in_events: np.ndarray, ys: list[np.ndarra
     hops they and the step's readout message travel."""
     m = run.mapping
     geo = route_geometry(m, run.spec)
-    host_pk = host_packets_per_step(run.xs)
-    pk = host_pk.copy()  # host -> input PE
-    hops = host_pk * geo.get("host", 0)
+    if m.decoder_on_chip:
+        from firmware_py.kinds.decoder import step_traffic
+
+        tr = step_traffic(m, geo, run.tokens, in_events)
+        pk = tr["front_packets"] + tr["best_packets"]
+        hops = tr["front_hops"] + tr["best_hops"]
+    else:
+        host_pk = host_packets_per_step(run.xs)
+        pk = host_pk.copy()  # host -> input PE
+        hops = host_pk * geo.get("host", 0)
     inp = m.slice("input")
     if inp.key_base is not None:
         pk = pk + in_events
@@ -199,13 +266,15 @@ def pe_totals(pe: dict[str, np.ndarray], rows: list[int]) -> dict[str, np.ndarra
     return {k: pe[k][rows].sum(axis=1).astype(np.int64) for k in PE_SUMMARY_FIELDS}
 
 
-def host_link(hw, spec, packets_to_chip: int, bytes_from_chip: int):
+def host_link(hw, spec, packets_to_chip: int, bytes_from_chip: int, chip_decoder: bool = False):
     """Fill the host-link traffic of ``hw`` (HostWork): host packets in, readout bytes out, and
-    the time they take on the Ethernet link."""
+    the time they take on the Ethernet link. ``chip_decoder``: the packets are tokens (a key and
+    one 32-bit word), not four embedding values."""
     from firmware_py.kinds.input_source import HOST_PACKET_BYTES
 
     hw.packets_to_chip = int(packets_to_chip)
-    hw.bytes_to_chip = int(packets_to_chip) * HOST_PACKET_BYTES
+    per_packet = 8 if chip_decoder else HOST_PACKET_BYTES
+    hw.bytes_to_chip = int(packets_to_chip) * per_packet
     hw.bytes_from_chip = int(bytes_from_chip)
     eth = float(spec.host.ethernet_bits_per_s.value)
     hw.link_time_ps = int(np.ceil((hw.bytes_to_chip + hw.bytes_from_chip) * 8 * 1e12 / eth))

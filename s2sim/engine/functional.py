@@ -18,6 +18,8 @@ __all__ = ["run_functional"]
 def host_work(run: PreparedRun, ys_last: np.ndarray) -> HostWork:
     net = run.network
     hw = HostWork()
+    if run.mapping.decoder_on_chip:  # lookups and decoder run on the chip
+        return hw
     if run.tokens is not None:
         hw.embedding_lookups = int(run.tokens.size)
     if net.readout.host_decoder == "tied" and net.input.embedding is not None:

@@ -144,6 +144,8 @@ class RunResult:
     effective_macs_per_step: np.ndarray
     dense_macs_per_step: int
     readout: np.ndarray | None = None
+    # with the decoder on the chip (des): the token the chip sent the host per step (-1: none)
+    tokens: np.ndarray | None = None
     latency_ps: np.ndarray | None = None
     step_period_ps: int | None = None
     sim_time_ps: int | None = None

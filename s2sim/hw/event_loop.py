@@ -22,7 +22,7 @@ import simpy
 from s2sim.errors import ResourceError, S2SimError
 from s2sim.hw.dvfs import Residency, cycles_to_ps, ps_per_cycle_ratio, seconds_to_ps
 from s2sim.hw.ledger import Counts, Ledger
-from s2sim.hw.pe_kernels import group_by_destination, queue_scan, time_serial
+from s2sim.hw.pe_kernels import group_by_destination, queue_scan, queue_time, time_serial
 from s2sim.hw.runtime import PE, PEState, Program, lazy_enabled, timer_enabled
 from s2sim.hw.sram import SramAllocator, pe_label
 
@@ -397,6 +397,7 @@ class PECore:
         self.facade = PE(self.pe_id, self.index, spec, self.sram, self.state, self, self.label)
         self.timer = False                   # the program's timer is on (set at load)
         self.lazy = False                    # packets are taken lazily (set at load)
+        self._packet_cycles = None           # the program's packet_cycles, if it has one
         self.busy_until = 0                  # the PE executes (or switches PL) until then
         self._next_tick = 0
         self._overrun_mark = 0               # last tick already counted as an overrun
@@ -460,6 +461,7 @@ class PECore:
         st.frequency_hz = self._loop.pl_table.frequency_hz[pl]
         self.timer = timer_enabled(program)
         self.lazy = lazy_enabled(program)
+        self._packet_cycles = getattr(program, "packet_cycles", None)
 
     def start(self) -> None:
         """Run ``on_start`` at time 0 (not charged: its sends and actions happen at time 0)."""
@@ -754,6 +756,10 @@ class PECore:
         """A batch that may fill the queue: acceptance is decided chunk by chunk (queue_scan)
         so that only accepted packets reach the program, each chunk as one on_packets call.
         Returns the start times of the accepted packets."""
+        if self.lazy and self._packet_cycles is not None:
+            starts = self._run_batch_known_cycles(a, blk, free)
+            if starts is not None:
+                return starts
         depth = self._loop.depth
         known = self._last_starts[-depth:]
         L = self._loop.ledger
@@ -781,6 +787,49 @@ class PECore:
                 free = self.busy_until
             idx = stop
         return np.concatenate(starts_all) if starts_all else _EMPTY_I64
+
+    def _run_batch_known_cycles(self, a, blk, free) -> np.ndarray | None:
+        """The bounded batch in one on_packets call, for a program whose per-packet cycles are
+        known beforehand (``Program.packet_cycles``, given the tick): acceptance and timing in
+        one pass (queue_time), then the accepted packets as one batch. The same result as the
+        piecewise path, which runs each piece with the tick of its start: so this path is taken
+        only when every accepted packet starts in one tick (else None: nothing has run)."""
+        loop = self._loop
+        st = self.state
+        P = loop.period_ps
+        free = max(free, self.busy_until)
+        a0 = int(a[0])
+        tick = (a0 if a0 > free else free) // P
+        keys = np.ascontiguousarray(blk[:, 0])
+        w = int(blk[:, 1].max())
+        pay = blk[:, 2:2 + w]
+        body = np.asarray(self._packet_cycles(tick, keys, pay), dtype=np.int64)
+        n = a.shape[0]
+        accept = np.empty(n, dtype=np.bool_)
+        start = np.empty(n, dtype=np.int64)
+        end = np.empty(n, dtype=np.int64)
+        overhead = loop.irq_in + loop.irq_out
+        num, den = ps_per_cycle_ratio(st.frequency_hz)
+        status, n_acc, total_c, total_d = queue_time(a, body, self._last_starts[-loop.depth:],
+                                                     free,
+                                                     loop.depth, overhead, num, den, accept,
+                                                     start, end)
+        if status != 0 or n_acc == 0 or int(start[0]) // P != tick \
+                or int(start[n_acc - 1]) // P != tick:
+            return None
+        start, end = start[:n_acc], end[:n_acc]
+        if n_acc < n:
+            L = loop.ledger
+            np.add.at(L.pe["queue_full"][self.index], L.ticks_of(a[~accept]), 1)
+            keys, pay, body = keys[accept], pay[accept], body[accept]
+        self._begin(int(start[0]))
+        got = self._call_on_packets(keys, pay)
+        if not np.array_equal(got, body):
+            raise S2SimError(f"{self.label}: {st.program.name}.on_packets returned other cycles "
+                             f"than its packet_cycles")
+        self._book_batch(start, end, body, overhead, total_c, total_d)
+        self.busy_until = int(end[-1])
+        return start
 
     def _call_on_packets(self, keys, payloads) -> np.ndarray:
         """The program's on_packets on one batch, its returned cycles checked; int64 (n,)."""

@@ -69,6 +69,52 @@ def queue_scan(a, known, free, depth, accept):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def queue_time(a, body, known, free, depth, overhead, num, den, accept, start,
+               end):  # pragma: no cover - compiled
+    """Queue acceptance and serial timing of a whole batch whose per-packet cycles ``body`` are
+    known before it runs (``Program.packet_cycles``): the decisions ``queue_scan`` makes piece
+    by piece, made exactly in one pass. A packet is waiting at ``a_r`` if it started after
+    ``a_r``: the ``known`` starts of earlier batches and the starts of the accepted packets of
+    this one (timed as they are accepted, as ``time_serial``). Accepted packets' starts and ends
+    go to the front of ``start``/``end``.
+
+    Returns ``(status, n_accepted, total_cycles, total_ps)``: status -1 if a body is negative,
+    1 if ``cycles * num`` could overflow int64 (the caller then takes the piecewise path)."""
+    limit = (1 << 62) // num
+    for i in range(body.shape[0]):
+        if body[i] < 0:
+            return -1, 0, 0, 0
+        if body[i] + overhead >= limit:
+            return 1, 0, 0, 0
+    j = 0
+    nk = known.shape[0]
+    q = 0  # accepted packets of this batch that have started by a_r
+    n_acc = 0
+    t = free
+    total_c = 0
+    total_d = 0
+    for r in range(a.shape[0]):
+        while j < nk and known[j] <= a[r]:
+            j += 1
+        while q < n_acc and start[q] <= a[r]:
+            q += 1
+        if nk - j + n_acc - q < depth:
+            accept[r] = True
+            c = body[r] + overhead
+            d = (c * num + den - 1) // den
+            s = a[r] if a[r] > t else t
+            t = s + d
+            start[n_acc] = s
+            end[n_acc] = t
+            n_acc += 1
+            total_c += c
+            total_d += d
+        else:
+            accept[r] = False
+    return 0, n_acc, total_c, total_d
+
+
+@numba.njit(cache=True, nogil=True)
 def group_by_destination(dpe, dps, n_dest):  # pragma: no cover - compiled
     """Deliveries (destination ``dpe``, arrival ``dps``) ordered by destination, then arrival,
     ties in their given order: the permutation ``np.lexsort((dps, dpe))``, in O(n) for the

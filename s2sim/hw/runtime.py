@@ -81,6 +81,12 @@ class Program:
         """
         return np.zeros(len(keys), dtype=np.int64)
 
+    # Optional: ``packet_cycles(tick, keys, payloads) -> int (n,)``, the cycles on_packets would
+    # return for a batch handled in ``tick``, computed without side effects. A lazy program that
+    # has it lets the event loop decide a batch's queue drops in one pass and run the accepted
+    # packets as one on_packets call (checked: on_packets must return the same cycles).
+    packet_cycles = None
+
     def on_dma_done(self, pe: PE, tag: int) -> None:
         """A DMA transfer started with ``tag`` completed (priority 2)."""
 

@@ -133,7 +133,10 @@ def deployment_of(mapping) -> Deployment:
         })
     weight_bytes = 0
     for s in mapping.slices:
-        weight_bytes += sum(v for k, v in s.regions.items() if k.startswith(("w_", "r_", "W", "R")))
+        weight_bytes += sum(v for k, v in s.regions.items()
+                            if k.startswith(("w_", "r_", "W", "R"))
+                            or (getattr(s, "kind", None) == "decoder"
+                                and k in ("col_ptr", "row_idx", "values")))
     return Deployment(
         pes_used=len(pes),
         qpes_used=len(qpes),
@@ -146,6 +149,8 @@ def deployment_of(mapping) -> Deployment:
         objective=str(opts.get("objective") or "pes"),
         pes_asked=None if opts.get("pes") is None else int(opts["pes"]),
         index_bits=int(opts.get("index_bits") or 16),
+        decoder="chip" if getattr(mapping, "decoder_on_chip", False) else "host",
+        decoder_pes_used=len(mapping.decoder_slices()) if hasattr(mapping, "decoder_slices") else 0,
         tick_choice=str(opts.get("tick_choice") or ""),
         tick_margin=None if opts.get("tick_margin") is None else float(opts["tick_margin"]),
     )
@@ -223,6 +228,7 @@ def s2_totals(result, steps_per_sequence: int, mapping=None,
         value_mismatches=None if result.mismatches.not_checked
         else int(result.mismatches.value_mismatches),
         mismatches_not_checked=result.mismatches.not_checked,
+        decoder_token_mismatches=result.meta.get("decoder_token_mismatches"),
         host={k: float(v) for k, v in result.host.to_dict().items()},
     )
 

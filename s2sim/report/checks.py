@@ -66,6 +66,9 @@ def failed_checks(s2) -> list[str]:
                    "is over the other steps only)")
     if s2.event_mismatches:
         why.append(f"{s2.event_mismatches} event mismatches vs the numpy reference")
+    if s2.decoder_token_mismatches:
+        why.append(f"{s2.decoder_token_mismatches} tokens of the on-chip decoder differ from "
+                   "the reference's")
     return why
 
 
@@ -74,6 +77,8 @@ def checks_line(s2) -> str:
     mism = (f"mismatches vs reference not checked ({s2.mismatches_not_checked})"
             if s2.mismatches_not_checked else
             f"{s2.event_mismatches} event / {s2.value_mismatches} value mismatches vs reference")
+    if s2.decoder_token_mismatches is not None:
+        mism += f", {s2.decoder_token_mismatches} decoder token mismatches"
     return (f"checks: {s2.dropped_packets} dropped / {s2.undelivered_packets} undelivered "
             f"packets, {s2.missing_host_outputs} missing host outputs, {s2.tick_overruns} tick "
             f"overruns, {mism}")

@@ -193,8 +193,8 @@ def plot_diff(old: Report, new: Report, path, names: tuple[str, str] = ("old", "
     step = old.workload.step_name
     reps = [r.s2 for r in (old, new)]
     panels = [
-        ("energy by component (uJ, log)", lambda s: {k: v * 1e6 for k, v in
-                                                     s.energy_by_component_per_step_j.items()}, True),
+        ("energy by component (uJ, log)",
+         lambda s: {k: v * 1e6 for k, v in s.energy_by_component_per_step_j.items()}, True),
         ("latency and period (us)", lambda s: {"latency": s.latency_per_step_mean_s * 1e6,
                                                "step period": s.step_period_s * 1e6}, False),
         ("traffic", lambda s: {"events": s.events_per_step_mean, "packets":
@@ -215,8 +215,9 @@ def plot_diff(old: Report, new: Report, path, names: tuple[str, str] = ("old", "
             a, b = vals[0].get(k, 0), vals[1].get(k, 0)
             if a:
                 rel = 100 * (b - a) / a
-                ax.annotate(f"{rel:+.2f}%" if abs(rel) >= 0.005 else "0%", (j, max(a, b)), ha="center",
-                            va="bottom", fontsize=7, textcoords="offset points", xytext=(0, 2))
+                ax.annotate(f"{rel:+.2f}%" if abs(rel) >= 0.005 else "0%", (j, max(a, b)),
+                            ha="center", va="bottom", fontsize=7, textcoords="offset points",
+                            xytext=(0, 2))
         if log:
             ax.set_yscale("log")
         ax.set_xticks(x, keys, rotation=30, ha="right", fontsize=7)

@@ -61,9 +61,11 @@ class Deployment(_Strict):
     objective: str = "pes"  # compile objective: fewest PEs | latency | energy
     pes_asked: int | None = None  # --pes N (None: the objective's choice)
     index_bits: int = 16  # width of a stored weight's column index
-    # where the embedding lookup and the tied decoder run: the host (the only deployment
-    # s2sim models so far; their cost is reported apart from the chip's, in s2.host)
+    # where the embedding lookup and the tied decoder run: the host (their cost reported apart
+    # from the chip's, in s2.host) or the chip (--decoder chip: its blocks' SRAM, cycles,
+    # traffic and energy are the chip's)
     decoder: str = "host"
+    decoder_pes_used: int = 0  # PEs holding the table's row blocks (decoder chip)
     tick_choice: str = ""  # auto | estimate | spec | given (how the step period was chosen)
     tick_margin: float | None = None  # with auto: the margin over the shortest clean tick
 
@@ -124,6 +126,9 @@ class S2Totals(_Strict):
     event_mismatches: int | None = 0  # None: not checked (the engine's outputs are the reference's)
     value_mismatches: int | None = 0
     mismatches_not_checked: str | None = None  # why the mismatches are not checked
+    # with the decoder on the chip (--decoder chip): steps whose token (the chip's argmax) differs
+    # from the oracle's; None: no on-chip decoder, or not checked (engines that reuse the oracle)
+    decoder_token_mismatches: int | None = None
     host: dict[str, float] = Field(default_factory=dict)
     by_layer: dict[str, Part] = Field(default_factory=dict)  # "input", "0", "1", …, "readout"
     by_slice: dict[str, Part] = Field(default_factory=dict)  # slice ids: "L0.S3", "input", …

@@ -29,7 +29,7 @@ def test_a_kind_must_implement_the_interface():
 
 
 def test_every_registered_kind_is_a_core_kind_named_as_registered():
-    assert set(KINDS) == {"input", "egru", "readout"}
+    assert set(KINDS) == {"input", "egru", "decoder", "readout"}
     for name, kind in KINDS.items():
         assert isinstance(kind, CoreKind) and kind.name == name
 

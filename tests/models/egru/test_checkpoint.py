@@ -198,6 +198,6 @@ def test_named_checkpoints():
         except CheckpointError as exc:
             pytest.skip(str(exc))
         m = load_named(name)
-        assert path.stat().st_size <= 5_000_000
+        assert path.stat().st_size <= 20_000_000  # the size rule for shipped checkpoints
         assert m.meta["provenance"]["test_ppl"] > 1
         assert m.placement["embedding"] == "host"

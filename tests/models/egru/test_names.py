@@ -41,3 +41,23 @@ def test_unknown_name_is_one_line_listing_the_accepted_names():
     assert "\n" not in msg and "'huge'" in msg and accepted_names() in msg
     for name in [*NAMED_CHECKPOINTS, "paper", "gesture"]:
         assert name in accepted_names()
+
+
+def test_paper_with_embedding_sparsity_round_trips_its_network_ref():
+    from models.egru.names import resolve_model
+
+    ref = resolve_model("paper:seed=3,embedding_sparsity=0.95")
+    assert (ref.seed, ref.embedding_sparsity) == (3, 0.95)
+    assert ref.network_ref == "paper:seed=3,embedding_sparsity=0.95"
+    assert resolve_model(ref.network_ref) == ref
+    assert resolve_model("paper:seed=3").network_ref == "paper:seed=3"
+
+
+@pytest.mark.parametrize("bad", ["paper:embedding_sparsity=0.9",
+                                 "paper:seed=1,embedding_sparsity=1", "paper:seed=1,foo=2",
+                                 "paper:seed=1,seed=2"])
+def test_bad_paper_arguments_are_one_line_errors(bad):
+    from models.egru.names import resolve_model
+
+    with pytest.raises(S2SimError, match="paper:seed=N,embedding_sparsity=S"):
+        resolve_model(bad)

@@ -86,3 +86,17 @@ def test_seed0_weights_are_pinned_bit_for_bit(paper):
     assert h.hexdigest() == PAPER_SEED0_SHA256
     assert paper.meta["calibration"]["activity_reached"] == pytest.approx(
         [0.46496296296296297, 0.4650814814814815, 0.3070773333333333], abs=1e-6)
+
+
+def test_pruned_embedding_is_exact_float16_and_leaves_the_rest_unchanged():
+    from models.egru.paper import paper_shape_model
+
+    kw = dict(vocab_size=300, embedding_dim=24, layers=(40, 24), activity=(0.3, 0.3))
+    base = paper_shape_model(seed=2, **kw)
+    pr = paper_shape_model(seed=2, embedding_sparsity=0.9, **kw)
+    e = pr.embedding
+    assert np.count_nonzero(e) == round(0.1 * e.size)
+    assert np.array_equal(e.astype(np.float16).astype(np.float32), e)
+    for a, b in zip(base.stack.layers, pr.stack.layers, strict=True):
+        assert np.array_equal(a.W, b.W) and np.array_equal(a.R, b.R)
+    assert pr.meta["provenance"]["embedding_sparsity"] == 0.9

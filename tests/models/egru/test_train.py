@@ -94,3 +94,44 @@ def test_schedule_is_cubic_and_monotone():
     assert s[0] == 0 and s[10] == 0 and s[60] == pytest.approx(0.95) and s[100] == 0.95
     assert all(b >= a for a, b in zip(s, s[1:], strict=False))
     assert sparsity_schedule(0.35, 0.95, 0.1, 0.6) == pytest.approx(0.95 * (1 - 0.5 ** 3))
+
+
+def test_sampled_softmax_learns_with_float16_embedding(corpus, tmp_path):
+    r = train(_cfg(tmp_path / "s", softmax="sampled", samples=6, embedding_storage="float16"),
+              corpus, log=lambda *_: None)
+    assert r["test_ppl"] < 0.5 * corpus.vocab_size, r["test_ppl"]
+    m = load_checkpoint(tmp_path / "s" / "model.npz")
+    assert np.array_equal(m.embedding.astype(np.float16).astype(np.float32), m.embedding)
+    assert m.meta["arrays"]["embedding"]["dtype"] == "float16"
+    assert m.evaluate(corpus.test).perplexity == pytest.approx(r["test_ppl"], rel=1e-9)
+    prov = m.meta["provenance"]
+    assert prov["budget"]["minutes"] == 5 and prov["state"]["steps"] == r["steps"]
+    assert "--softmax sampled" in prov["command"]
+    assert r["valid_ppl_float32_embedding"] == pytest.approx(r["valid_ppl"], rel=0.05)
+
+
+def test_sampled_run_resumes_like_an_uninterrupted_one(corpus, tmp_path):
+    kw = dict(softmax="sampled", samples=6)
+    whole = train(_cfg(tmp_path / "w", epochs=2, **kw), corpus, log=lambda *_: None)
+    train(_cfg(tmp_path / "h", epochs=1, **kw), corpus, log=lambda *_: None)
+    resumed = train(_cfg(tmp_path / "h", epochs=2, **kw), corpus, log=lambda *_: None)
+    assert resumed["test_ppl"] == pytest.approx(whole["test_ppl"], rel=1e-6)
+
+
+def test_activity_loss_lowers_the_event_rate(corpus, tmp_path):
+    free = train(_cfg(tmp_path / "f", thr_mean=0.02), corpus, log=lambda *_: None)
+    reg = train(_cfg(tmp_path / "a", thr_mean=0.02, activity_reg=5.0, activity_target=0.0),
+                corpus, log=lambda *_: None)
+    assert np.mean(reg["activity"]) < 0.8 * np.mean(free["activity"]), (reg["activity"],
+                                                                        free["activity"])
+
+
+def test_prune_embedding_prunes_the_tied_table_too(corpus, tmp_path):
+    train(_cfg(tmp_path / "d0", epochs=1), corpus, log=lambda *_: None)
+    r = train(_cfg(tmp_path / "pe", init_from=str(tmp_path / "d0"), prune_to=0.8, prune_every=3,
+                   epochs=2, prune_embedding=True), corpus, log=lambda *_: None)
+    assert r["weight_sparsity"]["embedding"] == pytest.approx(0.8, abs=0.01)
+    m = load_checkpoint(tmp_path / "pe" / "model.npz")
+    assert m.meta["arrays"]["embedding"]["storage"] == "csr"
+    assert np.count_nonzero(m.embedding == 0) == int(np.floor(0.8 * m.embedding.size))
+    assert "--prune-embedding" in m.meta["provenance"]["command"].split()

@@ -92,6 +92,7 @@ def test_auto_tick_is_shorter_than_the_estimate_on_the_small_model(capsys, tmp_p
                         mode, "--out", str(out)], capsys)
         assert rc == 0, res.err
         doc = json.loads(out.read_text())
-        assert doc["run"]["result"]["tick_overruns"] == 0 and doc["run"]["result"]["dropped_packets"] == 0
+        result = doc["run"]["result"]
+        assert result["tick_overruns"] == 0 and result["dropped_packets"] == 0
         ticks[mode] = doc["run"]["mapping"]["tick_period_ps"]
     assert ticks["auto"] < 400e6 < ticks["estimate"]  # < 400 us, the bound

@@ -47,12 +47,14 @@ def test_a_spec_with_another_tick_is_refused(net, xs, mapping):
 
 
 def test_host_outputs_decode_the_readout_messages():
-    run = SimpleNamespace(mapping=SimpleNamespace(layer_sizes=[4], readout_n_out=2), n_steps=3)
+    run = SimpleNamespace(mapping=SimpleNamespace(layer_sizes=[4], readout_n_out=2,
+                                                  decoder_on_chip=False), n_steps=3)
     P = 1000
     rx = [(2 * P + 70, 9, 40, (2, np.array([1, 3]), np.array([0.5, 0.25]), np.array([1.0, 2.0]))),
           (0 * P + 50, 9, 30, (0, np.array([0]), np.array([1.5]), np.array([3.0, 4.0]))),
           (9 * P, 9, 99, (7, np.array([0]), np.array([9.0])))]  # a step past the run: ignored
-    outputs, readout, latency, nbytes = _host_outputs(run, rx, P)
+    outputs, readout, latency, nbytes, tokens = _host_outputs(run, rx, P)
+    assert tokens is None
     assert outputs.tolist() == [[1.5, 0, 0, 0], [0, 0, 0, 0], [0, 0.5, 0, 0.25]]
     assert readout.tolist() == [[3.0, 4.0], [0, 0], [1.0, 2.0]]
     assert latency.tolist() == [50, -1, 70]  # -1: step 1 never reached the host

@@ -39,3 +39,60 @@ def test_a_mapping_from_json_needs_its_network(net, xs):
         run_mapping(m, xs, network=other)
     r = run_mapping(m, xs, network=net)
     np.testing.assert_array_equal(r.outputs, net.stack.run(xs).ys[-1])
+
+
+def test_a_long_analytic_run_remembered_is_reused_only_while_nothing_changed(monkeypatch):
+    """The tick check's whole-input analytic run is the command's run (same mapping, network
+    weights and inputs); anything else runs afresh, with the same figures."""
+    import s2sim.engine.analytic as analytic
+    from s2sim.engine.run import remember_analytic
+
+    monkeypatch.setattr(analytic, "WINDOW_STEPS", 8)
+    net = random_network(sizes=(20, 12), n_in=8, density=0.3, seed=4)
+    m = compile_network(net, tick_period_s="auto")
+    xs = np.random.default_rng(4).standard_normal((30, 8)).astype(np.float32)
+    first = run_mapping(m, xs, engine="analytic", compare=False)
+    remember_analytic(m, xs, first)
+    m.options["tick_choice"] = "auto"  # the tick choice's notes do not count
+    again = run_mapping(m, xs.copy(), engine="analytic")
+    assert again is first and again.mismatches.not_checked
+    fresh = run_mapping(m, xs, engine="analytic")  # the slot is used once
+    assert fresh is not first and fresh.energy_j == first.energy_j
+    np.testing.assert_array_equal(fresh.latency_ps, first.latency_ps)
+    remember_analytic(m, xs, first)
+    assert run_mapping(m, xs[::-1].copy(), engine="analytic") is not first  # other inputs
+    remember_analytic(m, xs, first)
+    net.layers[0].R[0, 0] += 1.0  # other weights
+    assert run_mapping(m, xs, engine="analytic") is not first
+    remember_analytic(m, xs[:5], first)  # a short run is not kept
+    assert run_mapping(m, xs[:5], engine="analytic") is not first
+
+
+def test_token_inputs_are_looked_up_window_by_window(monkeypatch):
+    """Token ids: the embedding rows are looked up per window, never all at once, and a long
+    run counted window by window gives the figures of the whole run."""
+    import s2sim.engine.analytic as analytic
+    from s2sim.compiler.ir import Network
+    from s2sim.engine.common import prepare_run
+
+    base = random_network(sizes=(16,), n_in=8, density=0.5, seed=1)
+    emb = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
+    net = Network.from_layers(base.layers, embedding=emb)
+    m = compile_network(net, tick_period_s="auto")
+    toks = np.random.default_rng(3).integers(0, 50, 27)
+    run = prepare_run(m, toks)
+    assert run.n_steps == 27 and run._xs is None
+    np.testing.assert_array_equal(run.inputs(3, 9), emb[toks[3:9]])
+    whole = run_mapping(m, toks, engine="analytic")
+    monkeypatch.setattr(analytic, "WINDOW_STEPS", 5)
+    r = run_mapping(m, toks, engine="analytic")
+    assert r.energy_j == whole.energy_j
+    np.testing.assert_array_equal(r.latency_ps, whole.latency_ps)
+    np.testing.assert_array_equal(run.xs, emb[toks])
+    emb_bad = emb.copy()
+    emb_bad[4, 2] = np.nan
+    bad = Network.from_layers(base.layers, embedding=emb_bad)
+    mb = compile_network(bad)
+    run_mapping(mb, np.array([1, 2]), engine="functional")  # row 4 not used: fine
+    with pytest.raises(S2SimError, match="NaN or infinity"):
+        run_mapping(mb, np.array([1, 4]), engine="functional")

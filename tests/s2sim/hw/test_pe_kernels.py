@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from s2sim.hw.dvfs import cycles_to_ps, ps_per_cycle_ratio
-from s2sim.hw.pe_kernels import group_by_destination, queue_scan, time_serial
+from s2sim.hw.pe_kernels import group_by_destination, queue_scan, queue_time, time_serial
 
 F = 150e6
 
@@ -72,3 +72,33 @@ def test_group_by_destination_is_a_stable_lexsort(deliveries):
     assert start[-1] == len(deliveries)
     for g, d in enumerate(dest.tolist()):
         assert set(dpe[order[start[g]:start[g + 1]]].tolist()) == {d}
+
+
+@settings(max_examples=100, deadline=None)
+@given(arrivals=st.lists(st.integers(0, 20_000), min_size=1, max_size=40),
+       bodies=st.lists(st.integers(0, 3_000), min_size=40, max_size=40),
+       known=st.lists(st.integers(0, 6_000), max_size=6), free=st.integers(0, 6_000),
+       depth=st.integers(1, 6))
+def test_queue_time_is_a_fifo_queue_packet_by_packet(arrivals, bodies, known, free, depth):
+    """One pass: drop a packet when ``depth`` packets wait at its arrival (started after it:
+    earlier batches' ``known`` starts and this batch's accepted ones), else time it serially."""
+    num, den = ps_per_cycle_ratio(F)
+    a = np.array(sorted(arrivals), np.int64)
+    body = np.array(bodies[:a.size], np.int64)
+    known_a = np.array(sorted(min(k, free) for k in known), np.int64)
+    n = a.size
+    accept, start, end = np.empty(n, np.bool_), np.empty(n, np.int64), np.empty(n, np.int64)
+    status, n_acc, total_c, _ = queue_time(a, body, known_a, free, depth, 7, num, den, accept,
+                                           start, end)
+    starts, t, want = list(known_a), free, []
+    for ai, bi in zip(a.tolist(), body.tolist(), strict=True):
+        if sum(s > ai for s in starts) >= depth:
+            want.append(False)
+            continue
+        s = max(ai, t)
+        t = s + cycles_to_ps(bi + 7, F)
+        starts.append(s)
+        want.append(True)
+    assert status == 0 and accept.tolist() == want
+    assert start[:n_acc].tolist() == starts[known_a.size:]
+    assert total_c == int(body[accept].sum()) + 7 * n_acc

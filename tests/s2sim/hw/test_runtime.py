@@ -291,19 +291,28 @@ class KeyCost(Program):
         return (keys.astype(np.int64) % 16) * 37
 
 
+class KnownKeyCost(KeyCost):
+    """KeyCost that states its cycles beforehand (Program.packet_cycles)."""
+
+    def packet_cycles(self, tick, keys, payloads):
+        return (keys.astype(np.int64) % 16) * 37
+
+
 @settings(max_examples=25, deadline=None)
 @given(gaps=st.lists(st.integers(min_value=4_000, max_value=900_000), min_size=1, max_size=40),
        keys=st.lists(st.integers(min_value=0, max_value=15), min_size=40, max_size=40),
-       depth=st.integers(min_value=1, max_value=6), burst=st.booleans(), lazy=st.booleans())
+       depth=st.integers(min_value=1, max_value=6), burst=st.booleans(), lazy=st.booleans(),
+       known=st.booleans())
 def test_queue_and_serial_timing_match_a_packet_by_packet_reference(gaps, keys, depth, burst,
-                                                                    lazy):
+                                                                    lazy, known):
     """Spread: one injection per time (many small batches). Burst: all at one instant, so the
     PE gets one big batch that the queue scan must split exactly. Lazy: the PE (no timer) takes
-    every packet in the end sweep, as one batch the scan splits."""
+    every packet in the end sweep, as one batch the scan splits. Known: the program states its
+    cycles beforehand, so a lazy batch's drops are decided in one pass (queue_time)."""
     spec = load_spec(overrides={"timing.packet_queue_depth": depth})
     chip = Chip(spec)
     dst = encode_pe_id(4, 2, 0)  # one hop south of the event router
-    prog = KeyCost()
+    prog = KnownKeyCost() if known else KeyCost()
     prog.lazy_packets = lazy
     chip.load(dst, prog)
     chip.router.add(0x50, 0xFFFFFFF0, pes={dst})
@@ -439,6 +448,60 @@ def test_lazy_batches_keep_queue_full_drops_exact(spec):
     assert eager.counts.total("queue_full") > 0
     assert np.array_equal(eager.counts.pe["queue_full"], lazy.counts.pe["queue_full"])
     assert [x.order for x in le] == [x.order for x in ll]
+
+
+class KnownListener(Listener):
+    """Listener that states its cycles beforehand (Program.packet_cycles)."""
+
+    def packet_cycles(self, tick, keys, payloads):
+        return self.cycles + (keys.astype(np.int64) * 13) % 29
+
+
+def _talk_known(spec, n=12, cycles=200):
+    chip = Chip(spec)
+    for i, pid in enumerate(chip.pes[:24]):
+        chip.load(pid, Talker(i, n))
+    listeners = [KnownListener(True, cycles) for _ in range(3)]
+    for pid, lst in zip(chip.pes[24:27], listeners, strict=True):
+        chip.load(pid, lst)
+    for i in range(24):
+        chip.router.add(i, 0xFFFFFFFF, pes=set(chip.pes[24:27]))
+    return chip.run(ticks=5), listeners
+
+
+@pytest.mark.parametrize("cycles", [200, 3_000])
+def test_known_cycles_decide_a_lazy_batch_in_one_call_with_the_same_drops(cycles):
+    """A lazy program with packet_cycles: the same packets, order, drops and counts as the
+    piecewise path (200 cycles: drops within a tick; 3,000: overload, batches across ticks,
+    where the loop falls back to the piecewise path)."""
+    small = load_spec(overrides={"timing.packet_queue_depth": 8})
+    lazy, ll = _talk(small, True, n=12, cycles=cycles)
+    known, lk = _talk_known(small, n=12, cycles=cycles)
+    assert lazy.counts.total("queue_full") > 0
+    assert [x.order for x in ll] == [x.order for x in lk]
+    assert [x.tick_log for x in ll] == [x.tick_log for x in lk]
+    for group in ("pe", "pl", "noc"):
+        d1, d2 = getattr(lazy.counts, group), getattr(known.counts, group)
+        for k in d1:
+            assert np.array_equal(d1[k], d2[k]), (group, k)
+    assert sum(x.calls for x in lk) < sum(x.calls for x in ll)
+
+
+class LyingListener(KnownListener):
+    def packet_cycles(self, tick, keys, payloads):
+        return super().packet_cycles(tick, keys, payloads) + 1
+
+
+def test_packet_cycles_that_disagree_with_on_packets_are_an_error():
+    small = load_spec(overrides={"timing.packet_queue_depth": 8})
+    chip = Chip(small)
+    for i, pid in enumerate(chip.pes[:24]):
+        chip.load(pid, Talker(i, 12))
+    chip.load(chip.pes[24], LyingListener(True, 200))
+    for i in range(24):
+        chip.router.add(i, 0xFFFFFFFF, pes={chip.pes[24]})
+    with pytest.raises(S2SimError, match="other cycles than its packet_cycles"):
+        chip.run(ticks=5)
 
 
 def test_timer_programs_are_lazy_by_default_and_the_end_sweep_takes_late_packets(spec):

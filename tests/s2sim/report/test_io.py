@@ -36,7 +36,8 @@ def test_every_numeric_field_name_carries_a_unit():
     import re
 
     unit = re.compile(r"_(s|j|w|bytes|cycles|hz|ps|v)(_|$)")
-    counts = ("pes_used", "qpes_used", "routing_entries", "n_steps", "step", "events", "packets",
+    counts = ("pes_used", "qpes_used", "decoder_pes_used", "decoder_token_mismatches",
+              "routing_entries", "n_steps", "step", "events", "packets",
               "hops", "effective_macs", "macs", "pe_id", "pe_index", "qx", "qy", "pe_in_qpe",
               "busy_fraction", "dense_macs_per_step", "dropped_packets", "tick_overruns",
               "event_mismatches", "value_mismatches", "performance_level", "seed", "version",
@@ -47,7 +48,7 @@ def test_every_numeric_field_name_carries_a_unit():
               "energy_gpu_over_s2_high", "latency_gpu_over_s2_low", "latency_gpu_over_s2_high",
               "kernels_per_token",
               "flops_per_token", "tokens_timed", "pes_asked", "index_bits", "tick_margin",
-              "undelivered_packets", "missing_host_outputs")
+              "undelivered_packets", "missing_host_outputs", "pipeline_fill_ticks")
     from s2sim.report import schema
 
     for model in (schema.Deployment, schema.S2Totals, schema.PeRow, schema.StepRow,
@@ -110,7 +111,8 @@ def test_incomplete_report_is_marked_and_summarised(tmp_path, sample_report):
         ('{"a": 1}', "not an s2sim report"),
         ('[1, 2]', "not an s2sim report"),
         ('{"schema_name": "s2sim-report", "version": 99}', "version 99, this s2sim reads"),
-        ('{"schema_name": "s2sim-report", "version": 1}', "field workload: Field required"),
+        ('{"schema_name": "s2sim-report", "version": %d}' % REPORT_VERSION,
+         "field workload: Field required"),
     ],
 )
 def test_bad_files_give_one_line_errors(tmp_path, content, message):
