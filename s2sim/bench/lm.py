@@ -33,9 +33,10 @@ ALL_TOKENS = "all"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="small",
+    p.add_argument("--model", default=None,
                    help="small (shipped, trained on PTB; default) | paper | paper:seed=N "
-                        "(paper shape) | PATH to a checkpoint")
+                        "(paper shape) | PATH to a checkpoint (with --mapping: default the "
+                        "model the mapping was compiled for)")
     p.add_argument("--data", default=None, metavar="DIR",
                    help="data set folder (default: $S2SIM_DATA); without it the model "
                         "generates its own token stream")
@@ -51,11 +52,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        tick_why=" (lengthened by 25 %% and rerun while the run shows tick "
                                 "overruns)")
     p.add_argument("--mapping", metavar="FILE", default=None,
-                   help="run this compiled mapping (e.g. the mapping.json of an earlier bench "
-                        "folder) instead of compiling: the same --model, --tokens, --data and "
-                        "--seed reproduce that folder's report byte for byte; the compile "
-                        "options (--pl, --tick-s, --pes, --placer, ...) are the mapping's and "
-                        "are refused")
+                   help="run this compiled mapping (the mapping.json of an earlier bench "
+                        "folder, or `s2sim compile --out`) instead of compiling; with that "
+                        "folder's --tokens, --data, --engine and --seed (defaults: the same "
+                        "defaults) it reproduces the folder's report byte for byte; the compile "
+                        "options (--pl, --tick-s, --pes, --placer, --decoder, ...) are the "
+                        "mapping's and are refused")
     add_check_des_argument(p)
     p.add_argument("--gpu-measured", action="append", default=[], metavar="FILE",
                    help="gpu_measured.json from `python -m s2sim.baselines.measure` (repeatable)")
@@ -135,14 +137,16 @@ def run(args: argparse.Namespace) -> int:
         limits.check_run_size(args.tokens, args.engine, what="tokens")  # before any work
     gpu_specs = parse_gpu_list(args.gpus)
     measured = [g for f in args.gpu_measured for g in load_gpu_results(f)]
+    given = _read_mapping(args)
     out = args.out if args.out is not None else Path("runs") / f"bench-lm-{Path(args.model).stem}"
     bench = Bench(out=out, quiet=args.quiet)
+    bench.parts["model_arg"] = args.model
     try:
         model, generated = _load(bench, args)
         tokens, corpus = _token_stream(bench, args, model)
         _gpu_baselines(bench, args, model, gpu_specs, measured)
         n_notes = len(bench.notes)
-        net = _compile(bench, args, model, tokens)
+        net = _compile(bench, args, model, tokens, given)
         _run_on_chip(bench, args, net, tokens)
         if not args.mapping:
             bench.parts["compile_notes"] = bench.notes[n_notes:]
@@ -224,15 +228,15 @@ def _gpu_baselines(bench: Bench, args, model, gpu_specs, measured) -> None:
         bench.parts["gpus"] = [*gpus, measure_lm(model, name, device="cuda", seed=args.seed)]
 
 
-def _compile(bench: Bench, args, model, tokens):
+def _compile(bench: Bench, args, model, tokens, given=None):
     import numpy as np
 
     from s2sim.compiler.ir import Network
 
     bench.enter("compiling")
     net = Network.from_lm(model, name=bench.parts["name"], ref=bench.parts["ref"].network_ref)
-    if args.mapping:
-        mapping = _given_mapping(bench, args, net)
+    if given is not None:
+        mapping = _given_mapping(bench, args, net, given)
     else:
         bench.say("compiling the EGRU stack onto the chip")
         mapping = compile_at_tick(bench, net, args.tick_s, np.asarray(tokens), args.tick_margin,
@@ -245,24 +249,43 @@ def _compile(bench: Bench, args, model, tokens):
 
 
 # what a bench records in the mapping.json it writes, so that ``--mapping`` reproduces its report:
-# the compile options as given (the report's command) and the notes the compile stage made
-BENCH_ARGV, BENCH_NOTES = "bench_compile_argv", "bench_compile_notes"
+# the compile options as given (the report's command), the notes the compile stage made and the
+# --model argument (the model a later ``--mapping`` run defaults to)
+BENCH_ARGV, BENCH_NOTES, BENCH_MODEL = "bench_compile_argv", "bench_compile_notes", "bench_model"
+DEFAULT_MODEL = "small"
 
 
-def _given_mapping(bench: Bench, args, net):
-    """--mapping FILE: the mapping, checked against the model (one line when it is another's),
-    with the compile notes and options of the bench that wrote it."""
-    import json
-
+def _read_mapping(args):
+    """--mapping FILE: the mapping (one-line errors), the compile options refused, --model
+    defaulted to the mapping's model and --decoder set to the mapping's; None without it."""
     from s2sim.compiler.mapping import Mapping
     from s2sim.errors import S2SimError
 
+    if not args.mapping:
+        args.model = args.model or DEFAULT_MODEL
+        return None
     given = [flag for flag, value, default in _compile_flags(args) if value != default]
     if given:
         raise S2SimError(f"{given[0]}: does not apply with --mapping {args.mapping} (the mapping "
                          "fixes it); compile with it instead")
-    bench.say(f"running the compiled mapping {args.mapping}")
     mapping = Mapping.load(args.mapping)
+    if not args.model:
+        args.model = str(mapping.options.get(BENCH_MODEL) or mapping.network_ref or "")
+        if not args.model:
+            raise S2SimError(f"--mapping {args.mapping}: it names no model (compiled from a "
+                             "network built in Python); pass --model")
+    args.decoder = "chip" if mapping.decoder_on_chip else "host"
+    return mapping
+
+
+def _given_mapping(bench: Bench, args, net, mapping):
+    """The --mapping, checked against the model (one line when it is another's), with the
+    compile notes and options of the bench that wrote it."""
+    import json
+
+    from s2sim.errors import S2SimError
+
+    bench.say(f"running the compiled mapping {args.mapping}")
     if mapping.network_fingerprint != net.fingerprint():
         raise S2SimError(f"--mapping {args.mapping}: compiled for another network "
                          f"({mapping.network_name}), not --model {args.model}")
@@ -281,6 +304,7 @@ def _record_compile(bench: Bench) -> None:
     if m is not None and BENCH_ARGV not in m.options:
         m.options[BENCH_ARGV] = json.dumps(bench.parts.get("compile_argv", []))
         m.options[BENCH_NOTES] = json.dumps(bench.parts.get("compile_notes", []))
+        m.options[BENCH_MODEL] = str(bench.parts["model_arg"])
 
 
 def _run_on_chip(bench: Bench, args, net, tokens) -> None:
@@ -351,7 +375,7 @@ def _compile_flags(args: argparse.Namespace) -> list[tuple[str, object, object]]
             ("--objective", args.objective, "pes"), ("--index-bits", args.index_bits, 16),
             ("--spec", args.spec, None), ("--set", args.set, []),
             ("--compile-option", args.compile_option, []), ("--placer", args.placer, "locality"),
-            ("--partitioner", args.partitioner, "by_units")]
+            ("--partitioner", args.partitioner, "by_units"), ("--decoder", args.decoder, "host")]
 
 
 def _compile_argv(args: argparse.Namespace) -> list[str]:

@@ -111,7 +111,7 @@ def test_incomplete_report_is_marked_and_summarised(tmp_path, sample_report):
         ('{"a": 1}', "not an s2sim report"),
         ('[1, 2]', "not an s2sim report"),
         ('{"schema_name": "s2sim-report", "version": 99}', "version 99, this s2sim reads"),
-        ('{"schema_name": "s2sim-report", "version": %d}' % REPORT_VERSION,
+        (f'{{"schema_name": "s2sim-report", "version": {REPORT_VERSION}}}',
          "field workload: Field required"),
     ],
 )
