@@ -69,11 +69,10 @@ def _inputs(args, net):
         raise S2SimError(f"--input {args.input}: cannot read a .npy array ({exc})") from None
 
 
-def _report_text(args, net, mapping, res, xs, run_doc: dict, check) -> str:
+def _report_text(args, net, mapping, res, run_doc: dict, check) -> str:
     """The run as a report (the bench schema), with the run's own summary in ``run``."""
-    from s2sim.report.build import build_report
+    from s2sim.report.build import report_of_run
     from s2sim.report.io import report_json
-    from s2sim.report.schema import Workload
 
     lm = net.input.embedding is not None
     source = (f"--tokens {args.tokens}: seeded random "
@@ -82,12 +81,8 @@ def _report_text(args, net, mapping, res, xs, run_doc: dict, check) -> str:
     command = ["s2sim", "run", str(args.target),
                *(["--tokens", str(args.tokens)] if args.tokens is not None
                  else ["--input", str(args.input)]), "--engine", args.engine]
-    workload = Workload(kind="lm" if lm else "gesture", model_name=net.name,
-                        model_source=str(mapping.network_ref or args.target), data_source=source,
-                        n_steps=len(xs), step_name="token" if lm else "frame",
-                        steps_per_sequence=70 if lm else 1, engine=args.engine,
-                        performance_level=int(mapping.pl), seed=int(args.seed), command=command)
-    rep = build_report(workload, result=res, mapping=mapping, check_des=check)
+    rep = report_of_run(res, mapping, data_source=source, seed=args.seed, command=command,
+                        model_source=str(mapping.network_ref or args.target), check_des=check)
     rep.run = json.loads(json.dumps(run_doc, sort_keys=True))
     return report_json(rep)
 
@@ -121,7 +116,7 @@ def run(args) -> int:
 
         check = check_on_des(mapping, xs, args.check_des, network=net)
         print(describe(check))
-    write_text_atomic(out, _report_text(args, net, mapping, res, xs, run_doc, check))
+    write_text_atomic(out, _report_text(args, net, mapping, res, run_doc, check))
     mm = res.mismatches
     lat = res.mean_latency_ps
     print(f"{args.engine}: {res.n_steps} steps on {len(mapping.pes_used())} PEs; "

@@ -398,3 +398,20 @@ def build_report(
         notes=list(notes or []),
         check_des=check_des,
     )
+
+
+def report_of_run(result, mapping, *, data_source: str = "inputs given in Python",
+                  seed: int = 0, command: list[str] | None = None, model_source: str | None = None,
+                  gpus: list[GpuBaselineResult] | None = None,
+                  check_des: dict | None = None) -> Report:
+    """The report (the bench schema) of one ``run_mapping`` result on ``mapping``, the
+    workload filled in from them (``s2sim.build_report`` in Python; ``s2sim run --out``):
+    a language model's steps are tokens (70 to a sequence), a classifier's frames."""
+    lm = mapping.network.input.embedding is not None
+    workload = Workload(kind="lm" if lm else "gesture", model_name=mapping.network_name,
+                        model_source=str(model_source or mapping.network_ref or "built in Python"),
+                        data_source=data_source, n_steps=int(result.n_steps),
+                        step_name="token" if lm else "frame", steps_per_sequence=70 if lm else 1,
+                        engine=result.engine, performance_level=int(mapping.pl), seed=int(seed),
+                        command=list(command or []))
+    return build_report(workload, result=result, mapping=mapping, gpus=gpus, check_des=check_des)
