@@ -94,21 +94,47 @@ def chip_map(report: Report, path: Path) -> None:
 
 
 def latency_per_step(report: Report, path: Path) -> None:
+    """Per step: the latency in ticks of the step period (a pipeline of N ticks is flat at
+    about N periods), the traffic, and the energy of each tick with the steady-state mean
+    (the pipeline fill and drain stand apart)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    steps = [r.step for r in report.per_step]
+    fig, axes = plt.subplots(3, 1, figsize=(9, 7.2), sharex=True)
+    rows, s2, step = report.per_step, report.s2, report.workload.step_name
+    steps = [r.step for r in rows]
+    period = s2.step_period_s if s2 is not None and s2.step_period_s else None
     # a step whose output never reached the host has no latency: a gap in the line
-    lat_us = [float("nan") if r.latency_s is None else r.latency_s * 1e6
-              for r in report.per_step]
-    ax.plot(steps, lat_us, lw=0.8)
-    if report.s2 is not None:
-        ax.axhline(report.s2.step_period_s * 1e6, color="grey", ls="--", lw=0.8,
-                   label="step period")
-        ax.legend(loc="lower right")
+    lat_us = [float("nan") if r.latency_s is None else r.latency_s * 1e6 for r in rows]
+    ax = axes[0]
+    ax.plot(steps, lat_us, lw=1.0, color="tab:blue", label="latency")
+    if period is not None:
+        top = max([v for v in lat_us if v == v] + [period * 1e6])
+        for k in range(1, int(top / (period * 1e6)) + 1):
+            ax.axhline(k * period * 1e6, color="grey", ls=":", lw=0.6)
+        ax.axhline(period * 1e6, color="grey", ls="--", lw=0.8,
+                   label=f"step period {period * 1e6:.0f} us (dotted: multiples)")
+        ax.set_title(f"latency per {step}: {s2.latency_per_step_mean_s / period:.2f} step periods "
+                     f"on average (pipeline fill {s2.pipeline_fill_ticks} ticks)", fontsize=9)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel(report.workload.step_name)
     ax.set_ylabel("latency (us)")
-    ax.set_title("S2 latency per step")
+    ax.legend(loc="lower right", fontsize=7)
+    ax = axes[1]
+    ax.plot(steps, [r.events for r in rows], lw=0.8, label="events")
+    ax.plot(steps, [r.packets for r in rows], lw=0.8, label="packets")
+    ax.plot(steps, [r.hops / 10 for r in rows], lw=0.8, label="hops / 10")
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel(f"per {step}")
+    ax.legend(loc="lower right", fontsize=7, ncol=3)
+    ax = axes[2]
+    tick_uj = [float("nan") if r.tick_energy_j is None else r.tick_energy_j * 1e6 for r in rows]
+    ax.plot(steps, tick_uj, lw=0.8, color="tab:green", label="energy of the tick")
+    if s2 is not None and s2.energy_per_step_steady_j is not None:
+        ax.axhline(s2.energy_per_step_steady_j * 1e6, color="tab:red", ls="--", lw=0.8,
+                   label=f"steady state {s2.energy_per_step_steady_j * 1e6:.3g} uJ "
+                         f"(mean over all {step}s {s2.energy_per_step_j * 1e6:.3g} uJ)")
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("energy per tick (uJ)")
+    ax.set_xlabel(step)
+    ax.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
     _save(fig, path)
 
