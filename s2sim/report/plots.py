@@ -336,3 +336,53 @@ def write_plots(report: Report, out_dir: Path) -> list[Path]:
         fn(report, out_dir / name)
         out.append(out_dir / name)
     return out
+
+
+def pe_timeline(result, mapping, path: Path, n: int = 4) -> bool:
+    """Tick by tick, the ``n`` busiest PEs of a run (by active cycles) from the engine's
+    ledger (``result.counts``, one column per tick): handler work as a share of the tick's
+    cycles, packets sent, packets received (what enters the PE's queue) and packets dropped at
+    a full queue. False (nothing drawn) when the ledger has no per-tick columns (a long run
+    binned) or no PE counters; the ledger keeps no queue depth, so arrivals stand for it."""
+    c = getattr(result, "counts", None)
+    if c is None or getattr(c, "ticks_per_column", 0) != 1 or "active_cycles" not in c.pe:
+        return False
+    import numpy as np
+
+    plt = _plt()
+    active = np.asarray(c.pe["active_cycles"], float)
+    order = [i for i in np.argsort(-active.sum(axis=1), kind="stable") if active[i].sum() > 0][:n]
+    if not order:
+        return False
+    slices = mapping.pe_slices() if hasattr(mapping, "pe_slices") else {}
+    per_tick = float(mapping.cycles_per_tick)
+    ticks = np.arange(active.shape[1])
+    fig, axes = plt.subplots(len(order), 1, figsize=(9, 1.9 * len(order) + 0.8), sharex=True,
+                             squeeze=False)
+    for ax, i in zip(axes[:, 0], order, strict=True):
+        pe = int(c.pe_ids[i])
+        ax.fill_between(ticks, active[i] / per_tick, step="mid", alpha=0.35, color="tab:blue",
+                        label="handler work (share of the tick)")
+        ax.set_ylim(0, max(1.0, float((active[i] / per_tick).max()) * 1.05))
+        ax.set_ylabel("work / tick", fontsize=8)
+        ax.set_title(f"PE {pe} ({'+'.join(slices.get(pe, [])) or '-'})", fontsize=8, loc="left")
+        ax2 = ax.twinx()
+        ax2.step(ticks, c.pe["packets_sent"][i], where="mid", lw=0.8, color="tab:orange",
+                 label="packets sent")
+        ax2.step(ticks, c.pe["packets_received"][i], where="mid", lw=0.8, color="tab:green",
+                 label="packets received (queued)")
+        drops = np.asarray(c.pe["queue_full"][i])
+        if drops.any():
+            ax2.plot(ticks[drops > 0], drops[drops > 0], "rx", label="dropped (queue full)")
+        ax2.set_ylim(bottom=0)
+        ax2.set_ylabel("packets / tick", fontsize=8)
+        if ax is axes[0, 0]:
+            h1, l1 = ax.get_legend_handles_labels()
+            h2, l2 = ax2.get_legend_handles_labels()
+            fig.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper center", ncol=4,
+                       bbox_to_anchor=(0.5, 0.955), frameon=False)
+    axes[-1, 0].set_xlabel(f"tick ({c.tick_period_ps / 1e6:g} us each)")
+    fig.suptitle(f"the {len(order)} busiest PEs tick by tick ({result.engine} engine)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    _save(fig, path)
+    return True

@@ -48,8 +48,9 @@ def test_bench_lm_without_data_prints_table_and_writes_report(tiny_ckpt, tmp_pat
     assert all(r.energy_gpu_over_s2_low <= r.energy_gpu_over_s2 <= r.energy_gpu_over_s2_high
                for r in rep.ratios)
     assert rep.quality is None  # no data, no perplexity
-    for f in ("per_pe.csv", "per_step.csv", "gpu.csv"):
+    for f in ("per_pe.csv", "per_step.csv", "gpu.csv", "mapping.json"):
         assert (tmp_path / f).is_file()
+    assert not (tmp_path / "pe_timeline.png").exists()  # --no-plots
 
 
 def test_identical_runs_are_byte_identical_and_diff_exits_0(tiny_ckpt, tmp_path, capsys):
