@@ -391,5 +391,5 @@ def test_mapping_spec_set_applies_and_undelivered_packets_are_flagged(inputs, ca
     text, _ = capsys.readouterr()
     assert rc == 0
     doc = json.loads(out.read_text())
-    assert doc["result"]["undelivered_packets"] > 0
+    assert doc["run"]["result"]["undelivered_packets"] > 0
     assert "not trustworthy" in text and "undelivered" in text

@@ -9,12 +9,13 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "python.md"
 def test_docs_python_blocks_run(capsys):
     blocks = re.findall(r"^```python\n(.*?)^```", DOC.read_text(encoding="utf-8"),
                         flags=re.S | re.M)
-    assert len(blocks) == 3
+    assert len(blocks) == 5
     ns: dict = {"__name__": "docs_python"}
     for i, code in enumerate(blocks):
         exec(compile(code, f"docs/python.md python block {i + 1}", "exec"), ns)
     out = capsys.readouterr().out
-    assert "refused:" in out and "PEs, tick" in out
+    assert "refused:" in out and "PEs, tick" in out and "golden test fails:" in out
+    assert "vocabulary 10000" in out and "mine:" in out
 
 
 def test_public_names_resolve():

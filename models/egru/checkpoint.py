@@ -179,6 +179,12 @@ def save_checkpoint(path, model: LMModel, meta: dict | None = None) -> Path:
 def _open(path: Path):
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
+    with open(path, "rb") as f:
+        head = f.read(256)
+    if head.lstrip().startswith(b"{") and b'"s2sim-mapping"' in head:
+        raise CheckpointError(f"{path}: a compiled mapping (s2sim compile's mapping.json), not a "
+                              "model checkpoint: run it with `s2sim run FILE` or "
+                              "`s2sim bench lm --mapping FILE`")
     try:
         return np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:

@@ -1,9 +1,16 @@
 """Model metrics under the names NeuroBench uses (Yik et al., "NeuroBench", 2023/2025).
 
-Static metrics: ``footprint`` (bytes), ``connection_sparsity``, ``parameter_count``. Workload
-metrics: ``activation_sparsity`` and ``synaptic_operations`` with the keys ``Effective_MACs``,
+Static metrics: ``footprint`` (NeuroBench's Footprint: bytes of every parameter, dense),
+``connection_sparsity``, ``parameter_count``; ``footprint_csr`` is s2sim's own (bytes with the
+pruned matrices in CSR, as the checkpoint and the chip store them). Workload metrics:
+``activation_sparsity`` (NeuroBench's ActivationSparsity, pooled over every neuron of every
+layer), ``activation_sparsity_by_layer`` (ActivationSparsityByLayer) and
+``synaptic_operations`` (SynapticOperations) with the keys ``Effective_MACs``,
 ``Effective_ACs`` and ``Dense``, averaged per sample, where a sample here is one token (one
-time step), the unit of LM inference at batch size 1.
+time step), the unit of LM inference at batch size 1 (NeuroBench's sample is a whole input
+sequence: divide its figures by the sequence length). NeuroBench's own classes on the torch
+model (``models.egru.torch_egru.egru_lm_from_numpy``) give the same figures:
+tests/models/egru/test_neurobench.py.
 
 Conventions (stated because the definitions leave choices):
 - EGRU events are *graded* (y = o ⊙ c), so every synaptic operation is a multiply-accumulate:
@@ -17,7 +24,8 @@ Conventions (stated because the definitions leave choices):
 - ``connection_sparsity`` is the fraction of exact zeros over the weight matrices counted
   (stack W and R, and the embedding when ``part="all"``).
 - ``activation_sparsity`` is the fraction of zero outputs over all neurons of the stack and all
-  steps; ``activation_sparsity_per_layer`` gives each layer's.
+  steps (not the mean of the layers' figures); ``activation_sparsity_by_layer`` gives each
+  layer's.
 """
 
 from __future__ import annotations
@@ -31,8 +39,9 @@ __all__ = [
     "parameter_count",
     "connection_sparsity",
     "footprint",
+    "footprint_csr",
     "activation_sparsity",
-    "activation_sparsity_per_layer",
+    "activation_sparsity_by_layer",
     "synaptic_operations",
     "all_metrics",
 ]
@@ -76,16 +85,25 @@ def _csr_bytes(m: np.ndarray) -> int:
     return nnz * (4 + idx) + (m.shape[0] + 1) * 4
 
 
-def footprint(model, part: str = "all", storage: str = "csr") -> int:
-    """Bytes to hold the parameters in float32: ``dense``, or ``csr`` for matrices that are
-    more than half zeros (float32 values, uint16 column indices when the width allows, int32 row
-    pointers — the layout of the checkpoint and of the SpiNNaker2 deployment)."""
-    if storage not in ("dense", "csr"):
-        raise ValueError(f"storage must be 'dense' or 'csr', got {storage!r}")
+def footprint(model, part: str = "all") -> int:
+    """NeuroBench's Footprint: bytes of every parameter held dense in float32 (pruned zeros
+    included): the matrices, biases, thresholds, and for ``part="all"`` the embedding and the
+    decoder bias."""
+    return _bytes(model, part, csr=False)
+
+
+def footprint_csr(model, part: str = "all") -> int:
+    """Bytes with the matrices that are more than half zeros held in CSR (float32 values, uint16
+    column indices when the width allows, int32 row pointers — the layout of the checkpoint and
+    of the SpiNNaker2 deployment), the rest as in ``footprint``."""
+    return _bytes(model, part, csr=True)
+
+
+def _bytes(model, part: str, csr: bool) -> int:
     total = 0
     for m in _matrices(model, part):
         dense = m.size * 4
-        if storage == "csr" and np.count_nonzero(m) < 0.5 * m.size:
+        if csr and np.count_nonzero(m) < 0.5 * m.size:
             total += min(dense, _csr_bytes(m))
         else:
             total += dense
@@ -96,7 +114,7 @@ def footprint(model, part: str = "all", storage: str = "csr") -> int:
     return int(total)
 
 
-def activation_sparsity_per_layer(trace: StackTrace) -> list[float]:
+def activation_sparsity_by_layer(trace: StackTrace) -> list[float]:
     return trace.activation_sparsity()
 
 
@@ -149,10 +167,10 @@ def all_metrics(model: LMModel, tokens: np.ndarray) -> dict:
     return {
         "parameter_count": parameter_count(model),
         "footprint": footprint(model),
-        "footprint_dense": footprint(model, storage="dense"),
+        "footprint_csr": footprint_csr(model),
         "connection_sparsity": connection_sparsity(model),
         "connection_sparsity_all": connection_sparsity(model, part="all"),
         "activation_sparsity": activation_sparsity(trace),
-        "activation_sparsity_per_layer": activation_sparsity_per_layer(trace),
+        "activation_sparsity_by_layer": activation_sparsity_by_layer(trace),
         "synaptic_operations": synaptic_operations(model, xs, trace),
     }

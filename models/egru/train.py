@@ -62,6 +62,7 @@ from models.egru.torch_egru import (
     egru_lm_to_numpy,
     prunable_weights,
     sequence_nll,
+    upgrade_training_state,
 )
 
 __all__ = ["TrainConfig", "train", "evaluate_test", "sparsity_schedule", "magnitude_prune",
@@ -230,6 +231,9 @@ def _resume_or_init(cfg: TrainConfig, model, opt, state_path: Path, st: dict, lo
     and RNG restored), else ``st`` (the model initialised from ``--init-from`` if given)."""
     if state_path.is_file():
         saved = torch.load(state_path, map_location="cpu", weights_only=False)
+        # a state saved before the nn.Linear layout of the EGRU (EvNN names) still resumes
+        saved["model"], saved["opt"], saved["st"]["masks"] = upgrade_training_state(
+            model, saved["model"], saved["opt"], saved["st"].get("masks", {}))
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["opt"])
         torch.set_rng_state(saved["rng"])

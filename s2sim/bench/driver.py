@@ -73,6 +73,15 @@ class Bench:
         print(f"s2sim: interrupted while {self.stage}; partial report (marked incomplete) "
               f"in {self.out / 'report.json'}", file=sys.stderr)
 
+    def _timeline(self) -> dict:
+        """pe_timeline.png: the busiest PEs tick by tick, from the run's ledger."""
+        res, m = self.parts.get("result"), self.parts.get("mapping")
+        if res is None or m is None:
+            return {}
+        from s2sim.report.plots import pe_timeline
+
+        return {"pe_timeline.png": lambda path: pe_timeline(res, m, path)}
+
     def finish(self, workload, plots: bool):
         """Write the complete report and print its summary table; returns the report."""
         from s2sim.report.io import write_report
@@ -83,7 +92,8 @@ class Bench:
             self.files["mapping.json"] = self.parts["mapping"].to_json()
         try:
             self.say(f"writing the report to {self.out}")
-            write_report(rep, self.out, plots=plots, extra_files=self.files)
+            write_report(rep, self.out, plots=plots, extra_files=self.files,
+                         extra_plots=self._timeline())
         except KeyboardInterrupt:
             print(f"s2sim: interrupted while writing; {self.out} is left as it was (the "
                   "previous run's folder, or none)", file=sys.stderr)

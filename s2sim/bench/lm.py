@@ -33,9 +33,10 @@ ALL_TOKENS = "all"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="small",
+    p.add_argument("--model", default=None,
                    help="small (shipped, trained on PTB; default) | paper | paper:seed=N "
-                        "(paper shape) | PATH to a checkpoint")
+                        "(paper shape) | PATH to a checkpoint (with --mapping: default the "
+                        "model the mapping was compiled for)")
     p.add_argument("--data", default=None, metavar="DIR",
                    help="data set folder (default: $S2SIM_DATA); without it the model "
                         "generates its own token stream")
@@ -50,6 +51,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_chip_arguments(p, engine="analytic", tick="auto",
                        tick_why=" (lengthened by 25 %% and rerun while the run shows tick "
                                 "overruns)")
+    p.add_argument("--mapping", metavar="FILE", default=None,
+                   help="run this compiled mapping (the mapping.json of an earlier bench "
+                        "folder, or `s2sim compile --out`) instead of compiling; with that "
+                        "folder's --tokens, --data, --engine and --seed (defaults: the same "
+                        "defaults) it reproduces the folder's report byte for byte; the compile "
+                        "options (--pl, --tick-s, --pes, --placer, --decoder, ...) are the "
+                        "mapping's and are refused")
     add_check_des_argument(p)
     p.add_argument("--gpu-measured", action="append", default=[], metavar="FILE",
                    help="gpu_measured.json from `python -m s2sim.baselines.measure` (repeatable)")
@@ -137,14 +145,19 @@ def run(args: argparse.Namespace) -> int:
         raise S2SimError(f"--tokens {args.tokens}: need at least 2")
     else:
         limits.check_run_size(args.tokens, args.engine, what="tokens")  # before any work
-    _scale_model(args)
     gpu_specs = parse_gpu_list(args.gpus)
     measured = [g for f in args.gpu_measured for g in load_gpu_results(f)]
+    given = _read_mapping(args)
+    _scale_model(args)
     out = args.out if args.out is not None else Path("runs") / f"bench-lm-{Path(args.model).stem}"
     from s2sim.bench.machine import MACHINE_FILE, run_machine_bench, uses_machine
 
     bench = Bench(out=out, quiet=args.quiet, marker=MACHINE_FILE if uses_machine(args) else None)
+    bench.parts["model_arg"] = args.model
     if uses_machine(args):
+        if given is not None:
+            raise S2SimError(f"--mapping {args.mapping}: a one-chip mapping; with --machine the "
+                             "network is compiled across chips (drop --mapping)")
         model, _ = _load(bench, args)
         tokens, _ = _token_stream(bench, args, model)
         run_machine_bench(args, bench, model, tokens)
@@ -153,8 +166,12 @@ def run(args: argparse.Namespace) -> int:
         model, generated = _load(bench, args)
         tokens, corpus = _token_stream(bench, args, model)
         _gpu_baselines(bench, args, model, gpu_specs, measured)
-        net = _compile(bench, args, model, tokens, corpus)
+        n_notes = len(bench.notes)
+        net = _compile(bench, args, model, tokens, corpus, given)
         _run_on_chip(bench, args, net, tokens)
+        if not args.mapping:
+            bench.parts["compile_notes"] = bench.notes[n_notes:]
+        _record_compile(bench)
         _check_des(bench, args, net, tokens)
         _mla_note(bench)
         _score_perplexity(bench, args, model, corpus, generated, net)
@@ -184,7 +201,7 @@ def _workload(bench: Bench, args):
         data_source=p.get("data_source", "-"), data_note=p.get("data_note", ""),
         n_steps=args.tokens, step_name="token", steps_per_sequence=70, engine=args.engine,
         performance_level=performance_level(bench, args.pl), seed=args.seed,
-        command=["s2sim", "bench", "lm", *_argv_of(args)],
+        command=["s2sim", "bench", "lm", *_argv_of(args, p.get("compile_argv"))],
     )
 
 
@@ -243,14 +260,13 @@ def _gpu_baselines(bench: Bench, args, model, gpu_specs, measured) -> None:
         bench.parts["gpus"] = [*gpus, measure_lm(model, name, device="cuda", seed=args.seed)]
 
 
-def _compile(bench: Bench, args, model, tokens, corpus=None):
+def _compile(bench: Bench, args, model, tokens, corpus=None, given=None):
     import numpy as np
 
     from s2sim.compiler.ir import Network
     from s2sim.compiler.precision import network_for_precision
 
     bench.enter("compiling")
-    bench.say("compiling the EGRU stack onto the chip")
     net = Network.from_lm(model, name=bench.parts["name"], ref=bench.parts["ref"].network_ref)
     if args.precision == "int8":
         from models.egru.quant_lm import CALIBRATION_TOKENS
@@ -263,12 +279,78 @@ def _compile(bench: Bench, args, model, tokens, corpus=None):
     else:
         calib = None
     net = network_for_precision(net, args.precision, calib, decoder=args.decoder)
-    mapping = compile_at_tick(bench, net, args.tick_s, np.asarray(tokens), args.tick_margin,
-                              **_compile_kw(args))
+    if given is not None:
+        mapping = _given_mapping(bench, args, net, given)
+    else:
+        bench.say("compiling the EGRU stack onto the chip")
+        mapping = compile_at_tick(bench, net, args.tick_s, np.asarray(tokens), args.tick_margin,
+                                  **_compile_kw(args))
+        bench.parts["compile_argv"] = _compile_argv(args)
     bench.parts["mapping"] = mapping
     bench.say(f"mapped onto {len(mapping.pes_used())} PEs, PL{mapping.pl}, tick "
               f"{mapping.tick_period_ps / 1e6:g} us")
     return net
+
+
+# what a bench records in the mapping.json it writes, so that ``--mapping`` reproduces its report:
+# the compile options as given (the report's command), the notes the compile stage made and the
+# --model argument (the model a later ``--mapping`` run defaults to)
+BENCH_ARGV, BENCH_NOTES, BENCH_MODEL = "bench_compile_argv", "bench_compile_notes", "bench_model"
+DEFAULT_MODEL = "small"
+
+
+def _read_mapping(args):
+    """--mapping FILE: the mapping (one-line errors), the compile options refused, --model
+    defaulted to the mapping's model and --decoder set to the mapping's; None without it."""
+    from s2sim.compiler.mapping import Mapping
+    from s2sim.errors import S2SimError
+
+    if not args.mapping:
+        args.model = args.model or DEFAULT_MODEL
+        return None
+    given = [flag for flag, value, default in _compile_flags(args) if value != default]
+    if given:
+        raise S2SimError(f"{given[0]}: does not apply with --mapping {args.mapping} (the mapping "
+                         "fixes it); compile with it instead")
+    mapping = Mapping.load(args.mapping)
+    if not args.model:
+        args.model = str(mapping.options.get(BENCH_MODEL) or mapping.network_ref or "")
+        if not args.model:
+            raise S2SimError(f"--mapping {args.mapping}: it names no model (compiled from a "
+                             "network built in Python); pass --model")
+    args.decoder = "chip" if mapping.decoder_on_chip else "host"
+    args.precision = str(mapping.options.get("precision", "fp32"))
+    args.mla = str(mapping.options.get("mla", "auto"))
+    return mapping
+
+
+def _given_mapping(bench: Bench, args, net, mapping):
+    """The --mapping, checked against the model (one line when it is another's), with the
+    compile notes and options of the bench that wrote it."""
+    import json
+
+    from s2sim.errors import S2SimError
+
+    bench.say(f"running the compiled mapping {args.mapping}")
+    if mapping.network_fingerprint != net.fingerprint():
+        raise S2SimError(f"--mapping {args.mapping}: compiled for another network "
+                         f"({mapping.network_name}), not --model {args.model}")
+    mapping = mapping.attach(net).validate()
+    opts = mapping.options
+    bench.parts["compile_argv"] = json.loads(str(opts.get(BENCH_ARGV) or "[]"))
+    bench.notes.extend(json.loads(str(opts.get(BENCH_NOTES) or "[]")))
+    return mapping
+
+
+def _record_compile(bench: Bench) -> None:
+    """Keep in the mapping what ``--mapping`` needs to reproduce this report."""
+    import json
+
+    m = bench.parts.get("mapping")
+    if m is not None and BENCH_ARGV not in m.options:
+        m.options[BENCH_ARGV] = json.dumps(bench.parts.get("compile_argv", []))
+        m.options[BENCH_NOTES] = json.dumps(bench.parts.get("compile_notes", []))
+        m.options[BENCH_MODEL] = str(bench.parts["model_arg"])
 
 
 def _run_on_chip(bench: Bench, args, net, tokens) -> None:
@@ -281,7 +363,8 @@ def _run_on_chip(bench: Bench, args, net, tokens) -> None:
         return run_mapping(mapping, np.asarray(tokens), engine=args.engine, network=net,
                            progress=_progress(args))
 
-    _, result = run_lengthening_auto_tick(bench, net, bench.parts["mapping"], args.tick_s,
+    tick = None if args.mapping else args.tick_s  # a given mapping's tick is its own
+    _, result = run_lengthening_auto_tick(bench, net, bench.parts["mapping"], tick,
                                           run_tokens, args.engine, **_compile_kw(args))
     bench.parts["result"] = result
     if result.latency_ps is None:
@@ -367,34 +450,39 @@ def _compile_kw(args) -> dict:
                 **deployment_kw(args))
 
 
-def _argv_of(args: argparse.Namespace) -> list[str]:
-    """The options as given (for the report's record), in a fixed order."""
+def _compile_flags(args: argparse.Namespace) -> list[tuple[str, object, object]]:
+    """(flag, value, default) of the options that choose the mapping."""
     from s2sim.engine.tick import DEFAULT_TICK_MARGIN
 
+    return [("--pl", args.pl, None), ("--tick-s", str(args.tick_s), "auto"),
+            ("--tick-margin", args.tick_margin, DEFAULT_TICK_MARGIN), ("--pes", args.pes, None),
+            ("--objective", args.objective, "pes"), ("--index-bits", args.index_bits, 16),
+            ("--spec", args.spec, None), ("--set", args.set, []),
+            ("--compile-option", args.compile_option, []), ("--placer", args.placer, "locality"),
+            ("--partitioner", args.partitioner, "by_units"), ("--decoder", args.decoder, "host"),
+            ("--precision", args.precision, "fp32"), ("--mla", args.mla, "auto")]
+
+
+def _compile_argv(args: argparse.Namespace) -> list[str]:
+    out: list[str] = []
+    for flag, value, default in _compile_flags(args):
+        if value == default:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            out += [flag, str(item)]
+    return out
+
+
+def _argv_of(args: argparse.Namespace, compile_argv: list[str] | None = None) -> list[str]:
+    """The options as given (for the report's record), in a fixed order; the compile options
+    are ``compile_argv`` (with --mapping: those of the bench that compiled it)."""
     out = ["--model", str(args.model), "--tokens", str(args.tokens), "--engine", args.engine]
-    if args.pl is not None:
-        out += ["--pl", str(args.pl)]
     if args.data:
         out += ["--data", str(args.data)]
     if args.gpus != "all":
         out += ["--gpus", args.gpus]
-    if str(args.tick_s) != "auto":
-        out += ["--tick-s", str(args.tick_s)]
-    for flag, value, default in (("--tick-margin", args.tick_margin, DEFAULT_TICK_MARGIN),
-                                 ("--pes", args.pes, None), ("--objective", args.objective, "pes"),
-                                 ("--index-bits", args.index_bits, 16),
-                                 ("--precision", args.precision, "fp32"),
-                                 ("--check-des", args.check_des, None),
-                                 ("--spec", args.spec, None)):
-        if value != default:
-            out += [flag, str(value)]
-    for flag, items in (("--set", args.set), ("--compile-option", args.compile_option)):
-        for item in items:
-            out += [flag, item]
-    if args.placer != "locality":
-        out += ["--placer", args.placer]
-    if args.partitioner != "by_units":
-        out += ["--partitioner", args.partitioner]
+    if args.check_des is not None:
+        out += ["--check-des", str(args.check_des)]
     if args.seed:
         out += ["--seed", str(args.seed)]
-    return out
+    return out + (_compile_argv(args) if compile_argv is None else list(compile_argv))

@@ -5,9 +5,11 @@
     s2sim run model.npz --tokens 100 --engine functional --out run.json
 
 ``--tokens N`` runs N seeded random token ids (uniform over the vocabulary); ``--input FILE``
-takes a .npy of token ids (T,) or input vectors (T, n_in). The report holds the mapping summary,
-the RunResult summary (outputs are not stored: latency, energy, traffic, counts, mismatches vs
-the numpy oracle) and is byte-identical for the same inputs and seed.
+takes a .npy of token ids (T,) or input vectors (T, n_in). The output is a report of the schema
+every bench writes (``s2sim.report.schema.Report``: ``s2sim report`` and ``s2sim diff`` read it;
+no GPU baselines), whose ``run`` section adds the mapping summary, the tick choice and the
+RunResult summary (outputs are not stored: latency, energy, traffic, counts, mismatches vs the
+numpy oracle); it is byte-identical for the same inputs and seed.
 
 With a mapping target, the compile options it fixes (``--pl``, ``--tick-s``, ``--max-pes``,
 ``--placer``, ``--pin``...) are refused with one line; ``--spec``/``--set`` are applied to the
@@ -67,6 +69,24 @@ def _inputs(args, net):
         raise S2SimError(f"--input {args.input}: cannot read a .npy array ({exc})") from None
 
 
+def _report_text(args, net, mapping, res, run_doc: dict, check) -> str:
+    """The run as a report (the bench schema), with the run's own summary in ``run``."""
+    from s2sim.report.build import report_of_run
+    from s2sim.report.io import report_json
+
+    lm = net.input.embedding is not None
+    source = (f"--tokens {args.tokens}: seeded random "
+              f"{'token ids' if lm else 'input vectors'} (seed {args.seed})"
+              if args.tokens is not None else f"--input {args.input}")
+    command = ["s2sim", "run", str(args.target),
+               *(["--tokens", str(args.tokens)] if args.tokens is not None
+                 else ["--input", str(args.input)]), "--engine", args.engine]
+    rep = report_of_run(res, mapping, data_source=source, seed=args.seed, command=command,
+                        model_source=str(mapping.network_ref or args.target), check_des=check)
+    rep.run = json.loads(json.dumps(run_doc, sort_keys=True))
+    return report_json(rep)
+
+
 def run(args) -> int:
     from s2sim.atomic import write_text_atomic
     from s2sim.compiler.mapping import Mapping
@@ -95,22 +115,23 @@ def run(args) -> int:
     limits.check_run_size(len(xs), args.engine, spec=mapping.load_spec(),
                           pes_used=len(mapping.pes_used()), tick_period_ps=mapping.tick_period_ps)
     res = run_mapping(mapping, xs, engine=args.engine, compare=not args.no_compare)
-    doc = {"format": RUN_FORMAT, "version": 1, "mapping": mapping.summary(),
-           "tick_choice": tick, "result": res.summary(),
-           "energy": None if res.energy is None else res.energy.as_dict()}
+    run_doc = {"format": RUN_FORMAT, "mapping": mapping.summary(), "tick_choice": tick,
+               "result": res.summary(),
+               "energy": None if res.energy is None else res.energy.as_dict()}
+    check = None
     if args.check_des:
         from s2sim.engine.crosscheck import check_on_des, describe
 
-        doc["check_des"] = check_on_des(mapping, xs, args.check_des, network=net)
-        print(describe(doc["check_des"]))
-    write_text_atomic(out, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        check = check_on_des(mapping, xs, args.check_des, network=net)
+        print(describe(check))
+    write_text_atomic(out, _report_text(args, net, mapping, res, run_doc, check))
     mm = res.mismatches
     lat = res.mean_latency_ps
     print(f"{args.engine}: {res.n_steps} steps on {len(mapping.pes_used())} PEs; "
           + (f"latency {lat / 1e6:.1f} us/step, " if lat is not None else "")
           + (f"energy {res.energy_j * 1e3:.4f} mJ ({res.energy_per_step_j * 1e6:.2f} uJ/step), "
              if res.energy_j is not None else "")
-          + f"sparsity {[round(s, 3) for s in res.activation_sparsity]}, "
+          + f"sparsity {[round(float(s), 3) for s in res.activation_sparsity]}, "
           + (f"mismatches vs oracle: not checked ({mm.not_checked}) " if mm.not_checked else
              f"mismatches vs oracle: {mm.event_mismatches} events, {mm.value_mismatches} values ")
           + f"(late packets {mm.late_packets}, dropped {res.dropped_packets}, "

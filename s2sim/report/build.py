@@ -14,6 +14,7 @@ import numpy as np
 from s2sim.baselines.result import GpuBaselineResult
 from s2sim.report.schema import (
     Deployment,
+    Part,
     PeRow,
     Quality,
     Ratio,
@@ -155,7 +156,29 @@ def deployment_of(mapping) -> Deployment:
     )
 
 
-def s2_totals(result, steps_per_sequence: int) -> S2Totals:
+def pooled_sparsity(by_layer: list[float], sizes: list[int] | None) -> float:
+    """Activation sparsity over every neuron of every layer (NeuroBench's ActivationSparsity):
+    the layers' figures weighted by their widths (every layer runs the same steps)."""
+    if not by_layer:
+        return 0.0
+    w = np.asarray(sizes if sizes and len(sizes) == len(by_layer) else [1] * len(by_layer), float)
+    return float(np.dot(w, by_layer) / w.sum())
+
+
+def _steady(ticks: np.ndarray | None, fill: int, T: int, energy: float, floor: float) -> dict:
+    """Steady-state figures: the mean energy of ticks ``fill .. T-1`` (one token entering each
+    tick, every stage busy); the fill ticks before and the drain ticks after are the rest."""
+    if ticks is None or T - fill < 1 or len(ticks) < T:
+        return {}
+    steady = float(np.mean(ticks[fill:T]))
+    floor_per_tick = floor / len(ticks)
+    return {"energy_per_step_steady_j": steady,
+            "energy_per_step_steady_above_floor_j": steady - floor_per_tick,
+            "energy_fill_and_drain_j": energy - steady * T}
+
+
+def s2_totals(result, steps_per_sequence: int, mapping=None,
+              tick_energy: np.ndarray | None = None) -> S2Totals:
     T = max(result.n_steps, 1)
     lat = np.asarray(result.latency_ps if result.latency_ps is not None else np.zeros(T),
                      dtype=np.int64)
@@ -170,6 +193,8 @@ def s2_totals(result, steps_per_sequence: int) -> S2Totals:
     mean_lat = float(lat.mean()) * PS if len(lat) else 0.0
     e_step = energy / T
     sp = [float(s) for s in result.activation_sparsity]
+    floor = comp.get("chip_floor", 0.0)
+    fill = int(getattr(mapping, "pipeline_ticks", 0) or 0)
     return S2Totals(
         latency_per_step_mean_s=mean_lat,
         latency_per_step_max_s=float(lat.max()) * PS if len(lat) else 0.0,
@@ -182,12 +207,15 @@ def s2_totals(result, steps_per_sequence: int) -> S2Totals:
         average_power_w=energy / sim_s if sim_s > 0 else 0.0,
         energy_by_component_j=comp,
         energy_by_component_per_step_j={k: v / T for k, v in comp.items()},
+        energy_per_step_above_floor_j=(energy - floor) / T,
+        pipeline_fill_ticks=fill,
+        **_steady(tick_energy, fill, result.n_steps, energy, floor),
         events_per_step_mean=float(ev.sum(axis=1).mean()) if ev.size else 0.0,
         events_per_step_by_layer_mean=[float(v) for v in ev.mean(axis=0)] if ev.size else [],
         packets_per_step_mean=float(np.mean(pk)),
         hops_per_step_mean=float(np.mean(hp)),
         activation_sparsity_by_layer=sp,
-        activation_sparsity_mean=float(np.mean(sp)) if sp else 0.0,
+        activation_sparsity=pooled_sparsity(sp, getattr(mapping, "layer_sizes", None)),
         effective_macs_per_step_mean=float(np.mean(result.effective_macs_per_step))
         if result.n_steps else 0.0,
         dense_macs_per_step=int(result.dense_macs_per_step),
@@ -221,10 +249,15 @@ def per_pe_rows(result, mapping, frequency_hz: float) -> list[PeRow]:
     busy_den = frequency_hz * sim_s
     sram = mapping.pe_bytes() if mapping is not None else {}
     msc = result.max_step_cycles if result.max_step_cycles is not None else np.zeros(n)
+    held = mapping.pe_slices() if mapping is not None else {}
+    layer_of = {s.id: _layer_name(s, mapping) for s in mapping.slices} if mapping else {}
     rows = []
     for i, p in enumerate(pe_ids):
+        ids = held.get(int(p), [])
         rows.append(PeRow(
-            pe_id=int(p), pe_index=i, qx=decode_pe_id(int(p))[0], qy=decode_pe_id(int(p))[1],
+            pe_id=int(p), pe_index=i, slices="+".join(ids),
+            layer="+".join(dict.fromkeys(layer_of[s] for s in ids)),
+            qx=decode_pe_id(int(p))[0], qy=decode_pe_id(int(p))[1],
             pe_in_qpe=decode_pe_id(int(p))[2],
             energy_j=float(e_pe[i]) if e_pe is not None else 0.0,
             busy_fraction=float(active[i] / busy_den) if busy_den > 0 else 0.0,
@@ -238,10 +271,55 @@ def per_pe_rows(result, mapping, frequency_hz: float) -> list[PeRow]:
     return rows
 
 
-def per_step_rows(result, mapping=None) -> list[StepRow]:
+def _layer_name(sl, mapping) -> str:
+    """A slice's layer as the report names it: "input", "0", "1", …, "readout"."""
+    if sl.kind in ("input", "readout"):
+        return sl.kind
+    return str(sl.layer)
+
+
+def parts(rows: list[PeRow], result, key: str) -> dict[str, Part]:
+    """Per-step figures of each layer (``key="layer"``) or slice (``key="slices"``), summed over
+    the PE rows that hold it; events: a layer's units that fired (the run's per-layer counts), a
+    slice's the packets its PE sent (one per event)."""
+    T = max(result.n_steps, 1)
+    ev = np.asarray(result.events_per_step, dtype=np.int64).reshape(result.n_steps, -1)
+    groups: dict[str, list[PeRow]] = {}
+    for r in rows:
+        groups.setdefault(getattr(r, key) or "-", []).append(r)
+    out = {}
+    for name, rs in groups.items():
+        events = None
+        if key == "layer" and name.isdigit() and int(name) < ev.shape[1]:
+            events = float(ev[:, int(name)].sum()) / T
+        elif key == "slices" and name.startswith("L") and "+" not in name:
+            events = sum(r.packets_sent for r in rs) / T
+        out[name] = Part(
+            pes=len(rs), energy_per_step_j=sum(r.energy_j for r in rs) / T,
+            active_cycles_per_step=sum(r.active_cycles for r in rs) / T,
+            packets_sent_per_step=sum(r.packets_sent for r in rs) / T,
+            packets_received_per_step=sum(r.packets_received for r in rs) / T,
+            events_per_step=events)
+    return dict(sorted(out.items(), key=lambda kv: _part_order(kv[0])))
+
+
+def _part_order(name: str):
+    """input, the layers (and their slices) in order, readout last."""
+    if name.startswith("input"):
+        return (0, 0, 0, name)
+    if name.startswith("readout"):
+        return (2, 0, 0, name)
+    nums = [int(x) for x in name.replace("L", " ").replace(".S", " ").split("+")[0].split()
+            if x.isdigit()]
+    return (1, *(nums + [0, 0])[:2], name)
+
+
+def per_step_rows(result, mapping=None, e: np.ndarray | None = None) -> list[StepRow]:
+    """One row per step; ``e``: the tick energies when the caller has them already."""
     T = result.n_steps
     lat = result.latency_ps
-    e = energy_per_tick(result, mapping)
+    if e is None:
+        e = energy_per_tick(result, mapping)
     ev = np.asarray(result.events_per_step).reshape(T, -1).sum(axis=1)
     pk = result.packets_per_step
     hp = result.hops_per_step
@@ -299,10 +377,13 @@ def build_report(
     deployment = deployment_of(mapping) if mapping is not None else None
     s2 = per_pe = per_step = None
     if result is not None and result.latency_ps is not None:
-        s2 = s2_totals(result, workload.steps_per_sequence)
+        ticks = energy_per_tick(result, mapping)
+        s2 = s2_totals(result, workload.steps_per_sequence, mapping, ticks)
         freq = float(getattr(mapping, "frequency_hz", 0.0) or 0.0)
         per_pe = per_pe_rows(result, mapping, freq)
-        per_step = per_step_rows(result, mapping)
+        s2.by_layer = parts(per_pe, result, "layer")
+        s2.by_slice = parts(per_pe, result, "slices")
+        per_step = per_step_rows(result, mapping, ticks)
     return Report(
         complete=complete,
         incomplete_reason=incomplete_reason,
@@ -317,3 +398,20 @@ def build_report(
         notes=list(notes or []),
         check_des=check_des,
     )
+
+
+def report_of_run(result, mapping, *, data_source: str = "inputs given in Python",
+                  seed: int = 0, command: list[str] | None = None, model_source: str | None = None,
+                  gpus: list[GpuBaselineResult] | None = None,
+                  check_des: dict | None = None) -> Report:
+    """The report (the bench schema) of one ``run_mapping`` result on ``mapping``, the
+    workload filled in from them (``s2sim.build_report`` in Python; ``s2sim run --out``):
+    a language model's steps are tokens (70 to a sequence), a classifier's frames."""
+    lm = mapping.network.input.embedding is not None
+    workload = Workload(kind="lm" if lm else "gesture", model_name=mapping.network_name,
+                        model_source=str(model_source or mapping.network_ref or "built in Python"),
+                        data_source=data_source, n_steps=int(result.n_steps),
+                        step_name="token" if lm else "frame", steps_per_sequence=70 if lm else 1,
+                        engine=result.engine, performance_level=int(mapping.pl), seed=int(seed),
+                        command=list(command or []))
+    return build_report(workload, result=result, mapping=mapping, gpus=gpus, check_des=check_des)

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 from s2sim.errors import S2SimError
-from s2sim.report.metrics import HIGHER, LOWER, NEUTRAL, direction, report_metrics
+from s2sim.report.metrics import HIGHER, LOWER, NEUTRAL, direction, report_metrics, total_of
 from s2sim.report.schema import Report
 
 
@@ -19,6 +19,8 @@ class MetricChange:
     direction: str
     rel_change: float  # (new - old) / |old|; inf when old is 0 and new is not
     verdict: str  # "worse" | "better" | "changed" (within tolerance or neutral) | "added"/"removed"
+    # with --share, for a part of a total: (new - old) / |old total|; None otherwise
+    share_change: float | None = None
 
 
 def _rel(old: float, new: float) -> float:
@@ -30,21 +32,21 @@ def _rel(old: float, new: float) -> float:
 
 
 def diff_reports(
-    old: Report, new: Report, rtol: float = 0.02, metrics: list[str] | None = None
+    old: Report, new: Report, rtol: float = 0.02, metrics: list[str] | None = None,
+    atol: float = 0.0, share: float | None = None,
 ) -> list[MetricChange]:
-    """Changed metrics (exact comparison decides "changed"; ``rtol`` decides worse/better)."""
-    if rtol < 0:
-        raise S2SimError(f"--rtol {rtol}: must be >= 0")
+    """Changed metrics (exact comparison decides "changed"; the tolerances decide worse/better).
+
+    A change counts (worse or better, by the metric's direction) when it is larger than ``atol``
+    in the metric's own unit and larger than ``rtol`` relative to the old value; with ``share``,
+    a metric that is a part of a total (an energy component, a layer's share:
+    ``s2sim.report.metrics.total_of``) counts instead when its change is larger than ``share``
+    of the old total."""
+    for flag, v in (("--rtol", rtol), ("--atol", atol), ("--share", share)):
+        if v is not None and not v >= 0:
+            raise S2SimError(f"{flag} {v}: must be >= 0")
     a, b = report_metrics(old), report_metrics(new)
-    names = sorted(set(a) | set(b))
-    if metrics:
-        selected = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in metrics)]
-        if not selected:
-            raise S2SimError(
-                f"--metric {' '.join(metrics)}: matches no metric of these reports "
-                f"(e.g. {', '.join(names[:4])})"
-            )
-        names = selected
+    names = _select(sorted(set(a) | set(b)), metrics)
     out: list[MetricChange] = []
     for n in names:
         d = direction(n)
@@ -55,12 +57,49 @@ def diff_reports(
         if a[n] == b[n]:
             continue
         rel = _rel(a[n], b[n])
+        total = total_of(n) if share is not None else None
+        part = _rel(0.0, b[n] - a[n]) if total is None else (
+            (b[n] - a[n]) / abs(a[total]) if a.get(total) else math.copysign(math.inf, b[n] - a[n]))
+        counts = abs(b[n] - a[n]) > atol and (
+            abs(rel) > rtol if total is None else abs(part) > share)
         verdict = "changed"
-        if abs(rel) > rtol and d in (LOWER, HIGHER):
+        if counts and d in (LOWER, HIGHER):
             worse = rel > 0 if d == LOWER else rel < 0
             verdict = "worse" if worse else "better"
-        out.append(MetricChange(n, a[n], b[n], d, rel, verdict))
+        out.append(MetricChange(n, a[n], b[n], d, rel, verdict,
+                                None if total is None else part))
     return out
+
+
+def _select(names: list[str], metrics: list[str] | None) -> list[str]:
+    if not metrics:
+        return names
+    selected = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in metrics)]
+    if not selected:
+        raise S2SimError(
+            f"--metric {' '.join(metrics)}: matches no metric of these reports "
+            f"(e.g. {', '.join(names[:4])}; `s2sim diff --list-metrics REPORT` lists them)"
+        )
+    return selected
+
+
+def list_metrics(report: Report | None = None) -> str:
+    """The metric names ``s2sim diff`` compares, with the direction that is better and the
+    total a part is judged against with --share: a report's own, or the rules without one."""
+    if report is None:
+        from s2sim.report.metrics import _PARTS, _RULES
+
+        lines = ["metric names are dotted paths into report.json (pass a report to list its own);",
+                 "direction by the first matching rule (regex -> better):"]
+        lines += [f"  {p:<48} {d}" for p, d in _RULES]
+        lines += ["anything else: neutral (shown, never fails)",
+                  "parts of a total (judged against it with --share):"]
+        lines += [f"  {p:<48} of {t}" for p, t in _PARTS]
+        return "\n".join(lines)
+    rows = [("metric", "better", "part of (--share)")]
+    rows += [(n, direction(n), total_of(n) or "") for n in sorted(report_metrics(report))]
+    w = [max(len(r[i]) for r in rows) for i in range(2)]
+    return "\n".join(f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]}".rstrip() for r in rows)
 
 
 def regressions(changes: list[MetricChange]) -> list[MetricChange]:
@@ -99,6 +138,8 @@ def format_changes(changes: list[MetricChange]) -> str:
         rel = "" if math.isnan(c.rel_change) else (
             "inf" if math.isinf(c.rel_change) else f"{c.rel_change * 100:+.2f}%"
         )
+        if c.share_change is not None and not math.isinf(c.share_change):
+            rel += f" ({c.share_change * 100:+.4f}% of total)"
         rows.append((c.metric, _fmt(c.old), _fmt(c.new), rel, c.direction, c.verdict.upper()
                      if c.verdict == "worse" else c.verdict))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -43,9 +43,11 @@ GPU_COLUMNS = [
 
 
 def write_report(report: Report, out_dir: str | Path, plots: bool = True,
-                 extra_files: dict[str, str] | None = None) -> Path:
+                 extra_files: dict[str, str] | None = None, extra_plots=None) -> Path:
     """Write ``report.json``, the CSV tables, (optionally) the PNG plots and ``extra_files``
-    (name -> text, e.g. a driver's own tables) as one folder ``out_dir``.
+    (name -> text, e.g. a driver's own tables) as one folder ``out_dir``; with ``plots``, also
+    ``extra_plots`` (name -> fn(path), plots of what the report does not hold, e.g. the
+    per-tick PE timeline of ``s2sim.report.plots.pe_timeline``).
 
     The folder is a bundle (``s2sim.output.write_bundle``): written in a temporary folder that
     then replaces ``out_dir``, so that an interrupted write leaves the previous folder whole and
@@ -55,11 +57,13 @@ def write_report(report: Report, out_dir: str | Path, plots: bool = True,
     from s2sim.output import output_folder, write_bundle
 
     out = output_folder(out_dir, option="output folder", marker=REPORT_FILE)
-    write_bundle(out, lambda tmp: _write_files(report, tmp, plots, extra_files or {}))
+    write_bundle(out, lambda tmp: _write_files(report, tmp, plots, extra_files or {},
+                                               extra_plots or {}))
     return out / REPORT_FILE
 
 
-def _write_files(report: Report, out: Path, plots: bool, extra_files: dict[str, str]) -> None:
+def _write_files(report: Report, out: Path, plots: bool, extra_files: dict[str, str],
+                 extra_plots: dict) -> None:
     from s2sim.report.schema import PeRow, StepRow
 
     rows = {"per_pe.csv": ([r.model_dump() for r in report.per_pe], list(PeRow.model_fields)),
@@ -74,6 +78,8 @@ def _write_files(report: Report, out: Path, plots: bool, extra_files: dict[str, 
         from s2sim.report.plots import write_plots
 
         write_plots(report, out)
+        for name, fn in sorted(extra_plots.items()):
+            fn(out / name)
     (out / REPORT_FILE).write_text(report_json(report), encoding="utf-8")
 
 

@@ -29,6 +29,27 @@ _RULES: list[tuple[str, str]] = [
 ]
 
 
+# parts of a total: (pattern, the total's name from the match); ``s2sim diff --share`` judges a
+# part's change against its total, so that a component worth 0.1 % of the energy cannot fail a
+# diff by moving 40 % of itself
+_PARTS: list[tuple[str, str]] = [
+    (r"^s2\.energy_by_component_j\.[^.]+$", "s2.energy_total_j"),
+    (r"^s2\.energy_by_component_per_step_j\.[^.]+$", "s2.energy_per_step_j"),
+    (r"^s2\.events_per_step_by_layer_mean\.\d+$", "s2.events_per_step_mean"),
+    (r"^s2\.by_(layer|slice)\.[^.]+\.energy_per_step_j$", "s2.energy_per_step_j"),
+    (r"^s2\.by_(layer|slice)\.[^.]+\.events_per_step$", "s2.events_per_step_mean"),
+    (r"^s2\.by_(layer|slice)\.[^.]+\.packets_sent_per_step$", "s2.packets_per_step_mean"),
+]
+
+
+def total_of(metric: str) -> str | None:
+    """The metric that ``metric`` is a part of (its total), or None."""
+    for pattern, total in _PARTS:
+        if re.search(pattern, metric):
+            return total
+    return None
+
+
 def direction(metric: str) -> str:
     for pattern, d in _RULES:
         if re.search(pattern, metric):

@@ -9,7 +9,8 @@ Sections:
   deployment  how it sat on the chip: PEs/QPEs used, SRAM per PE
   s2          totals per step (token/frame) and per sequence: latency, energy, power, traffic,
               activity, effective MACs, energy by component, correctness checks
-  per_pe      one row per used PE (chip map, CSV)
+  s2.by_layer / s2.by_slice   the same figures per layer and per slice (``Part``)
+  per_pe      one row per used PE, with its slices and layer (chip map, CSV)
   per_step    one row per time step (latency plot, CSV)
   gpu         GPU baselines (modelled / measured on <device>)
   ratios      GPU / S2 for energy and latency per step (> 1: S2 is better)
@@ -25,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from s2sim.baselines.result import GpuBaselineResult
 
 REPORT_SCHEMA = "s2sim-report"
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: pooled activation_sparsity, steady-state and above-floor energy, by_layer,
+#                     by_slice, per-PE slices/layer
 
 
 class _Strict(BaseModel):
@@ -68,6 +70,21 @@ class Deployment(_Strict):
     tick_margin: float | None = None  # with auto: the margin over the shortest clean tick
 
 
+class Part(_Strict):
+    """One layer's or one slice's share of the chip's work, per step (token/frame), from the
+    counters of the PEs that hold it. Energy is the PEs' own (active, sleep, SRAM, MLA); the
+    chip floor, NoC and router energy belong to no part (``energy_by_component_j``). A PE that
+    holds slices of several parts is counted in the part named by all of them ("L0.S1+L1.S0")."""
+
+    pes: int
+    energy_per_step_j: float
+    active_cycles_per_step: float
+    packets_sent_per_step: float
+    packets_received_per_step: float
+    # units that fired per step (an EGRU slice sends one packet per event); None: not a layer
+    events_per_step: float | None = None
+
+
 class S2Totals(_Strict):
     """Chip-side figures (host work is reported apart, in ``host``)."""
 
@@ -81,12 +98,23 @@ class S2Totals(_Strict):
     average_power_w: float
     energy_by_component_j: dict[str, float] = Field(default_factory=dict)
     energy_by_component_per_step_j: dict[str, float] = Field(default_factory=dict)
+    # energy per step without the chip's fixed floor power (``chip_floor``: paid whatever runs)
+    energy_per_step_above_floor_j: float = 0.0
+    # steady state: the mean energy of the ticks after the pipeline fill (``pipeline_fill_ticks``
+    # = the mapping's pipeline_ticks), one token entering each tick; the fill and the drain
+    # after the last token are the rest of ``energy_total_j``. None where the counts have no
+    # per-tick split (PL switches, long runs binned), or the run is shorter than the fill
+    energy_per_step_steady_j: float | None = None
+    energy_per_step_steady_above_floor_j: float | None = None
+    energy_fill_and_drain_j: float | None = None
+    pipeline_fill_ticks: int = 0
     events_per_step_mean: float
     events_per_step_by_layer_mean: list[float] = Field(default_factory=list)
     packets_per_step_mean: float
     hops_per_step_mean: float
+    # NeuroBench's ActivationSparsityByLayer and ActivationSparsity (pooled over all neurons)
     activation_sparsity_by_layer: list[float] = Field(default_factory=list)
-    activation_sparsity_mean: float
+    activation_sparsity: float
     effective_macs_per_step_mean: float
     dense_macs_per_step: int
     dropped_packets: int = 0
@@ -102,11 +130,15 @@ class S2Totals(_Strict):
     # from the oracle's; None: no on-chip decoder, or not checked (engines that reuse the oracle)
     decoder_token_mismatches: int | None = None
     host: dict[str, float] = Field(default_factory=dict)
+    by_layer: dict[str, Part] = Field(default_factory=dict)  # "input", "0", "1", …, "readout"
+    by_slice: dict[str, Part] = Field(default_factory=dict)  # slice ids: "L0.S3", "input", …
 
 
 class PeRow(_Strict):
     pe_id: int
     pe_index: int
+    slices: str = ""  # the slice ids it holds, "+"-joined (mapping.json's placement)
+    layer: str = ""  # their layer: "input", "0", "1", …, "readout" ("+"-joined if several)
     qx: int
     qy: int
     pe_in_qpe: int
@@ -169,3 +201,6 @@ class Report(_Strict):
     notes: list[str] = Field(default_factory=list)
     # --check-des N: the first N steps again on the DES (s2sim.engine.crosscheck.check_on_des)
     check_des: dict[str, object] | None = None
+    # `s2sim run`: the mapping summary, how the tick was chosen, the engine's RunResult summary
+    # and the priced energy as they were (None in a bench report)
+    run: dict[str, object] | None = None

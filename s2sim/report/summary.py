@@ -90,6 +90,19 @@ def _ratio(v: float, lo: float | None, hi: float | None) -> str:
     return f"{v:.3g}x ({lo:.3g}-{hi:.3g})"
 
 
+def _steady_line(s, step: str) -> str:
+    """Energy per step without the chip floor, and in steady state (pipeline full)."""
+    line = (f"energy per {step} without the chip floor power "
+            f"{_si(s.energy_per_step_above_floor_j, 'J')}")
+    if s.energy_per_step_steady_j is None:
+        return line + "; steady state: no per-tick split of this run"
+    return (line + f"; steady state (after the {s.pipeline_fill_ticks}-tick pipeline fill) "
+            f"{_si(s.energy_per_step_steady_j, 'J')} per {step}, "
+            f"{_si(s.energy_per_step_steady_above_floor_j, 'J')} without the floor; fill and "
+            f"drain {_si(s.energy_fill_and_drain_j, 'J')} of the run's "
+            f"{_si(s.energy_total_j, 'J')}")
+
+
 def summarize(report: Report, source: str = "") -> str:
     w = report.workload
     lines = []
@@ -121,6 +134,7 @@ def summarize(report: Report, source: str = "") -> str:
             f"{_si(s.latency_per_step_max_s, 's')}), energy {_si(s.energy_per_step_j, 'J')}, "
             f"power {_si(s.average_power_w, 'W')}, step period {_si(s.step_period_s, 's')}"
         )
+        lines.append(_steady_line(s, w.step_name))
         lines.append(
             f"per {w.steps_per_sequence}-{w.step_name} sequence: latency "
             f"{_si(s.latency_per_sequence_s, 's')}, energy {_si(s.energy_per_sequence_j, 'J')}"
@@ -128,16 +142,24 @@ def summarize(report: Report, source: str = "") -> str:
         lines.append(
             f"activity: {s.events_per_step_mean:.1f} events/{w.step_name} "
             f"(by layer {', '.join(f'{v:.1f}' for v in s.events_per_step_by_layer_mean)}), "
-            f"sparsity {s.activation_sparsity_mean:.3f}, {s.packets_per_step_mean:.1f} packets "
+            f"sparsity {s.activation_sparsity:.3f}, {s.packets_per_step_mean:.1f} packets "
             f"and {s.hops_per_step_mean:.1f} hops/{w.step_name}, effective MACs "
             f"{s.effective_macs_per_step_mean:.0f}/{w.step_name} of {s.dense_macs_per_step} dense"
         )
         if s.energy_by_component_per_step_j:
-            parts = sorted(s.energy_by_component_per_step_j.items(), key=lambda kv: -kv[1])
+            parts = sorted(((k, v) for k, v in s.energy_by_component_per_step_j.items() if v),
+                           key=lambda kv: -kv[1])
             lines.append(
                 f"energy by component per {w.step_name}: "
                 + ", ".join(f"{k} {_si(v, 'J')}" for k, v in parts)
             )
+        if s.by_layer:
+            lines.append(
+                f"by layer per {w.step_name} (PEs' own energy, cycles, events): " + "; ".join(
+                    f"{k} {p.pes} PEs {_si(p.energy_per_step_j, 'J')} "
+                    f"{p.active_cycles_per_step:.0f} cyc"
+                    + (f" {p.events_per_step:.1f} ev" if p.events_per_step is not None else "")
+                    for k, p in s.by_layer.items()))
         lines.append(checks_line(s))
         why = failed_checks(s)
         if why:

@@ -72,7 +72,90 @@ def test_gradients_flow_through_events():
     x = torch.randn(20, 2, 6)
     y, _ = layer(x)
     y.sum().backward()
-    assert layer.recurrent_kernel.grad is not None
-    assert float(layer.recurrent_kernel.grad.abs().sum()) > 0
+    assert layer.R.weight.grad is not None
+    assert float(layer.R.weight.grad.abs().sum()) > 0
     assert layer.thr.grad is None  # LM recipe: thresholds frozen
     assert float(layer.thr.min()) >= 0 and float(layer.thr.max()) <= 1
+
+
+def _evnn_state(model):
+    """``model``'s state dict under EvNN's names and layout (how states were saved before the
+    nn.Linear layout)."""
+    out = {}
+    for k, v in model.state_dict().items():
+        for new, old, transpose in ((".W.weight", ".kernel", True),
+                                    (".R.weight", ".recurrent_kernel", True),
+                                    (".W.bias", ".bias", False),
+                                    (".R.bias", ".recurrent_bias", False)):
+            if k.endswith(new):
+                k, v = k[: -len(new)] + old, v.t().contiguous() if transpose else v
+                break
+        out[k] = v.clone()
+    return out
+
+
+def test_linear_layout_and_evnn_names():
+    from torch import nn
+
+    m = EGRULM(40, 8, [12, 8], seed=1).eval()
+    layer = m.rnns[0]
+    assert isinstance(layer.W, nn.Linear) and isinstance(layer.R, nn.Linear)
+    assert layer.W.weight.shape == (36, 8) and layer.R.weight.shape == (36, 12)
+    assert torch.equal(layer.kernel, layer.W.weight.t())  # EvNN's (n_in, 3H) view
+    old = _evnn_state(m)
+    assert "rnns.0.kernel" in old and old["rnns.0.kernel"].shape == (8, 36)
+    fresh = EGRULM(40, 8, [12, 8], seed=2).eval()
+    fresh.load_state_dict(old)  # EvNN names are converted on load
+    toks = torch.randint(0, 40, (20, 1), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, _, _ = m(toks)
+        b, _, _ = fresh(toks)
+    assert torch.equal(a, b)
+
+
+def test_old_training_state_resumes():
+    from models.egru.torch_egru import upgrade_training_state
+
+    torch.manual_seed(0)
+    m = EGRULM(40, 8, [12, 8], seed=1)
+    opt = torch.optim.AdamW(m.parameters())
+    toks = torch.randint(0, 40, (10, 2))
+    m(toks)[0].sum().backward()
+    opt.step()
+    # the optimiser state as it was saved in EvNN's layout: per-parameter state in the old
+    # parameters() order (decoder_bias, encoder, then kernel, recurrent_kernel, bias,
+    # recurrent_bias, thr of each layer), weights transposed
+    old_model = _evnn_state(m)
+    new_names = [n for n, _ in m.named_parameters()]
+    sd = opt.state_dict()
+    old_names = list(old_model)
+
+    def new_name(old):
+        for o, n in ((".kernel", ".W.weight"), (".recurrent_kernel", ".R.weight"),
+                     (".recurrent_bias", ".R.bias"), (".bias", ".W.bias")):
+            if old.endswith(o) and not old.endswith("decoder_bias"):
+                return old[: -len(o)] + n
+        return old
+
+    old_state = {}
+    for i, name in enumerate(old_names):
+        j = new_names.index(new_name(name))
+        if j not in sd["state"]:  # frozen thresholds have no optimiser state
+            continue
+        per = sd["state"][j]
+        old_state[i] = {k: (v.t().contiguous() if torch.is_tensor(v) and v.dim() == 2
+                            and name.endswith("kernel") else v) for k, v in per.items()}
+    old_opt = {"state": old_state, "param_groups": sd["param_groups"]}
+    masks = {"rnns.0.kernel": (old_model["rnns.0.kernel"] != 0).float()}
+    m2 = EGRULM(40, 8, [12, 8], seed=5)
+    ms, os_, mk = upgrade_training_state(m2, old_model, old_opt, masks)
+    m2.load_state_dict(ms)
+    opt2 = torch.optim.AdamW(m2.parameters())
+    opt2.load_state_dict(os_)
+    for j, (p, q) in enumerate(zip(m.parameters(), m2.parameters(), strict=True)):
+        assert torch.equal(p, q)
+        if p.requires_grad:
+            assert torch.equal(opt.state[p]["exp_avg"], opt2.state[q]["exp_avg"]), new_names[j]
+    assert mk["rnns.0.W.weight"].shape == m2.rnns[0].W.weight.shape
+    same = upgrade_training_state(m2, m2.state_dict(), sd, {})
+    assert same[1] is sd  # a state in the new layout is left as it is

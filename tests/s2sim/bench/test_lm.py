@@ -48,8 +48,9 @@ def test_bench_lm_without_data_prints_table_and_writes_report(tiny_ckpt, tmp_pat
     assert all(r.energy_gpu_over_s2_low <= r.energy_gpu_over_s2 <= r.energy_gpu_over_s2_high
                for r in rep.ratios)
     assert rep.quality is None  # no data, no perplexity
-    for f in ("per_pe.csv", "per_step.csv", "gpu.csv"):
+    for f in ("per_pe.csv", "per_step.csv", "gpu.csv", "mapping.json"):
         assert (tmp_path / f).is_file()
+    assert not (tmp_path / "pe_timeline.png").exists()  # --no-plots
 
 
 def test_identical_runs_are_byte_identical_and_diff_exits_0(tiny_ckpt, tmp_path, capsys):
@@ -167,3 +168,51 @@ def test_tokens_all_needs_a_data_set(capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("S2SIM_DATA", raising=False)
     assert main(["bench", "lm", "--tokens", "all", "--out", str(tmp_path / "b")]) == 2
     assert "--tokens all" in capsys.readouterr().err
+
+
+def test_bench_folder_mapping_reproduces_the_folder_byte_for_byte(tiny_ckpt, tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    # compile options away from the defaults, so that the mapping (not a recompile) must carry them
+    assert _bench(tiny_ckpt, a, "--pl", "0", "--placer", "random", "--seed", "3") == 0
+    assert (a / "mapping.json").is_file()
+    # no --model: the mapping names the model it was compiled for
+    assert main(["bench", "lm", "--mapping", str(a / "mapping.json"), "--tokens", "30",
+                 "--engine", ENGINE, "--seed", "3", "--out", str(b), "--no-plots",
+                 "--quiet"]) == 0
+    for f in ("report.json", "mapping.json", "per_pe.csv", "per_step.csv", "gpu.csv"):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+    assert "--placer random" in " ".join(load_report(b).workload.command)
+
+
+def test_mapping_option_refuses_compile_options_and_other_models(tiny_ckpt, tmp_path, capsys):
+    a = tmp_path / "a"
+    assert _bench(tiny_ckpt, a) == 0
+    m = str(a / "mapping.json")
+    capsys.readouterr()
+    assert _bench(tiny_ckpt, tmp_path / "o", "--mapping", m, "--pl", "0") == 2
+    assert main(["bench", "lm", "--model", "paper", "--mapping", m, "--tokens", "30", "--quiet",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert main(["bench", "lm", "--model", m, "--tokens", "30", "--quiet",
+                 "--out", str(tmp_path / "o")]) == 2  # a mapping given as the model
+    errs = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("s2sim: error:")]
+    assert len(errs) == 3
+    assert "--pl: does not apply with --mapping" in errs[0]
+    assert "compiled for another network" in errs[1] and "not --model paper" in errs[1]
+    assert "a compiled mapping" in errs[2] and "--mapping FILE" in errs[2]
+
+
+def test_compile_then_bench_and_run_reports_feed_report_and_diff(tiny_ckpt, tmp_path, capsys):
+    m = tmp_path / "m.json"
+    assert main(["compile", str(tiny_ckpt), "--out", str(m)]) == 0
+    assert main(["bench", "lm", "--mapping", str(m), "--tokens", "30", "--engine", ENGINE,
+                 "--out", str(tmp_path / "b"), "--no-plots", "--quiet"]) == 0
+    r = tmp_path / "r.json"
+    assert main(["run", str(m), "--tokens", "30", "--engine", ENGINE, "--out", str(r)]) == 0
+    bench, run = load_report(tmp_path / "b"), load_report(r)  # one schema
+    assert bench.deployment.pes_used == run.deployment.pes_used
+    assert run.run["mapping"]["pes_used"] == run.deployment.pes_used and bench.run is None
+    capsys.readouterr()
+    assert main(["report", str(r)]) == 0 and "per token" in capsys.readouterr().out
+    assert main(["diff", str(r), str(r)]) == 0 and "no metric changed" in capsys.readouterr().out
+    # a run's report against the bench's: the same mapping on different tokens; diff compares
+    assert main(["diff", str(tmp_path / "b"), str(r), "--list-metrics"]) == 0

@@ -26,7 +26,7 @@ def test_run_gesture_by_name_and_its_mapping_from_json(tmp_path, capsys):
     assert main(["compile", "gesture", "--out", str(m)]) == 0
     assert main(["run", str(m), "--tokens", "2", "--engine", "analytic",
                  "--out", str(tmp_path / "r.json")]) == 0
-    assert json.loads((tmp_path / "r.json").read_text())["result"]["n_steps"] == 2
+    assert json.loads((tmp_path / "r.json").read_text())["run"]["result"]["n_steps"] == 2
 
 
 def test_unknown_model_is_one_line(tmp_path, capsys):

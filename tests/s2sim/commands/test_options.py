@@ -75,10 +75,10 @@ def test_run_with_check_des_records_the_cross_check(capsys, tmp_path):
                     "--check-des", "6", "--out", str(out)], capsys)
     assert rc == 0, res.err
     doc = json.loads(out.read_text())
-    assert doc["mapping"]["pes_used"] == 8
+    assert doc["run"]["mapping"]["pes_used"] == 8
     assert doc["check_des"]["steps"] == 6 and doc["check_des"]["event_mismatches"] == 0
-    assert doc["tick_choice"]["method"] == "auto"
-    assert doc["result"]["mismatches"]["event_mismatches"] is None  # analytic: not checked
+    assert doc["run"]["tick_choice"]["method"] == "auto"
+    assert doc["run"]["result"]["mismatches"]["event_mismatches"] is None  # analytic: not checked
     assert "--check-des 6" in res.out
 
 
@@ -92,6 +92,7 @@ def test_auto_tick_is_shorter_than_the_estimate_on_the_small_model(capsys, tmp_p
                         mode, "--out", str(out)], capsys)
         assert rc == 0, res.err
         doc = json.loads(out.read_text())
-        assert doc["result"]["tick_overruns"] == 0 and doc["result"]["dropped_packets"] == 0
-        ticks[mode] = doc["mapping"]["tick_period_ps"]
+        result = doc["run"]["result"]
+        assert result["tick_overruns"] == 0 and result["dropped_packets"] == 0
+        ticks[mode] = doc["run"]["mapping"]["tick_period_ps"]
     assert ticks["auto"] < 400e6 < ticks["estimate"]  # < 400 us, the bound

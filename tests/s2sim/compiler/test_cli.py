@@ -35,8 +35,8 @@ def test_compile_then_run_writes_deterministic_reports(ckpt, tmp_path, capsys):
         assert main(["run", str(mj), "--tokens", "6", "--engine", "des", "--out", str(r)]) == 0
     assert r1.read_bytes() == r2.read_bytes()
     rep = json.loads(r1.read_text())
-    assert rep["result"]["mismatches"]["event_mismatches"] == 0
-    assert rep["result"]["energy_j"] > 0 and len(rep["result"]["latency_ps"]) == 6
+    assert rep["run"]["result"]["mismatches"]["event_mismatches"] == 0
+    assert rep["run"]["result"]["energy_j"] > 0 and len(rep["run"]["result"]["latency_ps"]) == 6
     assert "mismatches vs oracle: 0 events" in capsys.readouterr().out
 
 
@@ -46,7 +46,7 @@ def test_run_model_directly_with_input_file(ckpt, tmp_path):
     out = tmp_path / "r.json"
     assert main(["run", str(ckpt), "--input", str(toks), "--engine", "analytic",
                  "--out", str(out)]) == 0
-    assert json.loads(out.read_text())["result"]["n_steps"] == 4
+    assert json.loads(out.read_text())["run"]["result"]["n_steps"] == 4
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys, ckpt):

@@ -33,7 +33,7 @@ def make_report(energy_scale: float = 1.0, latency_scale: float = 1.0) -> Report
         energy_by_component_per_step_j={"pe_active": 0.6 * e_step, "pe_sleep": 0.4 * e_step},
         events_per_step_mean=12.0, events_per_step_by_layer_mean=[7.0, 5.0],
         packets_per_step_mean=14.0, hops_per_step_mean=32.0,
-        activation_sparsity_by_layer=[0.8, 0.85], activation_sparsity_mean=0.825,
+        activation_sparsity_by_layer=[0.8, 0.85], activation_sparsity=0.825,
         effective_macs_per_step_mean=502.0, dense_macs_per_step=4000,
     )
     shape = LMShape("tiny", 40, 8, (12, 8))

@@ -21,10 +21,15 @@ class FakeMapping:
     data_bytes_available = 94208
     layer_sizes = [8]
     routes = [object(), object(), object()]
-    slices = [SimpleNamespace(regions={"w_vals": 400, "r_vals": 100, "state": 32})]
+    pipeline_ticks = 1
+    slices = [SimpleNamespace(id=f"L0.S{i}", kind="egru", layer=0,
+                              regions={"w_vals": 200, "r_vals": 50, "state": 16}) for i in (0, 1)]
 
     def pe_bytes(self):
         return {36: 1000, 37: 3000}
+
+    def pe_slices(self):
+        return {36: ["L0.S0"], 37: ["L0.S1"]}
 
     def layer_slices(self, i):
         return [SimpleNamespace(nnz_w=100, nnz_r=25)]

@@ -45,7 +45,7 @@ def test_diff_worse_exits_1_and_names_metric(two_runs, capsys):
 @pytest.mark.parametrize(
     "content, message",
     [('{"schema_name": "s2sim-report", "ver', "not valid JSON"),
-     ('{"schema_name": "s2sim-report", "version": 0}', "version 0, this s2sim reads version 1")],
+     ('{"schema_name": "s2sim-report", "version": 0}', "version 0, this s2sim reads version 2")],
 )
 def test_bad_files_one_line_error(tmp_path, two_runs, capsys, cmd, content, message):
     bad = tmp_path / "bad.json"
@@ -55,3 +55,33 @@ def test_bad_files_one_line_error(tmp_path, two_runs, capsys, cmd, content, mess
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert err.startswith("s2sim: error: report ") and message in err and "bad.json" in err
+
+
+def test_random_placement_trips_the_noc_component_unless_judged_by_share(tmp_path, capsys):
+    """The issue's check on the shipped small model: a random placement moves the NoC energy by
+    tens of percent but the total by a twentieth of a percent; a diff of the energy metrics
+    fails on the NoC component at the default --rtol and passes with --share 0.001 (0.1 % of
+    the total), which a tighter share (0.0001) fails again."""
+    bench = ["bench", "lm", "--tokens", "40", "--gpus", "a100", "--no-plots", "--quiet"]
+    a, b = tmp_path / "default", tmp_path / "random"
+    assert main([*bench, "--out", str(a)]) == 0
+    assert main([*bench, "--placer", "random", "--out", str(b)]) == 0
+    capsys.readouterr()
+    energy = ["--metric", "s2.energy*"]
+    assert main(["diff", str(a), str(b), *energy]) == 1
+    out = capsys.readouterr().out
+    worse = out.splitlines()[-1]
+    assert "s2.energy_by_component_per_step_j.noc" in worse and "energy_per_step_j," not in worse
+    assert main(["diff", str(a), str(b), *energy, "--share", "0.001"]) == 0
+    assert "% of total)" in capsys.readouterr().out
+    assert main(["diff", str(a), str(b), *energy, "--share", "0.0001"]) == 1
+    assert main(["diff", "--list-metrics", str(a)]) == 0
+    names = capsys.readouterr().out
+    assert "s2.energy_by_component_per_step_j.noc" in names and "s2.energy_per_step_j" in names
+
+
+def test_diff_plot_draws_both_reports(two_runs, tmp_path, capsys):
+    a, _, worse = two_runs
+    png = tmp_path / "diff.png"
+    assert main(["diff", str(a), str(worse), "--plot", str(png)]) == 1
+    assert png.is_file() and png.stat().st_size > 10_000

@@ -16,7 +16,7 @@ from s2sim.testing import assert_report_close
         ("s2.energy_per_step_j", LOWER),
         ("s2.latency_per_step_mean_s", LOWER),
         ("s2.energy_by_component_j.noc", LOWER),
-        ("s2.activation_sparsity_mean", HIGHER),
+        ("s2.activation_sparsity", HIGHER),
         ("s2.activation_sparsity_by_layer.1", HIGHER),
         ("s2.step_period_s", NEUTRAL),
         ("s2.dense_macs_per_step", NEUTRAL),
@@ -105,3 +105,38 @@ def test_assert_report_close(report_factory):
     with pytest.raises(AssertionError, match="s2.latency_per_step_mean_s"):
         assert_report_close(report_factory(latency_scale=0.5), report_factory())
     assert_report_close(report_factory(latency_scale=0.5), report_factory(), both_ways=False)
+
+
+def test_atol_ignores_changes_no_larger_than_it(report_factory):
+    old, new = report_factory(), report_factory()
+    new.s2.hops_per_step_mean += 1.0  # +3 %
+    assert [c.verdict for c in diff_reports(old, new)] == ["worse"]
+    assert [c.verdict for c in diff_reports(old, new, atol=1.0)] == ["changed"]
+    assert [c.verdict for c in diff_reports(old, new, atol=0.5)] == ["worse"]
+
+
+def test_share_judges_a_component_against_its_total(report_factory):
+    old, new = report_factory(), report_factory()
+    # a component +10 % of itself, 4 % of the step's energy
+    new.s2.energy_by_component_per_step_j["pe_sleep"] *= 1.10
+    (c,) = diff_reports(old, new)
+    assert c.verdict == "worse" and c.share_change is None
+    (c,) = diff_reports(old, new, share=0.05)
+    assert c.verdict == "changed" and c.share_change == pytest.approx(0.04)
+    (c,) = diff_reports(old, new, share=0.01)
+    assert c.verdict == "worse" and "of total" in format_changes([c])
+    with pytest.raises(S2SimError, match="--share -1"):
+        diff_reports(old, new, share=-1)
+
+
+def test_list_metrics_names_directions_and_totals(sample_report):
+    from s2sim.report.diff import list_metrics
+
+    own = list_metrics(sample_report).splitlines()
+    assert own[0].split() == ["metric", "better", "part", "of", "(--share)"]
+    rows = {ln.split()[0]: ln.split()[1:] for ln in own[1:]}
+    assert rows["s2.energy_per_step_j"] == ["lower"]
+    assert rows["s2.energy_by_component_per_step_j.pe_sleep"] == ["lower",
+                                                                  "s2.energy_per_step_j"]
+    assert rows["s2.activation_sparsity"] == ["higher"]
+    assert "parts of a total" in list_metrics()  # the rules, without a report

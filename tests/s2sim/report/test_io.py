@@ -25,7 +25,8 @@ def test_csv_tables_have_units_and_one_row_per_pe_and_step(tmp_path, sample_repo
     write_report(sample_report, tmp_path, plots=False)
     pe = (tmp_path / "per_pe.csv").read_text().splitlines()
     step = (tmp_path / "per_step.csv").read_text().splitlines()
-    assert pe[0].startswith("pe_id,pe_index,qx,qy,pe_in_qpe,energy_j,busy_fraction,sram_bytes")
+    assert pe[0].startswith("pe_id,pe_index,slices,layer,qx,qy,pe_in_qpe,energy_j,busy_fraction,"
+                            "sram_bytes")
     assert len(pe) == 1 + 4 and len(step) == 1 + 5
     assert "latency_s" in step[0] and "tick_energy_j" in step[0]
     assert (tmp_path / "gpu.csv").read_text().count("\n") == 1 + 2
@@ -40,14 +41,14 @@ def test_every_numeric_field_name_carries_a_unit():
               "hops", "effective_macs", "macs", "pe_id", "pe_index", "qx", "qy", "pe_in_qpe",
               "busy_fraction", "dense_macs_per_step", "dropped_packets", "tick_overruns",
               "event_mismatches", "value_mismatches", "performance_level", "seed", "version",
-              "steps_per_sequence", "tokens_scored", "activation_sparsity_mean",
+              "steps_per_sequence", "tokens_scored", "activation_sparsity",
               "events_per_step_mean", "packets_per_step_mean", "hops_per_step_mean",
               "effective_macs_per_step_mean", "packets_sent", "packets_received",
               "energy_gpu_over_s2", "latency_gpu_over_s2", "energy_gpu_over_s2_low",
               "energy_gpu_over_s2_high", "latency_gpu_over_s2_low", "latency_gpu_over_s2_high",
               "kernels_per_token",
               "flops_per_token", "tokens_timed", "pes_asked", "index_bits", "tick_margin",
-              "undelivered_packets", "missing_host_outputs")
+              "undelivered_packets", "missing_host_outputs", "pipeline_fill_ticks")
     from s2sim.report import schema
 
     for model in (schema.Deployment, schema.S2Totals, schema.PeRow, schema.StepRow,
@@ -110,7 +111,8 @@ def test_incomplete_report_is_marked_and_summarised(tmp_path, sample_report):
         ('{"a": 1}', "not an s2sim report"),
         ('[1, 2]', "not an s2sim report"),
         ('{"schema_name": "s2sim-report", "version": 99}', "version 99, this s2sim reads"),
-        ('{"schema_name": "s2sim-report", "version": 1}', "field workload: Field required"),
+        (f'{{"schema_name": "s2sim-report", "version": {REPORT_VERSION}}}',
+         "field workload: Field required"),
     ],
 )
 def test_bad_files_give_one_line_errors(tmp_path, content, message):

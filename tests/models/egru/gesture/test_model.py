@@ -64,9 +64,10 @@ def test_training_code_runs_and_torch_matches_numpy(tmp_path):
     torch.manual_seed(0)
     net = Net(model.frame.n_in, (12,), cfg.thr_mean, 0)
     with torch.no_grad():
-        for p, name in zip(net.layers[0].parameters(), ("W", "R", "b_x", "b_r", "theta"),
-                           strict=True):
-            p.copy_(torch.from_numpy(getattr(model.stack.layers[0], name)))
+        layer = net.layers[0]
+        for view, name in ((layer.kernel, "W"), (layer.recurrent_kernel, "R"), (layer.bias, "b_x"),
+                           (layer.recurrent_bias, "b_r"), (layer.thr, "theta")):
+            view.copy_(torch.from_numpy(getattr(model.stack.layers[0], name)))
         net.readout.weight.copy_(torch.from_numpy(model.readout_W.T.copy()))
         net.readout.bias.copy_(torch.from_numpy(model.readout_b))
         xs, _ = batch_frames(make_samples([TEST_SUBJECTS[0]], SyntheticConfig(repeats=1)),
