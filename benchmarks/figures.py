@@ -270,6 +270,36 @@ def block_sweep(tmp: Path) -> str:
             f"energy_per_token_j,latency_per_token_s,pes_used\n{three}\n```")
 
 
+def block_machine_scaling(tmp: Path) -> str:
+    """docs/machine.md: energy and latency per token against width on board48's fewest chips."""
+    import json
+    import shutil
+
+    subprocess.run([sys.executable, "benchmarks/bench_machine_scaling.py", "--tokens", "20",
+                    "--out", str(tmp / "scaling")], cwd=ROOT, capture_output=True, text=True,
+                   check=True)
+    rows = json.loads((tmp / "scaling" / "scaling.json").read_text())
+    shutil.copy(tmp / "scaling" / "scaling.png", ROOT / "docs" / "machine-scaling.png")
+    gpus = list(rows[0]["gpus"])
+    head = ("| width | chips | PEs | tick | S2 mJ/token | S2 ms/token | link packets/token | "
+            "event mismatches | " + " | ".join(f"{g} mJ/token" for g in gpus) + " |")
+    lines = [head, "|" + "---|" * (8 + len(gpus))]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| x{r['width_scale']} | does not compile: {r['error']} |")
+            continue
+        n = 20
+        lines.append(
+            f"| x{r['width_scale']} | {r['chips']} | {r['pes']} | {r['tick_s'] * 1e3:.2f} ms | "
+            f"{r['energy_per_token_j'] * 1e3:.3g} | {r['latency_per_token_s'] * 1e3:.3g} | "
+            f"{r['link_packets'] / n:,.0f} | {r['event_mismatches']} | "
+            + " | ".join(f"{r['gpus'][g]['energy_per_token_j'] * 1e3:.3g}" for g in gpus) + " |")
+    return (f"Command: `python benchmarks/bench_machine_scaling.py --tokens 20` ({machine()}; "
+            "machine DES, 20 self-generated tokens, pipeline fill included; GPU rows modelled, "
+            "batch 1):\n\n" + "\n".join(lines)
+            + "\n\n![energy and latency per token against width](machine-scaling.png)")
+
+
 INT8_JSON = ROOT / "models" / "egru" / "checkpoints" / "egru_ptb_p95_int8.json"
 INT8_CKPT = "models/egru/checkpoints/egru_ptb_p95_int8.npz"
 
@@ -339,7 +369,8 @@ BLOCKS = {"calibration": (README, block_calibration), "small": (README, block_sm
           "bench-runs": (ROOT / "docs" / "bench.md", block_bench_runs),
           "gesture-doc": (ROOT / "docs" / "gesture.md", block_gesture_doc),
           "int8-models": (ROOT / "docs" / "models.md", block_int8_models),
-          "int8": (ROOT / "docs" / "int8.md", block_int8)}
+          "int8": (ROOT / "docs" / "int8.md", block_int8),
+          "machine-scaling": (ROOT / "docs" / "machine.md", block_machine_scaling)}
 
 
 def replace_block(text: str, name: str, body: str) -> str:
