@@ -74,7 +74,7 @@ def test_an_int8_mapping_runs_again_from_its_file(ckpt, tmp_path, capsys):
     assert main(["run", str(ckpt), "--precision", "int8", "--tokens", "8", "--engine", "des",
                  "--out", str(direct)]) == 0
     assert main(["run", str(mj), "--tokens", "8", "--engine", "des", "--out", str(again)]) == 0
-    a, b = (json.loads(p.read_text())["result"] for p in (direct, again))
+    a, b = (json.loads(p.read_text())["run"]["result"] for p in (direct, again))
     assert a["mismatches"]["event_mismatches"] == b["mismatches"]["event_mismatches"] == 0
     assert a["mismatches"]["compared"] and b["mismatches"]["compared"]
     # (the ticks differ: `run MODEL` sizes its tick on the run's own tokens)
