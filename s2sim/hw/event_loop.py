@@ -794,7 +794,7 @@ class PECore:
                 dropped = np.flatnonzero(~seg) + idx
                 np.add.at(L.pe["queue_full"][self.index], L.ticks_of(a[dropped]), 1)
             if n_acc:
-                st = self._run_batch(a[acc], blk[acc], free)
+                st = self._run_batch(a[acc], blk[acc], free, known)
                 starts_all.append(st)
                 known = st[-depth:] if st.shape[0] >= depth else np.concatenate([known,
                                                                                  st])[-depth:]
@@ -836,6 +836,8 @@ class PECore:
             L = loop.ledger
             np.add.at(L.pe["queue_full"][self.index], L.ticks_of(a[~accept]), 1)
             keys, pay, body = keys[accept], pay[accept], body[accept]
+            a = a[accept]
+        self._note_queue(a, start, self._last_starts[-loop.depth:])
         self._begin(int(start[0]))
         got = self._call_on_packets(keys, pay)
         if not np.array_equal(got, body):
@@ -871,7 +873,9 @@ class PECore:
             body = body.astype(np.int64)
         return body
 
-    def _run_batch(self, a, blk, free) -> np.ndarray:
+    def _run_batch(self, a, blk, free, prev=_EMPTY_I64) -> np.ndarray:
+        """Run the packets arriving at ``a`` (ps, ascending) from ``free`` on; ``prev``: the
+        start times of earlier accepted packets that may still wait. Returns the start times."""
         loop = self._loop
         st = self.state
         n = a.shape[0]
@@ -900,11 +904,29 @@ class PECore:
             total_c = int(c.sum())
             total_d = int(d.sum())
         self._book_batch(start, end, body, overhead, total_c, total_d)
+        self._note_queue(a, start, prev)
         last_end = int(end[-1])
         self.busy_until = last_end
         if st.sends or st.actions:
             self._batch_effects(start, body, last_end)
         return start
+
+    def _note_queue(self, a, start, prev) -> None:
+        """Book queue_peak: packet i, arriving at a[i], finds the accepted packets before it
+        (this batch's and ``prev``) that have not started yet, itself included (FIFO: starts
+        ascend, so a count of the starts after a[i])."""
+        waiting = np.arange(1, a.shape[0] + 1) - np.searchsorted(start, a, side="right")
+        if prev.shape[0] and prev[-1] > a[0]:
+            waiting += prev.shape[0] - np.searchsorted(prev, a, side="right")
+        L = self._loop.ledger
+        row = L.pe["queue_peak"][self.index]
+        k0, k1 = L.tick_of(int(a[0])), L.tick_of(int(a[-1]))
+        if k0 == k1:
+            w = int(waiting.max())
+            if w > row[k0]:
+                row[k0] = w
+        else:
+            np.maximum.at(row, L.ticks_of(a), waiting)
 
     def _book_batch(self, start, end, body, overhead: int, total_c: int, total_d: int) -> None:
         """Book a batch's cycles (``body`` + ``overhead`` each), handlers, packets and active

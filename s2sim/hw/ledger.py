@@ -35,6 +35,8 @@ PE_FIELDS = (
     "packets_sent",        # runtime: multicast packets sent by this PE
     "packets_received",    # runtime: packets handed to on_packets
     "queue_full",          # runtime: packets dropped because the packet queue was full
+    "queue_peak",          # runtime: most packets waiting in the queue at a packet's arrival
+                           # (the arriving one included; a maximum over the column, not a sum)
     "tick_overruns",       # runtime: the PE was still busy when the next tick fired
     "pl_switches",         # runtime: DVFS switches
     "host_tx_bytes",       # runtime: bytes sent to the host over Ethernet
@@ -53,6 +55,7 @@ PROGRAM_FIELDS = frozenset(
      "synaptic_events")
 )
 RUNTIME_FIELDS = frozenset(PE_FIELDS) - PROGRAM_FIELDS
+MAX_FIELDS = frozenset(("queue_peak",))  # per-column maxima (every other counter is a sum)
 PL_FIELDS = ("residency_ps", "cycles", "macs")
 NOC_FIELDS = (
     "packets",          # multicast packets into the NoC (PE sends + host injections)
@@ -119,7 +122,8 @@ class Counts:
 
     def totals(self) -> dict[str, int]:
         """Every counter summed over PEs, ticks and PLs (plain ints; stable key order)."""
-        out = {k: int(v.sum()) for k, v in self.pe.items()}
+        out = {k: int(v.max() if k in MAX_FIELDS else v.sum()) if v.size else 0
+               for k, v in self.pe.items()}
         out.update({f"noc_{k}": int(v.sum()) for k, v in self.noc.items()})
         out.update({f"pl_{k}": int(v.sum()) for k, v in self.pl.items()})
         out["undelivered"] = int(self.undelivered)

@@ -341,9 +341,10 @@ def write_plots(report: Report, out_dir: Path) -> list[Path]:
 def pe_timeline(result, mapping, path: Path, n: int = 4) -> bool:
     """Tick by tick, the ``n`` busiest PEs of a run (by active cycles) from the engine's
     ledger (``result.counts``, one column per tick): handler work as a share of the tick's
-    cycles, packets sent, packets received (what enters the PE's queue) and packets dropped at
-    a full queue. False (nothing drawn) when the ledger has no per-tick columns (a long run
-    binned) or no PE counters; the ledger keeps no queue depth, so arrivals stand for it."""
+    cycles, packets sent, packets received, the queue's depth (the most packets waiting at an
+    arrival in the tick: the DES's ``queue_peak``; the analytic engine keeps none) and packets
+    dropped at a full queue. False (nothing drawn) when the ledger has no per-tick columns (a
+    long run binned) or no PE counters."""
     c = getattr(result, "counts", None)
     if c is None or getattr(c, "ticks_per_column", 0) != 1 or "active_cycles" not in c.pe:
         return False
@@ -371,6 +372,10 @@ def pe_timeline(result, mapping, path: Path, n: int = 4) -> bool:
                  label="packets sent")
         ax2.step(ticks, c.pe["packets_received"][i], where="mid", lw=0.8, color="tab:green",
                  label="packets received (queued)")
+        peak = np.asarray(c.pe["queue_peak"][i]) if "queue_peak" in c.pe else None
+        if peak is not None and peak.any():
+            ax2.step(ticks, peak, where="mid", lw=0.8, color="tab:purple",
+                     label="queue depth (peak in the tick)")
         drops = np.asarray(c.pe["queue_full"][i])
         if drops.any():
             ax2.plot(ticks[drops > 0], drops[drops > 0], "rx", label="dropped (queue full)")
@@ -379,7 +384,7 @@ def pe_timeline(result, mapping, path: Path, n: int = 4) -> bool:
         if ax is axes[0, 0]:
             h1, l1 = ax.get_legend_handles_labels()
             h2, l2 = ax2.get_legend_handles_labels()
-            fig.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper center", ncol=4,
+            fig.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper center", ncol=3,
                        bbox_to_anchor=(0.5, 0.955), frameon=False)
     axes[-1, 0].set_xlabel(f"tick ({c.tick_period_ps / 1e6:g} us each)")
     fig.suptitle(f"the {len(order)} busiest PEs tick by tick ({result.engine} engine)", fontsize=10)

@@ -22,6 +22,9 @@ def test_high_activity_net_runs_without_drops(net, xs):
     assert m.schedule.input_chunk_events < net.input.n_out
     r = run_mapping(m, xs, engine="des")
     assert r.dropped_packets == 0 and r.mismatches.total == 0
+    depth = int(m.load_spec().timing.packet_queue_depth.value)
+    peak = r.counts.pe["queue_peak"]  # the most packets waiting at an arrival, per PE and tick
+    assert 0 < peak.max() <= depth and r.counts.totals()["queue_peak"] == peak.max()
     a = run_mapping(m, xs, engine="analytic")
     assert a.dropped_packets == 0
     assert a.meta["ticks_over_tolerated_activity"] == 0
@@ -31,6 +34,9 @@ def test_high_activity_net_runs_without_drops(net, xs):
     m.schedule.input_chunk_events = 0
     old = run_mapping(m, xs, engine="des")
     assert old.dropped_packets > 0 and old.mismatches.total > 0
+    # a queue drops only when it is full: every PE and tick with a drop saw it at capacity
+    full = old.counts.pe["queue_full"] > 0
+    assert full.any() and (old.counts.pe["queue_peak"][full] == depth).all()
 
 
 def test_schedule_that_cannot_hold_the_activity_is_refused_or_flagged(net, xs):
