@@ -300,10 +300,19 @@ def s2_vs_gpu(report: Report, path: Path) -> None:
         if has.any():
             ax.errorbar(x[has], vals[has], yerr=[vals[has] - lo[has], hi[has] - vals[has]],
                         fmt="none", ecolor="black", capsize=3, lw=1, label="model band (low-high)")
-            ax.legend(loc="upper right", fontsize=7)
+            ax.legend(loc="upper left", bbox_to_anchor=(0.08, 1.0), fontsize=7)
         ax.set_yscale("log")
+        if names and names[0] == "SpiNNaker2":  # each GPU bar labelled with GPU / S2
+            for i in range(1, len(names)):
+                ax.text(x[i], hi[i] * 1.15, f"{vals[i] / vals[0]:.3g}x", ha="center",
+                        va="bottom", fontsize=7)
+            ax.text(x[0], vals[0] * 1.15, _fmt_si(float(vals[0]), "J" if what == "energy"
+                                                  else "s"), ha="center", va="bottom",
+                    fontsize=7)
+            ax.set_ylim(min(lo.min(), vals.min()) / 2, max(hi.max(), vals.max()) * 4)
         unit = "J" if what == "energy" else "s"
-        ax.set_ylabel(f"{what} per {report.workload.step_name} ({unit})")
+        ax.set_ylabel(f"{what} per {report.workload.step_name} ({unit})\n"
+                      "(labels: GPU / S2)", fontsize=9)
         ax.set_xticks(x, names)
         ax.tick_params(axis="x", labelsize=7)
     fig.suptitle("SpiNNaker2 (simulated) vs GPU baselines "
