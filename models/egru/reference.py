@@ -40,6 +40,7 @@ import numba
 import numpy as np
 
 from models.egru.errors import ModelError
+from models.egru.scatter import row_axpy
 
 __all__ = ["EGRULayer", "EGRUStack", "StackTrace", "CSRMatrix", "sigmoid", "egru_cell", "GATES"]
 
@@ -141,9 +142,7 @@ def _csr_product(x, rowptr, cols, vals, bias, out):  # pragma: no cover (compile
         for i in range(n_in):
             xi = x[b, i]
             if xi != 0:
-                for j in range(rowptr[i], rowptr[i + 1]):
-                    c = cols[j]
-                    acc[c] = np.float32(acc[c] + np.float32(xi * vals[j]))
+                row_axpy(acc, cols, vals, rowptr[i], rowptr[i + 1], xi)
         for c in range(n_out):
             acc[c] = np.float32(acc[c] + bias[c])
 
@@ -192,9 +191,69 @@ def _rows_into(x, src, n, r0, rowptr, cols, vals, acc):  # pragma: no cover (com
     for i in range(n):
         xi = x[src + i]
         if xi != 0:
-            for j in range(rowptr[r0 + i], rowptr[r0 + i + 1]):
-                c = cols[j]
-                acc[c] = np.float32(acc[c] + np.float32(xi * vals[j]))
+            row_axpy(acc, cols, vals, rowptr[r0 + i], rowptr[r0 + i + 1], xi)
+
+
+@numba.njit(cache=True, nogil=True)
+def _wave_gates(lo, hi, wx0, y, wx, rh, fw, fr, off, hid, bx, br, v, e):  # pragma: no cover
+    """A wave's products (``_wave_products``), then for the running layers the z and r
+    pre-activations ``v = wx + rh`` and ``e = -|v|`` (``sigmoid``'s exponent) into v and e."""
+    _wave_products(lo, hi, wx0, y, wx, rh, fw, fr, off, hid, bx, br)
+    n_b, h_tot = y.shape
+    for b in range(n_b):
+        for ll in range(lo, hi):
+            for q in range(2):
+                base = q * h_tot + off[ll]
+                for u in range(hid[ll]):
+                    s = np.float32(wx[b, base + u] + rh[b, base + u])
+                    v[b, base + u] = s
+                    e[b, base + u] = -abs(s)
+
+
+@numba.njit(cache=True, nogil=True)
+def _wave_candidate(lo, hi, off, hid, wx, rh, v, e, a):  # pragma: no cover (compiled)
+    """From ``e = exp(-|v|)``: the gates ``sigmoid(v)`` into e (as ``sigmoid``: 1 / (1 + e)
+    where v >= 0, e / (1 + e) elsewhere) and the candidate's argument ``wx_g + r * rh_g``
+    into a, for the running layers."""
+    n_b, h_tot = a.shape
+    one = np.float32(1)
+    for b in range(n_b):
+        for ll in range(lo, hi):
+            for q in range(2):
+                base = q * h_tot + off[ll]
+                for u in range(hid[ll]):
+                    ev = e[b, base + u]
+                    num = one if v[b, base + u] >= 0 else ev  # a select, not a branch
+                    e[b, base + u] = np.float32(num / np.float32(one + ev))
+            for u in range(hid[ll]):
+                j = off[ll] + u
+                r = e[b, h_tot + j]
+                a[b, j] = np.float32(wx[b, 2 * h_tot + j] + np.float32(r * rh[b, 2 * h_tot + j]))
+
+
+@numba.njit(cache=True, nogil=True)
+def _wave_update(lo, hi, k, off, hid, theta, e, a, y, c, ys, cs):  # pragma: no cover
+    """The rest of ``egru_cell`` for the running layers, from the gates z (in e) and
+    ``g = tanh(...)`` (in a): ``c = z * c_prev + (1 - z) * g``, the event ``c - theta > 0``,
+    the output and the reset, in ``egru_cell``'s operations; the new state into y and c and
+    layer l's step ``k - l`` into ``ys[l]``, ``cs[l]`` (T, B, H)."""
+    n_b = a.shape[0]
+    one, zero = np.float32(1), np.float32(0)
+    for ll in range(lo, hi):
+        yl, cl = ys[ll], cs[ll]
+        t = k - ll
+        for b in range(n_b):
+            for u in range(hid[ll]):
+                j = off[ll] + u
+                z = e[b, j]
+                cc = np.float32(np.float32(z * c[b, j]) + np.float32(np.float32(one - z) * a[b, j]))
+                fired = np.float32(cc - theta[j]) > 0
+                yv = cc if fired else zero  # selects, not branches: events are irregular
+                cn = np.float32(cc - (theta[j] if fired else zero))
+                y[b, j] = yv
+                c[b, j] = cn
+                yl[t, b, u] = yv
+                cl[t, b, u] = cn
 
 
 def egru_cell(wx: np.ndarray, rh: np.ndarray, c_prev: np.ndarray, theta: np.ndarray, H: int):
@@ -478,11 +537,15 @@ class EGRUStack:
         bshape = xs.shape[1:-1]
         nb = int(np.prod(bshape, dtype=np.int64))
         h_tot = int(f.hid.sum())
-        sl = [slice(int(o), int(o + h)) for o, h in zip(f.off, f.hid, strict=True)]
         y = np.concatenate([s[0].reshape(nb, -1) for s in state], axis=1)
         c = np.concatenate([s[1].reshape(nb, -1) for s in state], axis=1)
         wx = np.zeros((nb, 3 * h_tot), _F32)
         rh = np.zeros((nb, 3 * h_tot), _F32)
+        v = np.zeros((nb, 2 * h_tot), _F32)  # z and r pre-activations
+        e = np.zeros((nb, 2 * h_tot), _F32)  # exp(-|v|), then the gates z and r
+        a = np.zeros((nb, h_tot), _F32)  # the candidate's tanh argument, then g
+        ys3 = tuple(o.reshape(T, nb, o.shape[-1]) for o in ys)  # views: written in place
+        cs3 = tuple(o.reshape(T, nb, o.shape[-1]) for o in cs)
         l0 = self.layers[0]
         Wc = l0.csr[0]
         wx0 = np.zeros((1, nb, 3 * l0.hidden), _F32)
@@ -494,17 +557,14 @@ class EGRUStack:
                 wx0 = _unique_rows_product(xs[k:t1].reshape(-1, l0.n_in), Wc, l0.b_x)
                 wx0 = wx0.reshape(t1 - k, nb, 3 * l0.hidden)
             lo, hi = max(0, k - T + 1), min(L, k + 1)
-            _wave_products(lo, hi, wx0[k % blk] if k < T else dummy, y, wx, rh, f.fw, f.fr,
-                           f.off, f.hid, f.b_x, f.b_r)
-            y_new, c_new, _ = egru_cell(wx, rh, c, f.theta, h_tot)
-            for i in range(L):
-                if lo <= i < hi:
-                    ys[i][k - i] = y_new[:, sl[i]].reshape(*bshape, -1)
-                    cs[i][k - i] = c_new[:, sl[i]].reshape(*bshape, -1)
-                else:  # not running in this wave: keep its state
-                    y_new[:, sl[i]] = y[:, sl[i]]
-                    c_new[:, sl[i]] = c[:, sl[i]]
-            y, c = y_new, c_new
+            # ``egru_cell`` on the running layers, its transcendental functions by numpy's own
+            # exp and tanh (the bits of the specification), the rest compiled
+            _wave_gates(lo, hi, wx0[k % blk] if k < T else dummy, y, wx, rh, f.fw, f.fr,
+                        f.off, f.hid, f.b_x, f.b_r, v, e)
+            np.exp(e, out=e)
+            _wave_candidate(lo, hi, f.off, f.hid, wx, rh, v, e, a)
+            np.tanh(a, out=a)
+            _wave_update(lo, hi, k, f.off, f.hid, f.theta, e, a, y, c, ys3, cs3)
 
     def _run_steps(self, xs, state=None, dense: bool = False, trace: bool = False) -> StackTrace:
         """``run`` as a loop over ``step`` (the dense specification)."""

@@ -220,6 +220,19 @@ def test_sparse_equals_dense_bit_for_bit_when_sums_are_exact(net):
     np.testing.assert_array_equal(c_s, c_d)
     assert not np.any(y_s[at]), "a unit whose state equals its threshold fired"
     np.testing.assert_array_equal(c_s[at], c_pre[at])  # no reset either
+    _assert_run_equals_step(edge, x, y_prev, c_prev)
+
+
+def _assert_run_equals_step(layer, x, y_prev, c_prev):
+    """``EGRUStack.run`` (the wavefront: compiled cell around numpy's exp and tanh) gives the
+    bits of ``layer.step`` (``egru_cell``), a batch of the same step too."""
+    y_s, c_s = layer.step(x, y_prev, c_prev)
+    run = EGRUStack([layer]).run(x[None], state=[(y_prev, c_prev)])
+    np.testing.assert_array_equal(run.ys[0][0].view(np.uint32), y_s.view(np.uint32))
+    np.testing.assert_array_equal(run.cs[0][0].view(np.uint32), c_s.view(np.uint32))
+    both = EGRUStack([layer]).run(np.stack([x, x])[None],
+                                  state=[(np.stack([y_prev, y_prev]), np.stack([c_prev, c_prev]))])
+    np.testing.assert_array_equal(both.ys[0][0, 1], y_s)
 
 
 @_HYP
@@ -246,6 +259,7 @@ def test_sparse_path_sums_in_the_firmware_order_and_agrees_with_dense(net):
     same = ~flip
     np.testing.assert_allclose(y_s[same], y_d[same], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(c_s[same], c_d[same], rtol=1e-5, atol=1e-6)
+    _assert_run_equals_step(layer, x, y_prev, c_prev)
 
 
 def test_edge_cases_nothing_fires_everything_fires():

@@ -1,0 +1,39 @@
+"""The SIMD row update equals the scalar one bit for bit (all tails, both column widths)."""
+
+import numba
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.egru.scatter import LANES, row_axpy_scalar, row_axpy_simd
+
+
+@numba.njit
+def _simd(acc, cols, vals, j0, j1, x):
+    row_axpy_simd(acc, cols, vals, j0, j1, x)
+
+
+@numba.njit
+def _scalar(acc, cols, vals, j0, j1, x):
+    row_axpy_scalar(acc, cols, vals, j0, j1, x)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_out=st.integers(1, 300), nnz=st.integers(0, 3 * LANES + 5), seed=st.integers(0, 2**31),
+       wide=st.booleans(), offset=st.integers(0, 7))
+def test_simd_row_equals_scalar_row(n_out, nnz, seed, wide, offset):
+    rng = np.random.default_rng(seed)
+    nnz = min(nnz, n_out)
+    row = np.sort(rng.choice(n_out, nnz, replace=False))
+    # the row sits at an unaligned place inside a longer column array, as in a CSR
+    cols = np.zeros(offset + nnz + 9, np.int32 if wide else np.uint16)
+    cols[offset:offset + nnz] = row
+    vals = rng.standard_normal(cols.size).astype(np.float32) * np.float32(rng.uniform(1e-3, 1e3))
+    acc0 = rng.standard_normal(n_out).astype(np.float32)
+    x = np.float32(rng.standard_normal())
+    a, b = acc0.copy(), acc0.copy()
+    _simd(a, cols, vals, offset, offset + nnz, x)
+    _scalar(b, cols, vals, offset, offset + nnz, x)
+    np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+    untouched = np.setdiff1d(np.arange(n_out), row)
+    np.testing.assert_array_equal(a[untouched], acc0[untouched])  # masked lanes write nothing
