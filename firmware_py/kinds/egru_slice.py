@@ -46,7 +46,7 @@ from firmware_py.keys import (
 from firmware_py.keys import make_keys as encode
 from firmware_py.kinds.base import CONFIG_BYTES, AnalyticContext, BuildContext, CoreKind, aligned
 from firmware_py.schedule import delay_until
-from models.egru.reference import egru_cell
+from models.egru.reference import CSRMatrix, egru_cell
 from s2sim.hw.runtime import Program
 
 __all__ = ["CSR", "EGRUSliceCore", "EGRUSliceProgram", "EGRUSliceKind", "slice_regions",
@@ -317,27 +317,31 @@ def _slice_order(mapping, layer: int) -> tuple[np.ndarray, np.ndarray]:
     return order, offs
 
 
-def _split_by_slice(M: np.ndarray, rows: np.ndarray, slice_of_col: np.ndarray,
-                    local_of_col: np.ndarray, n_slices: int) -> list[CSR]:
+def _split_by_slice(M, rows: np.ndarray, slice_of_col: np.ndarray, local_of_col: np.ndarray,
+                    n_slices: int) -> list[CSR]:
     """Nonzeros of M's ``rows`` (in that order) grouped by the slice owning their column, as
     one CSR per slice (rows = ``rows``, columns = the slice's local gate columns), row-major
-    within a slice; one numba pass over M (no row-permuted copy of it)."""
-    rowptr, cols, vals, base = _split_kernel(M, np.asarray(rows, np.int64), slice_of_col,
+    within a slice. M is a dense matrix or its ``CSRMatrix`` (the reference's: a pass over the
+    nonzeros only, no row-permuted copy of M)."""
+    if not isinstance(M, CSRMatrix):
+        M = CSRMatrix.from_dense(np.asarray(M, _F32))
+    rowptr, cols, vals, base = _split_kernel(M.rowptr, M.cols, M.vals,
+                                             np.asarray(rows, np.int64), slice_of_col,
                                              local_of_col, n_slices)
     return [CSR(rowptr[k], cols[base[k]:base[k + 1]], vals[base[k]:base[k + 1]])
             for k in range(n_slices)]
 
 
 @numba.njit(cache=True, nogil=True)
-def _split_kernel(M, rows, slice_of_col, local_of_col, n_slices):  # pragma: no cover
+def _split_kernel(m_rowptr, m_cols, m_vals, rows, slice_of_col, local_of_col,
+                  n_slices):  # pragma: no cover (compiled)
     """(rowptr (n_slices, n_rows + 1) int64, cols int32, vals float32, slice bases)."""
-    n_rows, n_cols = rows.shape[0], M.shape[1]
+    n_rows = rows.shape[0]
     rowptr = np.zeros((n_slices, n_rows + 1), np.int64)
     for i in range(n_rows):
         r = rows[i]
-        for c in range(n_cols):
-            if M[r, c] != 0:
-                rowptr[slice_of_col[c], i + 1] += 1
+        for j in range(m_rowptr[r], m_rowptr[r + 1]):
+            rowptr[slice_of_col[m_cols[j]], i + 1] += 1
     base = np.zeros(n_slices + 1, np.int64)
     for k in range(n_slices):
         for i in range(n_rows):
@@ -348,13 +352,12 @@ def _split_kernel(M, rows, slice_of_col, local_of_col, n_slices):  # pragma: no 
     pos = base[:-1].copy()
     for i in range(n_rows):
         r = rows[i]
-        for c in range(n_cols):
-            v = M[r, c]
-            if v != 0:
-                k = slice_of_col[c]
-                cols[pos[k]] = local_of_col[c]
-                vals[pos[k]] = v
-                pos[k] += 1
+        for j in range(m_rowptr[r], m_rowptr[r + 1]):  # columns ascending, as M's row
+            c = m_cols[j]
+            k = slice_of_col[c]
+            cols[pos[k]] = local_of_col[c]
+            vals[pos[k]] = m_vals[j]
+            pos[k] += 1
     return rowptr, cols, vals, base
 
 
@@ -374,8 +377,10 @@ def build_cores(mapping, network) -> dict[str, EGRUSliceCore]:
             slice_of_col[cols] = k
             local_of_col[cols] = np.arange(cols.size)
             cols_of.append(cols)
-        Ws = _split_by_slice(layer.W, w_order, slice_of_col, local_of_col, len(slices))
-        Rs = _split_by_slice(layer.R, r_order, slice_of_col, local_of_col, len(slices))
+        layer.refresh(check=True)  # its CSR still W and R (edited in place: rebuilt)
+        W_csr, R_csr = layer.csr
+        Ws = _split_by_slice(W_csr, w_order, slice_of_col, local_of_col, len(slices))
+        Rs = _split_by_slice(R_csr, r_order, slice_of_col, local_of_col, len(slices))
         for k, s in enumerate(slices):
             U = np.asarray(s.units, np.int64)
             cols = cols_of[k]

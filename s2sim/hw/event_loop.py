@@ -22,7 +22,14 @@ import simpy
 from s2sim.errors import ResourceError, S2SimError
 from s2sim.hw.dvfs import Residency, cycles_to_ps, ps_per_cycle_ratio, seconds_to_ps
 from s2sim.hw.ledger import Counts, Ledger
-from s2sim.hw.pe_kernels import group_by_destination, queue_scan, queue_time, time_serial
+from s2sim.hw.pe_kernels import (
+    group_by_destination,
+    inbox_put,
+    queue_peak,
+    queue_scan,
+    queue_time,
+    time_serial,
+)
 from s2sim.hw.runtime import PE, PEState, Program, lazy_enabled, timer_enabled
 from s2sim.hw.sram import SramAllocator, pe_label
 
@@ -217,6 +224,16 @@ class EventLoop:
             np.add.at(noc["deliveries"], ks[dpk], 1)
         # by destination, then arrival; stable for ties (np.lexsort((dps, dpe)) in O(n))
         o, group_dest, group_start = group_by_destination(dpe, dps, len(self.cores))
+        # lazy PEs' packets go to their inbox rows in that order (taken at the PE's next own
+        # event, see PECore._take_batch), in one compiled pass
+        ib = self.inbox
+        need = inbox_put(o, dpe, dps, dpk, keys, widths, pay, self._lazy, ib.a, ib.b, ib.n)
+        if need:
+            ib.grow(need)
+            inbox_put(o, dpe, dps, dpk, keys, widths, pay, self._lazy, ib.a, ib.b, ib.n)
+        eager = ~self._lazy[group_dest]
+        if not eager.any():
+            return
         dps = dps[o]
         # one uint32 block per packet: [key, payload words, payload 0..3] (see PECore._chunks)
         blk = np.empty((keys.shape[0], 6), dtype=np.uint32)
@@ -226,13 +243,9 @@ class EventLoop:
         dblk = np.take(blk, dpk[o], axis=0)  # rows: np.take is ~3x faster than blk[idx]
         bounds = group_start.tolist()
         cores = self.cores
-        for j, d in enumerate(group_dest.tolist()):
+        for j in np.flatnonzero(eager).tolist():
             a, b = bounds[j], bounds[j + 1]
-            core = cores[d]
-            if core.lazy:  # taken at the PE's next own event: just queued (add_packets)
-                core._chunks.append((dps[a:b], dblk[a:b]))
-            else:
-                core.add_packets(dps[a:b], dblk[a:b])
+            cores[int(group_dest[j])].add_packets(dps[a:b], dblk[a:b])
 
     def _chip_links(self, router_ps, rids, keys, ks, pay, widths) -> None:
         routes = self.noc.routes
@@ -315,6 +328,8 @@ class EventLoop:
                              int(self.spec.links.chip_links.value), int(ticks_per_column))
         self.residency = Residency(len(self.cores), len(self.pl_table))
         self._loaded = np.array([c.loaded for c in self.cores], dtype=bool)
+        self._lazy = np.array([c.lazy for c in self.cores], dtype=bool)
+        self.inbox = Inbox(len(self.cores))
         self._outbox = []
         self._flush_pending = False
         self._seq = 0
@@ -387,6 +402,38 @@ class EventLoop:
         host_rx = [(t, pid, nb, p) for t, _s, pid, nb, p in sorted(self._host_rx,
                                                                  key=lambda r: (r[0], r[1]))]
         return counts, host_rx, sorted(self._link_tx)
+
+
+class Inbox:
+    """The packets delivered to each lazy PE since it last took a batch: row i of ``a``
+    (arrival times, int64) and ``b`` (blocks [key, words, payload 0..3], uint32) holds PE
+    index i's first ``n[i]``, in delivery order (flush by flush, by arrival within a flush:
+    the order of the per-flush chunks they replace). One array for all PEs lets a flush queue
+    its packets in one compiled pass (``pe_kernels.inbox_put``) instead of one numpy slice per
+    destination; rows grow (doubling) when a flush needs more room."""
+
+    def __init__(self, n_cores: int, row: int = 256):
+        self.a = np.empty((n_cores, row), dtype=np.int64)
+        self.b = np.empty((n_cores, row, 6), dtype=np.uint32)
+        self.n = np.zeros(n_cores, dtype=np.int64)
+
+    def grow(self, need: int) -> None:
+        row = self.a.shape[1]
+        while row < need:
+            row *= 2
+        a = np.empty((self.a.shape[0], row), dtype=np.int64)
+        b = np.empty((self.b.shape[0], row, 6), dtype=np.uint32)
+        a[:, :self.a.shape[1]] = self.a
+        b[:, :self.b.shape[1]] = self.b
+        self.a, self.b = a, b
+
+    def take(self, i: int) -> tuple | None:
+        """PE i's queued packets (copies: the row is reused), leaving its row empty."""
+        k = int(self.n[i])
+        if not k:
+            return None
+        self.n[i] = 0
+        return self.a[i, :k].copy(), self.b[i, :k].copy()
 
 
 class PECore:
@@ -498,7 +545,8 @@ class PECore:
 
     def queued_packets(self) -> int:
         """Packets still waiting in the queue (at the end of the run: undelivered)."""
-        return sum(int(c[0].shape[0]) for c in self._chunks)
+        waiting = int(self._loop.inbox.n[self.index]) if self.lazy else 0
+        return waiting + sum(int(c[0].shape[0]) for c in self._chunks)
 
     # -- wake-ups -------------------------------------------------------------------------------
 
@@ -538,6 +586,10 @@ class PECore:
         if self.busy_until > now:
             self._wait_busy(now)
             return
+        if self.lazy:
+            fresh = loop.inbox.take(self.index)
+            if fresh is not None:
+                self._chunks.append(fresh)
         if self.lazy and self._chunks and self._take_lazy_batch(now):
             self.service()  # the tick / DMA / user event now due, or a wake when busy
             return
@@ -743,10 +795,12 @@ class PECore:
         else:
             a = np.concatenate([c[0] for c in chunks])
             blk = np.concatenate([c[1] for c in chunks])
-            if (a[1:] < a[:-1]).any():  # chunks of later flushes may arrive earlier
-                order = np.argsort(a, kind="stable")
-                a = a[order]
-                blk = np.take(blk, order, axis=0)
+        # packets of later flushes may arrive earlier (one chunk of a lazy PE's inbox may span
+        # several flushes): in arrival order, ties in delivery order
+        if a.shape[0] > 1 and (a[1:] < a[:-1]).any():
+            order = np.argsort(a, kind="stable")
+            a = a[order]
+            blk = np.take(blk, order, axis=0)
         m = int(np.searchsorted(a, horizon, side="left"))
         if m == 0:
             if len(chunks) > 1:
@@ -912,21 +966,10 @@ class PECore:
         return start
 
     def _note_queue(self, a, start, prev) -> None:
-        """Book queue_peak: packet i, arriving at a[i], finds the accepted packets before it
-        (this batch's and ``prev``) that have not started yet, itself included (FIFO: starts
-        ascend, so a count of the starts after a[i])."""
-        waiting = np.arange(1, a.shape[0] + 1) - np.searchsorted(start, a, side="right")
-        if prev.shape[0] and prev[-1] > a[0]:
-            waiting += prev.shape[0] - np.searchsorted(prev, a, side="right")
+        """Book queue_peak: the most packets waiting at an arrival, per tick column
+        (``pe_kernels.queue_peak``)."""
         L = self._loop.ledger
-        row = L.pe["queue_peak"][self.index]
-        k0, k1 = L.tick_of(int(a[0])), L.tick_of(int(a[-1]))
-        if k0 == k1:
-            w = int(waiting.max())
-            if w > row[k0]:
-                row[k0] = w
-        else:
-            np.maximum.at(row, L.ticks_of(a), waiting)
+        queue_peak(a, start, prev, L.pe["queue_peak"][self.index], L.col_ps, L.last_tick)
 
     def _book_batch(self, start, end, body, overhead: int, total_c: int, total_d: int) -> None:
         """Book a batch's cycles (``body`` + ``overhead`` each), handlers, packets and active

@@ -155,3 +155,67 @@ def group_by_destination(dpe, dps, n_dest):  # pragma: no cover - compiled
                 break
     group_start[n_groups] = n
     return order, group_dest, group_start
+
+
+@numba.njit(cache=True, nogil=True)
+def inbox_put(order, dpe, dps, dpk, keys, widths, pay, lazy, qa, qb, qn):  # pragma: no cover
+    """Append one flush's deliveries to lazy PEs to their inbox rows, in ``order`` (by
+    destination, then arrival: ``group_by_destination``): arrival ``qa[d, qn[d]]`` and block
+    row ``qb[d, qn[d]] = [key, words, payload 0..3]`` of packet ``dpk[i]``, then ``qn[d] += 1``.
+    Deliveries to PEs that are not ``lazy`` are left out (the caller queues those).
+
+    Returns 0, or (nothing written) the row length the inbox needs to hold them all."""
+    n_dest, cap = qa.shape[0], qa.shape[1]
+    cnt = np.zeros(n_dest, np.int64)
+    for i in range(order.shape[0]):
+        d = dpe[order[i]]
+        if lazy[d]:
+            cnt[d] += 1
+    need = 0
+    for d in range(n_dest):
+        if cnt[d] and qn[d] + cnt[d] > need:
+            need = qn[d] + cnt[d]
+    if need > cap:
+        return need
+    w = pay.shape[1]
+    for i in range(order.shape[0]):
+        j = order[i]
+        d = dpe[j]
+        if not lazy[d]:
+            continue
+        p = dpk[j]
+        q = qn[d]
+        qa[d, q] = dps[j]
+        qb[d, q, 0] = keys[p]
+        qb[d, q, 1] = widths[p]
+        for c in range(w):
+            qb[d, q, 2 + c] = pay[p, c]
+        qn[d] = q + 1
+    return 0
+
+
+@numba.njit(cache=True, nogil=True)
+def queue_peak(a, start, prev, row, col_ps, last_col):  # pragma: no cover - compiled
+    """Book the queue depth a batch's packets find: packet i, arriving at ``a[i]``, waits
+    behind the accepted packets before it (this batch's ``start`` and the earlier ``prev``)
+    that have not started by then, itself included (FIFO: starts ascend, so a count of the
+    starts after ``a[i]``); ``row[column of a[i]]`` keeps the most (``col_ps`` per column,
+    clipped to ``last_col``)."""
+    n, m = a.shape[0], prev.shape[0]
+    late_prev = m > 0 and n > 0 and prev[m - 1] > a[0]
+    js = 0  # starts <= a[i]: a merge walk (both ascend)
+    jp = 0
+    for i in range(n):
+        t = a[i]
+        while js < start.shape[0] and start[js] <= t:
+            js += 1
+        w = i + 1 - js
+        if late_prev:
+            while jp < m and prev[jp] <= t:
+                jp += 1
+            w += m - jp
+        k = t // col_ps
+        if k > last_col:
+            k = last_col
+        if w > row[k]:
+            row[k] = w

@@ -5,7 +5,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from s2sim.hw.dvfs import cycles_to_ps, ps_per_cycle_ratio
-from s2sim.hw.pe_kernels import group_by_destination, queue_scan, queue_time, time_serial
+from s2sim.hw.event_loop import Inbox
+from s2sim.hw.pe_kernels import (
+    group_by_destination,
+    inbox_put,
+    queue_peak,
+    queue_scan,
+    queue_time,
+    time_serial,
+)
 
 F = 150e6
 
@@ -102,3 +110,64 @@ def test_queue_time_is_a_fifo_queue_packet_by_packet(arrivals, bodies, known, fr
     assert status == 0 and accept.tolist() == want
     assert start[:n_acc].tolist() == starts[known_a.size:]
     assert total_c == int(body[accept].sum()) + 7 * n_acc
+
+
+@settings(max_examples=80, deadline=None)
+@given(flushes=st.lists(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 60)), max_size=30),
+                        max_size=5),
+       lazy=st.lists(st.booleans(), min_size=5, max_size=5))
+def test_inbox_holds_each_lazy_pes_packets_in_delivery_order_and_grows(flushes, lazy):
+    # the per-destination chunks it replaces: per flush, by destination then arrival
+    lazy = np.array(lazy)
+    ib = Inbox(5, row=2)  # tiny rows: growth is exercised
+    chunks = {d: [] for d in range(5)}
+    for f, deliveries in enumerate(flushes):
+        dpe = np.array([d[0] for d in deliveries], np.int64)
+        dps = np.array([d[1] for d in deliveries], np.int64)
+        dpk = np.arange(dpe.size, dtype=np.int64)
+        keys = (dpk + 100 * f).astype(np.uint32)
+        widths = np.ones(dpe.size, np.uint32)
+        pay = np.stack([keys * 3, keys, keys, keys], axis=1).astype(np.uint32)
+        order, _, _ = group_by_destination(dpe, dps, 5)
+        need = inbox_put(order, dpe, dps, dpk, keys, widths, pay, lazy, ib.a, ib.b, ib.n)
+        if need:
+            assert need > ib.a.shape[1]
+            ib.grow(need)
+            assert inbox_put(order, dpe, dps, dpk, keys, widths, pay, lazy, ib.a, ib.b,
+                             ib.n) == 0
+        for i in order.tolist():
+            chunks[int(dpe[i])].append((int(dps[i]), int(keys[i]), int(pay[i, 0])))
+    for d in range(5):
+        got = ib.take(d)
+        if not lazy[d] or not chunks[d]:
+            assert got is None
+            continue
+        a, b = got
+        assert [(int(x), int(k), int(p)) for x, k, p in zip(a, b[:, 0], b[:, 2],
+                                                             strict=True)] == chunks[d]
+        assert b[:, 1].tolist() == [1] * len(chunks[d])
+        assert ib.take(d) is None  # taken: the row is empty
+
+
+@settings(max_examples=100, deadline=None)
+@given(arrivals=st.lists(st.integers(0, 5_000), min_size=1, max_size=30),
+       delays=st.lists(st.integers(0, 800), min_size=30, max_size=30),
+       prev=st.lists(st.integers(0, 5_000), max_size=6), col_ps=st.integers(100, 3_000))
+def test_queue_peak_counts_the_packets_not_yet_started(arrivals, delays, prev, col_ps):
+    a = np.sort(np.array(arrivals, np.int64))
+    start = np.empty_like(a)  # FIFO with handlers of positive duration: starts ascend strictly
+    t = -1
+    for i, x in enumerate(a.tolist()):
+        start[i] = t = max(x, t + 1 + delays[i])
+    prev = np.sort(np.array(prev, np.int64))
+    last = 3
+    row = np.zeros(last + 1, np.int64)
+    queue_peak(a, start, prev, row, col_ps, last)
+    want = np.zeros(last + 1, np.int64)
+    for i, t in enumerate(a.tolist()):  # packet by packet: those before it not started yet
+        w = sum(1 for s in start[:i + 1].tolist() if s > t)
+        if prev.size and prev[-1] > a[0]:
+            w += sum(1 for s in prev.tolist() if s > t)
+        k = min(t // col_ps, last)
+        want[k] = max(want[k], w)
+    assert row.tolist() == want.tolist()
