@@ -103,8 +103,12 @@ def _theta(rng, hidden: int, scale: float) -> np.ndarray:
     return np.clip(scale * u, 0.0, 1.0).astype(np.float32)
 
 
-def _layer_activity(layer: EGRULayer, xs: np.ndarray) -> tuple[float, np.ndarray]:
-    st = EGRUStack([layer]).run(xs)
+def _scaled(scale: float, u: np.ndarray) -> np.ndarray:
+    return np.clip(scale * u, 0, 1).astype(np.float32)
+
+
+def _layer_activity(layer: EGRULayer, xs: np.ndarray, wx=None) -> tuple[float, np.ndarray]:
+    st = EGRUStack([layer]).run(xs, input_product=wx)
     ys = st.ys[0]
     return float(np.count_nonzero(ys[_CALIB_WARMUP:])) / ys[_CALIB_WARMUP:].size, ys
 
@@ -126,20 +130,18 @@ def calibrate_thresholds(layers_raw, u_list, xs, targets, iters: int = 14) -> li
     inp = xs
     for (W, R, b_x, b_r), u, target in zip(layers_raw, u_list, targets, strict=True):
         lo, hi = 0.0, 1.0 / 1.25
-        best = None
+        # one layer (its CSR) and one input product for all tries: only θ changes
+        base = EGRULayer(W, R, b_x, b_r, np.zeros(u.size, np.float32))
+        wx = base.input_product(inp)
         for _ in range(iters):
             mid = 0.5 * (lo + hi)
-            layer = EGRULayer(W, R, b_x, b_r, np.clip(mid * u, 0, 1).astype(np.float32))
-            act, ys = _layer_activity(layer, inp)
-            best = (mid, ys)
+            act, _ = _layer_activity(base.with_theta(_scaled(mid, u)), inp, wx)
             if act > target:
                 lo = mid
             else:
                 hi = mid
         scale = 0.5 * (lo + hi)
-        layer = EGRULayer(W, R, b_x, b_r, np.clip(scale * u, 0, 1).astype(np.float32))
-        _, ys = _layer_activity(layer, inp)
-        del best
+        _, ys = _layer_activity(base.with_theta(_scaled(scale, u)), inp, wx)
         scales.append(scale)
         inp = ys
     return scales

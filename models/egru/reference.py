@@ -34,6 +34,7 @@ if not.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numba
@@ -361,6 +362,13 @@ class EGRULayer:
             self._csr = (CSRMatrix.from_dense(self.W), CSRMatrix.from_dense(self.R))
         return self._csr
 
+    def with_theta(self, theta) -> EGRULayer:
+        """This layer with other thresholds (clamped the same way), sharing W, R, the biases
+        and the CSR built so far (a threshold search needs no new CSR per try)."""
+        new = copy.copy(self)
+        new.theta = np.clip(_as_f32("theta", theta, (self.hidden,)), _F32(0), _F32(1)).astype(_F32)
+        return new
+
     def refresh(self, check: bool = False) -> None:
         """Forget the cached CSR (after editing W or R in place); with ``check``, only if it no
         longer matches W and R."""
@@ -485,8 +493,13 @@ class EGRUStack:
             f = self._fused_cache = _Fused.of(self.layers)
         return f
 
-    def run(self, xs, state=None, dense: bool = False, trace: bool = False) -> StackTrace:
+    def run(self, xs, state=None, dense: bool = False, trace: bool = False,
+            input_product: np.ndarray | None = None) -> StackTrace:
         """Run T steps of input ``xs`` (T, n_in) or (T, B, n_in) from ``state`` (zeros).
+
+        ``input_product``: layer 0's ``x·W + b_x`` of every step (``layers[0].input_product(xs)``,
+        (T, [B,] 3H)) when the caller already has it, e.g. a calibration that reruns a layer on
+        the same input with other thresholds (sparse path; it must be that product).
 
         The sparse path runs as a wavefront: in wave k, layer l does step k - l (its input, layer
         l-1's step k - l, came out of wave k - 1), so one kernel call computes the products of
@@ -496,6 +509,8 @@ class EGRUStack:
         result is the same bit for bit; the dense path is ``step`` in a loop.
         """
         xs = np.asarray(xs, dtype=_F32)
+        if dense and input_product is not None:
+            raise ModelError("EGRU input_product: the dense path computes its own products")
         if dense:
             return self._run_steps(xs, state, dense=True, trace=trace)
         for layer in self.layers:  # W or R edited since the CSR was built -> rebuild it
@@ -513,8 +528,14 @@ class EGRUStack:
                                  f"{(*bshape, layer.hidden)}")
         ys = [np.zeros((T, *bshape, layer.hidden), _F32) for layer in self.layers]
         cs = [np.zeros((T, *bshape, layer.hidden), _F32) for layer in self.layers]
+        if input_product is not None:
+            input_product = np.asarray(input_product)
+            want = (*xs.shape[:-1], 3 * self.layers[0].hidden)
+            if input_product.shape != want or input_product.dtype != _F32:
+                raise ModelError(f"EGRU input_product: shape {input_product.shape} "
+                                 f"{input_product.dtype}, expected float32 {want}")
         if T:
-            self._wavefront(xs, state, ys, cs)
+            self._wavefront(xs, state, ys, cs, input_product)
         nb = int(np.prod(bshape, dtype=np.int64))
         events = [np.count_nonzero(y.reshape(T, nb * y.shape[-1]), axis=1).astype(np.int64)
                   for y in ys]
@@ -530,7 +551,7 @@ class EGRUStack:
                 trs.append(tr)
         return StackTrace(ys=ys, cs=cs, events=events, traces=trs, input_events=in_events)
 
-    def _wavefront(self, xs, state, ys, cs) -> None:
+    def _wavefront(self, xs, state, ys, cs, given_wx0=None) -> None:
         """The sparse run's waves (see ``run``): fills ys and cs (T, [B,] H) per layer."""
         f = self._fused()
         T, L = xs.shape[0], len(self.layers)
@@ -554,7 +575,10 @@ class EGRUStack:
         for k in range(T + L - 1):
             if k < T and k % blk == 0:  # layer 0's input products of the next block
                 t1 = min(T, k + blk)
-                wx0 = _unique_rows_product(xs[k:t1].reshape(-1, l0.n_in), Wc, l0.b_x)
+                if given_wx0 is None:
+                    wx0 = _unique_rows_product(xs[k:t1].reshape(-1, l0.n_in), Wc, l0.b_x)
+                else:
+                    wx0 = np.ascontiguousarray(given_wx0[k:t1])
                 wx0 = wx0.reshape(t1 - k, nb, 3 * l0.hidden)
             lo, hi = max(0, k - T + 1), min(L, k + 1)
             # ``egru_cell`` on the running layers, its transcendental functions by numpy's own

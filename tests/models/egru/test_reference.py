@@ -390,3 +390,22 @@ def test_cell_equals_the_masked_formulation_bit_for_bit():
         np.testing.assert_array_equal(y.view(np.uint32),
                                       np.where(o, c, np.float32(0)).view(np.uint32))
         np.testing.assert_array_equal(c_new, c - np.where(o, layer.theta, np.float32(0)))
+
+
+def test_run_with_a_given_input_product_and_with_theta_are_the_same_bits():
+    rng = np.random.default_rng(5)
+    layer = random_layer(9, 14, seed=5, prune=0.6)
+    xs = rng.standard_normal((11, 9)).astype(np.float32)
+    xs[rng.random(xs.shape) < 0.4] = 0
+    other = layer.with_theta(np.full(14, 0.3, np.float32))
+    assert other.csr is layer.csr  # shared: no rebuild per threshold
+    assert np.all(other.theta == np.float32(0.3)) and np.all(layer.theta == np.float32(0.1))
+    want = EGRUStack([EGRULayer(layer.W, layer.R, layer.b_x, layer.b_r,
+                                np.full(14, 0.3, np.float32))]).run(xs)
+    got = EGRUStack([other]).run(xs, input_product=other.input_product(xs))
+    np.testing.assert_array_equal(got.ys[0], want.ys[0])
+    np.testing.assert_array_equal(got.cs[0], want.cs[0])
+    with pytest.raises(ModelError, match="input_product"):
+        EGRUStack([other]).run(xs, input_product=np.zeros((11, 5), np.float32))
+    with pytest.raises(ModelError, match="input_product"):
+        EGRUStack([other]).run(xs, dense=True, input_product=other.input_product(xs))
