@@ -397,8 +397,9 @@ def test_run_with_a_given_input_product_and_with_theta_are_the_same_bits():
     layer = random_layer(9, 14, seed=5, prune=0.6)
     xs = rng.standard_normal((11, 9)).astype(np.float32)
     xs[rng.random(xs.shape) < 0.4] = 0
+    built = layer.csr
     other = layer.with_theta(np.full(14, 0.3, np.float32))
-    assert other.csr is layer.csr  # shared: no rebuild per threshold
+    assert other.csr is built  # shared: no rebuild per threshold
     assert np.all(other.theta == np.float32(0.3)) and np.all(layer.theta == np.float32(0.1))
     want = EGRUStack([EGRULayer(layer.W, layer.R, layer.b_x, layer.b_r,
                                 np.full(14, 0.3, np.float32))]).run(xs)
