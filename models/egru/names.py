@@ -20,7 +20,7 @@ from pathlib import Path
 from models.egru.checkpoint import NAMED_CHECKPOINTS, named_checkpoint_path
 from models.egru.errors import CheckpointError, S2SimError
 
-__all__ = ["ModelRef", "accepted_names", "resolve_model", "for_decoder"]
+__all__ = ["ModelRef", "accepted_names", "resolve_model", "for_decoder", "names_a_file"]
 
 PAPER = "paper"
 GESTURE = "gesture"
@@ -64,6 +64,13 @@ class ModelRef:
                       if self.embedding_sparsity else "")
             return f"paper:seed={self.seed}{extra}"
         return f"{self.kind}:{self.path.resolve()}"
+
+
+def names_a_file(text: str) -> bool:
+    """Whether a model argument is a path to a checkpoint (not a shipped name or the paper
+    shape): what a moved folder's relative paths can break."""
+    text = str(text)
+    return not (text in NAMED_CHECKPOINTS or text == GESTURE or text.partition(":")[0] == PAPER)
 
 
 def accepted_names() -> str:

@@ -112,3 +112,20 @@ def test_chip_agrees_with_functional_on_every_held_out_sample(tmp_path, monkeypa
     q = rep["quality"]["metrics"]
     assert q["chip_samples"] == 132 and q["chip_functional_agreement"] == 1.0
     assert rep["s2"]["event_mismatches"] == 0 and rep["s2"]["value_mismatches"] == 0
+
+
+def test_bench_gesture_folder_mapping_reproduces_the_folder_byte_for_byte(tmp_path, monkeypatch):
+    """--mapping the folder's mapping.json: no compile, the same report (compile options away
+    from their defaults, so that the mapping, not a recompile, must carry them)."""
+    monkeypatch.delenv("S2SIM_DATA", raising=False)
+    opts = ["--samples", "1", "--accuracy-samples", "11", "--gpus", "a100", "--no-plots",
+            "--quiet"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["bench", "gesture", "--out", str(a), "--pl", "0", "--placer", "linear",
+                 *opts]) == 0
+    assert main(["bench", "gesture", "--mapping", str(a / "mapping.json"), "--out", str(b),
+                 *opts]) == 0
+    for f in ("report.json", "mapping.json", "auto_pl.json", "per_pe.csv", "per_step.csv"):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+    command = json.loads((b / "report.json").read_text())["workload"]["command"]
+    assert command[-4:] == ["--pl", "0", "--placer", "linear"] and "--mapping" not in command
