@@ -89,7 +89,7 @@ class Bench:
 
         rep = self.report(workload, True)
         if "mapping" in self.parts:  # the mapping the run used: `s2sim run mapping.json` reruns it
-            self.files["mapping.json"] = self.parts["mapping"].to_json()
+            self.files["mapping.json"] = self.parts["mapping"].to_json(folder=self.out)
         try:
             self.say(f"writing the report to {self.out}")
             write_report(rep, self.out, plots=plots, extra_files=self.files,
