@@ -62,7 +62,7 @@ class Bench:
         return build_report(workload, result=p.get("result"), mapping=p.get("mapping"),
                             gpus=p.get("gpus", []), quality=p.get("quality"), notes=self.notes,
                             complete=complete, incomplete_reason=reason,
-                            check_des=p.get("check_des"))
+                            check_des=p.get("check_des"), machine=p.get("machine"))
 
     def interrupted(self, workload) -> None:
         """Ctrl-C during a stage: write the partial report (marked incomplete) and say where."""
@@ -76,7 +76,7 @@ class Bench:
     def _timeline(self) -> dict:
         """pe_timeline.png: the busiest PEs tick by tick, from the run's ledger."""
         res, m = self.parts.get("result"), self.parts.get("mapping")
-        if res is None or m is None:
+        if res is None or m is None or res.counts is None:  # no ledger (a machine run)
             return {}
         from s2sim.report.plots import pe_timeline
 

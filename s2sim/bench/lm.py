@@ -156,17 +156,23 @@ def run(args: argparse.Namespace) -> int:
     given = _read_mapping(args)
     _scale_model(args)
     out = args.out if args.out is not None else Path("runs") / f"bench-lm-{Path(args.model).stem}"
-    from s2sim.bench.machine import MACHINE_FILE, run_machine_bench, uses_machine
+    from s2sim.bench.machine import run_machine_bench, uses_machine
 
-    bench = Bench(out=out, quiet=args.quiet, marker=MACHINE_FILE if uses_machine(args) else None)
+    bench = Bench(out=out, quiet=args.quiet)
     bench.parts["model_arg"] = args.model
     if uses_machine(args):
         if given is not None:
             raise S2SimError(f"--mapping {args.mapping}: a one-chip mapping; with --machine the "
                              "network is compiled across chips (drop --mapping)")
-        model, _ = _load(bench, args, given)
-        tokens, _ = _token_stream(bench, args, model)
-        run_machine_bench(args, bench, model, tokens)
+        try:
+            model, _ = _load(bench, args, given)
+            tokens, _ = _token_stream(bench, args, model)
+            _gpu_baselines(bench, args, model, gpu_specs, measured)
+            run_machine_bench(args, bench, model, tokens, compile_argv(args, TICK))
+        except KeyboardInterrupt:
+            bench.interrupted(_workload(bench, args))
+            raise
+        bench.finish(_workload(bench, args), plots=not args.no_plots)
         return 0
     try:
         model, generated = _load(bench, args, given)
