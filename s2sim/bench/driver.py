@@ -186,8 +186,9 @@ def run_lengthening_auto_tick(bench: Bench, net, mapping, tick, run: Callable, e
 # -- a bench folder's mapping.json, and rerunning it (``--mapping FILE``) ------------------------
 # What a bench records in the mapping.json it writes, so that ``--mapping`` reproduces its report
 # byte for byte: the compile options as given (for the report's command), the notes the compile
-# stage made and the --model argument (the model a later ``--mapping`` run defaults to) and the
-# bench that wrote it. One home for both drivers (lm, gesture).
+# stage made and the --model argument (the model a later ``--mapping`` run defaults to). Which
+# bench a mapping belongs to is read from the mapping itself (``mapping_bench``), so that one from
+# ``s2sim compile --out`` is told apart too. One home for both drivers (lm, gesture).
 BENCH_ARGV, BENCH_NOTES, BENCH_MODEL = "bench_compile_argv", "bench_compile_notes", "bench_model"
 BENCHES = {"lm": "language model", "gesture": "gesture classifier"}
 

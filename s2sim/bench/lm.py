@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
             raise S2SimError(f"--mapping {args.mapping}: a one-chip mapping; with --machine the "
                              "network is compiled across chips (drop --mapping)")
         try:
-            model, _ = _load(bench, args, given)
+            model, _ = _load(bench, args)
             tokens, _ = _token_stream(bench, args, model)
             _gpu_baselines(bench, args, model, gpu_specs, measured)
             run_machine_bench(args, bench, model, tokens, compile_argv(args, TICK))

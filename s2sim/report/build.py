@@ -1,6 +1,8 @@
 """Build a Report from an engine RunResult, its Mapping and the GPU baselines.
 
-Shared by every bench driver (`bench lm`, `bench gesture`): a driver runs its workload, then calls
+Shared by every bench driver (`bench lm`, `bench gesture`, `bench lm --machine`, whose run on
+several chips comes as a RunResult too: ``s2sim.engine.machine_des.as_run_result``, plus its
+``machine`` section): a driver runs its workload, then calls
 ``build_report(workload, result, mapping, gpus, quality=...)`` and ``write_report``.
 """
 
