@@ -31,6 +31,7 @@ def inputs(tmp_path_factory):
     """Every input file the table names, in one folder (``{d}`` in a case's argv)."""
     d = tmp_path_factory.mktemp("bad_inputs")
     assert main(["compile", TINY, "--out", str(d / "m.json")]) == 0
+    assert main(["compile", "gesture", "--out", str(d / "g.json")]) == 0
     assert main(["bench", "lm", "--model", TINY, "--tokens", "3", "--engine", "analytic",
                  "--gpus", "a100", "--no-plots", "--quiet", "--out", str(d / "lm")]) == 0
     base = json.loads((d / "m.json").read_text())
@@ -304,6 +305,18 @@ CASES = [
     ("bench-gesture-samples-0", GESTURE + ["--samples", "0"], "--samples"),
     ("bench-gesture-seed-negative", GESTURE + ["--seed", "-1"], "--seed"),
     ("bench-gesture-pl-text", GESTURE + ["--pl", "fast"], "--pl"),
+    # -- --mapping of a bench: another bench's mapping, no file, not JSON, compile options --
+    ("bench-gesture-lm-mapping", GESTURE + ["--mapping", "{d}/lm/mapping.json"],
+     "not a gesture classifier's"),
+    ("bench-lm-gesture-mapping", BENCH[:2] + ["--mapping", "{d}/g.json", "--tokens", "3",
+                                              "--quiet"], "not a language model's"),
+    ("bench-gesture-mapping-missing", GESTURE + ["--mapping", "{d}/nope.json"], "nope.json"),
+    ("bench-gesture-mapping-not-json", GESTURE + ["--mapping", "{d}/text.txt.json"],
+     "text.txt.json"),
+    ("bench-lm-mapping-not-json", BENCH[:2] + ["--mapping", "{d}/text.txt.json", "--quiet"],
+     "text.txt.json"),
+    ("bench-gesture-mapping-with-pl", GESTURE + ["--mapping", "{d}/g.json", "--pl", "0"],
+     "--pl: does not apply with --mapping"),
 ]
 
 

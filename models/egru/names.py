@@ -8,19 +8,23 @@ a mapping's ``network_ref``) resolves it here, so they accept the same names:
                                deeper variants ``paper:seed=N,width=K,layers=L``
 ``paper:seed=N,embedding_sparsity=S``   ... with its embedding pruned too (on-chip decoder)
 ``gesture``                    the shipped DVS-gesture classifier checkpoint
-``checkpoint:PATH``            a mapping's reference to a checkpoint file
+``checkpoint:PATH``            a mapping's reference to a checkpoint file (a mapping file stores
+                               PATH relative to its own folder where they share one below the
+                               top level: ``portable_ref`` / ``absolute_ref``)
 ``PATH``                       a checkpoint file (an LM checkpoint unless the caller says gesture)
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from models.egru.checkpoint import NAMED_CHECKPOINTS, named_checkpoint_path
 from models.egru.errors import CheckpointError, S2SimError
 
-__all__ = ["ModelRef", "accepted_names", "resolve_model", "for_decoder"]
+__all__ = ["ModelRef", "accepted_names", "resolve_model", "for_decoder", "names_a_file",
+           "portable_ref", "absolute_ref"]
 
 PAPER = "paper"
 GESTURE = "gesture"
@@ -56,7 +60,11 @@ class ModelRef:
 
     @property
     def network_ref(self) -> str:
-        """The form a mapping stores (``checkpoint:/abs/path`` or ``paper:seed=N``)."""
+        """The form a mapping stores: a shipped model's name (``small``, ``gesture``: found in
+        any checkout), ``paper:seed=N``, or ``checkpoint:/abs/path`` (``gesture:/abs/path``),
+        which a mapping file stores relative to its folder (``portable_ref``)."""
+        if self.shipped:
+            return self.name
         if self.kind == PAPER:
             extra = "" if self.width_scale == 1 else f",width={self.width_scale}"
             extra += "" if self.n_layers == 3 else f",layers={self.n_layers}"
@@ -64,6 +72,48 @@ class ModelRef:
                       if self.embedding_sparsity else "")
             return f"paper:seed={self.seed}{extra}"
         return f"{self.kind}:{self.path.resolve()}"
+
+
+def _file_ref(ref: str) -> tuple[str, Path] | None:
+    """(kind, path) of a ``kind:PATH`` reference to a checkpoint file, else None."""
+    kind, sep, arg = str(ref).partition(":")
+    return (kind, Path(arg)) if sep and kind in (KINDS[0], GESTURE) and arg else None
+
+
+def portable_ref(ref: str | None, folder: Path) -> str | None:
+    """``ref`` as a mapping file in ``folder`` stores it: a checkpoint path relative to
+    ``folder`` when the two share a folder below the top level (the same checkout, home or
+    run folder: ``checkpoint:../tiny_lm.npz``, so that the pair can move together), else
+    absolute (only ``/`` or a top-level folder such as ``/tmp`` in common: a path relative to
+    that would break when either moves). Names and ``paper:...`` are returned as they are."""
+    fr = _file_ref(ref) if ref else None
+    if fr is None or not fr[1].is_absolute():
+        return ref
+    kind, path = fr
+    here = Path(folder).resolve()
+    try:
+        common = Path(os.path.commonpath([path, here]))
+    except ValueError:  # another drive
+        return ref
+    if len(common.parts) < 3:  # "/" or "/top": nothing the two move with
+        return ref
+    return f"{kind}:{Path(os.path.relpath(path, here)).as_posix()}"
+
+
+def absolute_ref(ref: str | None, folder: Path) -> str | None:
+    """A stored ``ref`` of a mapping file in ``folder`` as a reference that holds from anywhere:
+    a relative checkpoint path is taken from ``folder`` (absolute ones, of older files, stay)."""
+    fr = _file_ref(ref) if ref else None
+    if fr is None or fr[1].is_absolute():
+        return ref
+    return f"{fr[0]}:{(Path(folder) / fr[1]).resolve()}"
+
+
+def names_a_file(text: str) -> bool:
+    """Whether a model argument is a path to a checkpoint (not a shipped name or the paper
+    shape): what a moved folder's relative paths can break."""
+    text = str(text)
+    return not (text in NAMED_CHECKPOINTS or text == GESTURE or text.partition(":")[0] == PAPER)
 
 
 def accepted_names() -> str:

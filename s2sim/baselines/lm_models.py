@@ -10,13 +10,23 @@ other shipped names (``NAMED_CHECKPOINTS``), or ``PATH`` to a checkpoint written
 from __future__ import annotations
 
 
-def load_lm(spec: str, seed: int = 0, decoder: str = "host"):
+def load_lm(spec: str, seed: int = 0, decoder: str = "host", file=None):
     """``(ref, name, source, LMModel)`` for ``paper``, a shipped name or a checkpoint path;
     ``ref`` is the ``models.egru.names.ModelRef`` the argument resolved to (for a deployment with
-    the decoder on ``decoder``: ``models.egru.names.for_decoder``)."""
+    the decoder on ``decoder``: ``models.egru.names.for_decoder``). ``file``: the checkpoint to
+    read for the path ``spec`` (a mapping's model, found from the mapping's folder: ``spec`` is
+    the path as its bench was given it, which may not hold from here); name and source are
+    ``spec``'s, so that the report reads as the first run's."""
+    from pathlib import Path
+
     from models.egru.checkpoint import load_named
     from models.egru.names import PAPER, for_decoder, resolve_model
 
+    if file is not None:
+        ref = resolve_model(str(file), seed)
+        model = load_named(ref)
+        shown = Path(spec.removeprefix("checkpoint:"))  # the path as resolve_model reads it
+        return ref, shown.stem, f"checkpoint {shown}", model
     ref = for_decoder(resolve_model(spec, seed), decoder)
     model = load_named(ref)
     if ref.kind == PAPER:

@@ -62,7 +62,7 @@ class Bench:
         return build_report(workload, result=p.get("result"), mapping=p.get("mapping"),
                             gpus=p.get("gpus", []), quality=p.get("quality"), notes=self.notes,
                             complete=complete, incomplete_reason=reason,
-                            check_des=p.get("check_des"))
+                            check_des=p.get("check_des"), machine=p.get("machine"))
 
     def interrupted(self, workload) -> None:
         """Ctrl-C during a stage: write the partial report (marked incomplete) and say where."""
@@ -76,7 +76,7 @@ class Bench:
     def _timeline(self) -> dict:
         """pe_timeline.png: the busiest PEs tick by tick, from the run's ledger."""
         res, m = self.parts.get("result"), self.parts.get("mapping")
-        if res is None or m is None:
+        if res is None or m is None or res.counts is None:  # no ledger (a machine run)
             return {}
         from s2sim.report.plots import pe_timeline
 
@@ -89,7 +89,7 @@ class Bench:
 
         rep = self.report(workload, True)
         if "mapping" in self.parts:  # the mapping the run used: `s2sim run mapping.json` reruns it
-            self.files["mapping.json"] = self.parts["mapping"].to_json()
+            self.files["mapping.json"] = self.parts["mapping"].to_json(folder=self.out)
         try:
             self.say(f"writing the report to {self.out}")
             write_report(rep, self.out, plots=plots, extra_files=self.files,
@@ -181,3 +181,118 @@ def run_lengthening_auto_tick(bench: Bench, net, mapping, tick, run: Callable, e
         bench.parts["mapping"] = mapping
         result = run(mapping)
     return mapping, result
+
+
+# -- a bench folder's mapping.json, and rerunning it (``--mapping FILE``) ------------------------
+# What a bench records in the mapping.json it writes, so that ``--mapping`` reproduces its report
+# byte for byte: the compile options as given (for the report's command), the notes the compile
+# stage made and the --model argument (the model a later ``--mapping`` run defaults to). Which
+# bench a mapping belongs to is read from the mapping itself (``mapping_bench``), so that one from
+# ``s2sim compile --out`` is told apart too. One home for both drivers (lm, gesture).
+BENCH_ARGV, BENCH_NOTES, BENCH_MODEL = "bench_compile_argv", "bench_compile_notes", "bench_model"
+BENCHES = {"lm": "language model", "gesture": "gesture classifier"}
+
+
+def compile_flags(args: argparse.Namespace, tick: str) -> list[tuple[str, object, object]]:
+    """(flag, value, default) of the options of ``add_chip_arguments`` that choose the mapping
+    (``tick``: the driver's --tick-s default)."""
+    from s2sim.engine.tick import DEFAULT_TICK_MARGIN
+
+    return [("--pl", args.pl, None), ("--tick-s", str(args.tick_s), tick),
+            ("--tick-margin", args.tick_margin, DEFAULT_TICK_MARGIN), ("--pes", args.pes, None),
+            ("--objective", args.objective, "pes"), ("--index-bits", args.index_bits, 16),
+            ("--spec", args.spec, None), ("--set", args.set, []),
+            ("--compile-option", args.compile_option, []), ("--placer", args.placer, "locality"),
+            ("--partitioner", args.partitioner, "by_units"), ("--decoder", args.decoder, "host"),
+            ("--precision", args.precision, "fp32"), ("--mla", args.mla, "auto")]
+
+
+def compile_argv(args: argparse.Namespace, tick: str) -> list[str]:
+    """The compile options given away from their defaults, as argv (the report's record)."""
+    out: list[str] = []
+    for flag, value, default in compile_flags(args, tick):
+        if value == default:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            out += [flag, str(item)]
+    return out
+
+
+def mapping_bench(mapping) -> str:
+    """The bench a mapping runs under: ``lm`` (the tied decoder of a language model) or
+    ``gesture`` (a classifier's readout)."""
+    return "lm" if mapping.host_decoder is not None or mapping.decoder_on_chip else "gesture"
+
+
+def read_mapping(args: argparse.Namespace, bench: str, tick: str, default_model: str):
+    """--mapping FILE of ``s2sim bench <bench>``: the mapping (one-line errors: unreadable, not a
+    mapping, another bench's, compiled across chips), the compile options refused and --model
+    defaulted to the mapping's model; without --mapping, --model defaulted to
+    ``default_model`` and None returned."""
+    from s2sim.compiler.mapping import Mapping
+    from s2sim.errors import S2SimError
+
+    if not args.mapping:
+        args.model = args.model or default_model
+        return None
+    given = [flag for flag, value, default in compile_flags(args, tick) if value != default]
+    if given:
+        raise S2SimError(f"{given[0]}: does not apply with --mapping {args.mapping} (the mapping "
+                         "fixes it); compile with it instead")
+    mapping = Mapping.load(args.mapping)
+    other = mapping_bench(mapping)
+    if other != bench:
+        raise S2SimError(f"--mapping {args.mapping}: a {BENCHES[other]}'s mapping (network "
+                         f"{mapping.network_name}), not a {BENCHES[bench]}'s; run it with "
+                         f"s2sim bench {other} --mapping")
+    if mapping.options.get("machine"):
+        raise S2SimError(f"--mapping {args.mapping}: compiled across the chips of machine "
+                         f"{mapping.options['machine']}; rerun with --machine instead")
+    if not args.model:
+        args.model = str(mapping.options.get(BENCH_MODEL) or mapping.network_ref or "")
+        if not args.model:
+            raise S2SimError(f"--mapping {args.mapping}: it names no model (compiled from a "
+                             "network built in Python); pass --model")
+    return mapping
+
+
+def mapping_model_file(args: argparse.Namespace, mapping) -> Path | None:
+    """The checkpoint a --mapping run reads when --model was the mapping's: the file its
+    ``network_ref`` names (found from the mapping's folder, so that a moved folder reruns); the
+    --model text the bench recorded stays the report's name for it. None: read --model."""
+    from models.egru.names import names_a_file, resolve_model
+
+    if (mapping is None or args.model != mapping.options.get(BENCH_MODEL)
+            or not names_a_file(args.model) or not mapping.network_ref):
+        return None
+    return resolve_model(mapping.network_ref).path
+
+
+def given_mapping(bench: Bench, args: argparse.Namespace, net, mapping):
+    """The --mapping, checked against the model (one line when it is another's), with the
+    compile options and notes of the bench that wrote it."""
+    import json
+
+    from s2sim.errors import S2SimError
+
+    bench.say(f"running the compiled mapping {args.mapping}")
+    if mapping.network_fingerprint != net.fingerprint():
+        raise S2SimError(f"--mapping {args.mapping}: compiled for another network "
+                         f"({mapping.network_name}), not --model {args.model}")
+    mapping = mapping.attach(net).validate()
+    opts = mapping.options
+    bench.parts["compile_argv"] = json.loads(str(opts.get(BENCH_ARGV) or "[]"))
+    bench.notes.extend(json.loads(str(opts.get(BENCH_NOTES) or "[]")))
+    return mapping
+
+
+def record_compile(bench: Bench) -> None:
+    """Keep in the mapping what ``--mapping`` needs to reproduce this report (a given mapping
+    keeps what its bench recorded)."""
+    import json
+
+    m = bench.parts.get("mapping")
+    if m is not None and BENCH_ARGV not in m.options:
+        m.options[BENCH_ARGV] = json.dumps(bench.parts.get("compile_argv", []))
+        m.options[BENCH_NOTES] = json.dumps(bench.parts.get("compile_notes", []))
+        m.options[BENCH_MODEL] = str(bench.parts["model_arg"])

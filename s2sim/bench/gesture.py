@@ -24,13 +24,23 @@ from s2sim.bench.driver import (
     Bench,
     add_chip_arguments,
     add_output_arguments,
+    compile_argv,
     compile_at_tick,
+    compile_flags,
+    given_mapping,
+    mapping_model_file,
     performance_level,
+    read_mapping,
+    record_compile,
 )
 from s2sim.commands import limits
 from s2sim.commands.options import deployment_kw
 
 DEFAULT_CHIP_SAMPLES = 11
+DEFAULT_MODEL = "gesture"
+# default: the spec's tick, not auto as in `bench lm`: a gesture frame is 25 ms of events, so the
+# 1 ms tick is far from the binding constraint (docs/gesture.md)
+TICK = "spec"
 FRAME_PERIOD_S = 0.025  # the 25 ms bins: a real-time camera delivers one frame per 25 ms
 PAPER_AUTO_PL = {"auto_j": 0.741, "fixed_j": 1.023, "saving": 1 - 0.741 / 1.023,
                  "source": "CP (SpiNNaker2 chip paper), DVS-gesture SNN, see "
@@ -38,9 +48,10 @@ PAPER_AUTO_PL = {"auto_j": 0.741, "fixed_j": 1.023, "saving": 1 - 0.741 / 1.023,
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="gesture",
+    p.add_argument("--model", default=None,
                    help="gesture (default: the shipped models/egru/checkpoints/gesture_egru.npz) "
-                        "| PATH to a gesture checkpoint")
+                        "| PATH to a gesture checkpoint (with --mapping: default the model the "
+                        "mapping was compiled for)")
     p.add_argument("--data", default=None, metavar="DIR",
                    help="DVS128 Gesture folder with user*_*.aedat + _labels.csv (default: "
                         "$S2SIM_DATA/DvsGesture if present); without it synthetic held-out "
@@ -49,11 +60,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"test samples simulated on the chip (default {DEFAULT_CHIP_SAMPLES})")
     p.add_argument("--accuracy-samples", type=limits.count, default=None,
                    help="score accuracy on the first N test samples only (default: all)")
-    # default: the spec's tick, not auto as in `bench lm`: a gesture frame is 25 ms of events,
-    # so the 1 ms tick is far from the binding constraint (docs/gesture.md)
-    add_chip_arguments(p, engine="des", tick="spec",
+    add_chip_arguments(p, engine="des", tick=TICK,
                        tick_why=" (the spec's: a 25 ms frame leaves the 1 ms tick far from "
                                 "binding)")
+    p.add_argument("--mapping", metavar="FILE", default=None,
+                   help="run this compiled gesture mapping (the mapping.json of an earlier bench "
+                        "gesture folder, or `s2sim compile gesture --out`) instead of compiling; "
+                        "with that folder's other options it reproduces the folder's report "
+                        "byte for byte; the compile options (--pl, --tick-s, --pes, --placer, "
+                        "...) are the mapping's and are refused")
     p.add_argument("--pl-policy", default="queued", choices=["queued", "predicted"],
                    help="automatic-PL policy (default queued: each PE knows its step's work)")
     p.add_argument("--seed", type=limits.seed, default=0,
@@ -289,15 +304,19 @@ def _active_ratio(spec) -> float:
 # -- the driver -------------------------------------------------------------------------------
 
 
-def _argv_of(args) -> list[str]:
-    skip = {"func", "command", "bench"}
+def _argv_of(args, compile_argv: list[str]) -> list[str]:
+    """The options as given (the report's record): the run options in name order, then the
+    compile options ``compile_argv`` (with --mapping: those of the bench that compiled it)."""
+    # the output options are not the workload's: two folders of one run hold the same report
+    skip = {"func", "command", "bench", "mapping", "out", "no_plots", "quiet"}
+    skip |= {f[2:].replace("-", "_") for f, _, _ in compile_flags(args, TICK)}
     out = []
     for k, v in sorted(vars(args).items()):
         if k in skip or v is None or v is False:
             continue
         flag = "--" + k.replace("_", "-")
         out.extend([flag] if v is True else [flag, str(v)])
-    return out
+    return out + list(compile_argv)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -307,16 +326,18 @@ def run(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise S2SimError(f"--samples {args.samples}: need at least 1")
     gpu_specs = parse_gpu_list(args.gpus)
+    given = read_mapping(args, "gesture", TICK, DEFAULT_MODEL)
     bench = Bench(out=args.out if args.out is not None else Path("runs") / "bench-gesture",
                   quiet=args.quiet)
-    ref, model = _load(args)
-    workload = partial(_workload, bench, args, ref, model)
+    bench.parts["model_arg"] = args.model
+    ref, model = _load(bench, args, given)
+    workload = partial(_workload, bench, args, model)
     try:
         samples, xs, labels = _test_samples(bench, args, model)
         preds, func_logits = _score_accuracy(bench, model, xs, labels, len(samples))
         bench.enter("GPU baselines")
         bench.parts["gpus"] = model_gpus_gesture(model, gpu_specs, model.frame.n_bins)
-        net = _compile(bench, args, ref)
+        net = _compile(bench, args, ref, given)
         results = _run_samples(bench, args, model, net, xs, labels, preds, func_logits)
         _auto_pl(bench, args, results)
     except KeyboardInterrupt:
@@ -328,31 +349,37 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(args):
+def _load(bench: Bench, args, given=None):
+    """The classifier (with --mapping: the file the mapping names; the report names it as the
+    bench that compiled the mapping was given it)."""
     from models.egru.gesture.model import GestureModel
     from models.egru.names import GESTURE, resolve_model
     from s2sim.errors import S2SimError
 
-    ref = resolve_model(args.model, path_kind=GESTURE)
+    file = mapping_model_file(args, given)
+    ref = resolve_model(args.model if file is None else str(file), path_kind=GESTURE)
     if ref.kind != GESTURE:
         raise S2SimError(f"--model {args.model}: a {ref.kind} model, not a gesture classifier "
                          "(give gesture or a gesture checkpoint PATH)")
+    shown = ref.path if file is None else Path(args.model.removeprefix(f"{GESTURE}:"))
+    bench.parts["source"] = "shipped" if ref.shipped else str(shown)
     return ref, GestureModel.load(ref.path)
 
 
-def _workload(bench: Bench, args, ref, model):
+def _workload(bench: Bench, args, model):
     from s2sim.report.schema import Workload
 
     p = bench.parts
     frames_per_sample = model.frame.n_bins
     return Workload(
         kind="gesture", model_name="gesture-egru-" + "x".join(map(str, model.stack.sizes)),
-        model_source="shipped" if ref.shipped else str(ref.path),
+        model_source=p.get("source", args.model),
         data_source=p.get("data_source", "-"), data_note=p.get("data_note", ""),
         n_steps=p.get("chip_steps", args.samples * frames_per_sample), step_name="frame",
         steps_per_sequence=frames_per_sample, engine=args.engine,
         performance_level=performance_level(bench, args.pl),
-        seed=args.seed, command=["s2sim", "bench", "gesture", *_argv_of(args)],
+        seed=args.seed,
+        command=["s2sim", "bench", "gesture", *_argv_of(args, p.get("compile_argv", []))],
     )
 
 
@@ -415,17 +442,26 @@ def _score_accuracy(bench: Bench, model, xs, labels, n_samples: int):
     return preds, func_logits
 
 
-def _compile(bench: Bench, args, ref):
+def _compile(bench: Bench, args, ref, given=None):
+    """Compile (or take the --mapping ``given``); what --mapping needs to reproduce the report
+    goes into the mapping (``s2sim.bench.driver.record_compile``)."""
     from s2sim.compiler.ir import resolve_network
 
     bench.enter("compiling")
-    bench.say("compiling the EGRU stack onto the chip")
     net = resolve_network(ref)
+    if given is not None:
+        bench.parts["mapping"] = given_mapping(bench, args, net, given)
+        return net
+    bench.say("compiling the EGRU stack onto the chip")
+    n_notes = len(bench.notes)
     # --tick-s auto sizes the tick for seeded stand-in frames (s2sim.engine.tick.sample_inputs)
     bench.parts["mapping"] = compile_at_tick(bench, net, args.tick_s, None,
                                              args.tick_margin, pl=args.pl,
                                              placer=args.placer, partitioner=args.partitioner,
                                              seed=args.seed, **deployment_kw(args))
+    bench.parts["compile_argv"] = compile_argv(args, TICK)
+    bench.parts["compile_notes"] = bench.notes[n_notes:]
+    record_compile(bench)
     return net
 
 

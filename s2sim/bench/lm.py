@@ -21,8 +21,13 @@ from s2sim.bench.driver import (
     Bench,
     add_chip_arguments,
     add_output_arguments,
+    compile_argv,
     compile_at_tick,
+    given_mapping,
+    mapping_model_file,
     performance_level,
+    read_mapping,
+    record_compile,
     run_lengthening_auto_tick,
 )
 from s2sim.commands import limits
@@ -30,6 +35,7 @@ from s2sim.commands.options import add_check_des_argument, deployment_kw
 
 DEFAULT_TOKENS = 140  # two 70-token sequences
 ALL_TOKENS = "all"
+TICK = "auto"  # the --tick-s default
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -48,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "window by window, with bounded memory)")
     p.add_argument("--ppl-tokens", type=limits.count, default=None,
                    help="score perplexity on the first N test tokens only (default: all)")
-    add_chip_arguments(p, engine="analytic", tick="auto",
+    add_chip_arguments(p, engine="analytic", tick=TICK,
                        tick_why=" (lengthened by 25 %% and rerun while the run shows tick "
                                 "overruns)")
     p.add_argument("--mapping", metavar="FILE", default=None,
@@ -150,20 +156,26 @@ def run(args: argparse.Namespace) -> int:
     given = _read_mapping(args)
     _scale_model(args)
     out = args.out if args.out is not None else Path("runs") / f"bench-lm-{Path(args.model).stem}"
-    from s2sim.bench.machine import MACHINE_FILE, run_machine_bench, uses_machine
+    from s2sim.bench.machine import run_machine_bench, uses_machine
 
-    bench = Bench(out=out, quiet=args.quiet, marker=MACHINE_FILE if uses_machine(args) else None)
+    bench = Bench(out=out, quiet=args.quiet)
     bench.parts["model_arg"] = args.model
     if uses_machine(args):
         if given is not None:
             raise S2SimError(f"--mapping {args.mapping}: a one-chip mapping; with --machine the "
                              "network is compiled across chips (drop --mapping)")
-        model, _ = _load(bench, args)
-        tokens, _ = _token_stream(bench, args, model)
-        run_machine_bench(args, bench, model, tokens)
+        try:
+            model, _ = _load(bench, args)
+            tokens, _ = _token_stream(bench, args, model)
+            _gpu_baselines(bench, args, model, gpu_specs, measured)
+            run_machine_bench(args, bench, model, tokens, compile_argv(args, TICK))
+        except KeyboardInterrupt:
+            bench.interrupted(_workload(bench, args))
+            raise
+        bench.finish(_workload(bench, args), plots=not args.no_plots)
         return 0
     try:
-        model, generated = _load(bench, args)
+        model, generated = _load(bench, args, given)
         tokens, corpus = _token_stream(bench, args, model)
         _gpu_baselines(bench, args, model, gpu_specs, measured)
         n_notes = len(bench.notes)
@@ -171,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         _run_on_chip(bench, args, net, tokens)
         if not args.mapping:
             bench.parts["compile_notes"] = bench.notes[n_notes:]
-        _record_compile(bench)
+        record_compile(bench)
         _check_des(bench, args, net, tokens)
         _mla_note(bench)
         _score_perplexity(bench, args, model, corpus, generated, net)
@@ -205,12 +217,14 @@ def _workload(bench: Bench, args):
     )
 
 
-def _load(bench: Bench, args):
-    """The model, and whether its weights are generated (not trained)."""
+def _load(bench: Bench, args, given=None):
+    """The model (with --mapping: the file the mapping names), and whether its weights are
+    generated (not trained)."""
     from s2sim.baselines.lm_models import load_lm
 
     bench.say(f"loading model {args.model}")
-    ref, name, source, model = load_lm(args.model, seed=args.seed, decoder=args.decoder)
+    ref, name, source, model = load_lm(args.model, seed=args.seed, decoder=args.decoder,
+                                       file=mapping_model_file(args, given))
     bench.parts.update(name=name, source=source, ref=ref)
     generated = bool(model.meta.get("generated")) or ref.kind == PAPER
     if generated:
@@ -280,77 +294,30 @@ def _compile(bench: Bench, args, model, tokens, corpus=None, given=None):
         calib = None
     net = network_for_precision(net, args.precision, calib, decoder=args.decoder)
     if given is not None:
-        mapping = _given_mapping(bench, args, net, given)
+        mapping = given_mapping(bench, args, net, given)
     else:
         bench.say("compiling the EGRU stack onto the chip")
         mapping = compile_at_tick(bench, net, args.tick_s, np.asarray(tokens), args.tick_margin,
                                   **_compile_kw(args))
-        bench.parts["compile_argv"] = _compile_argv(args)
+        bench.parts["compile_argv"] = compile_argv(args, TICK)
     bench.parts["mapping"] = mapping
     bench.say(f"mapped onto {len(mapping.pes_used())} PEs, PL{mapping.pl}, tick "
               f"{mapping.tick_period_ps / 1e6:g} us")
     return net
 
 
-# what a bench records in the mapping.json it writes, so that ``--mapping`` reproduces its report:
-# the compile options as given (the report's command), the notes the compile stage made and the
-# --model argument (the model a later ``--mapping`` run defaults to)
-BENCH_ARGV, BENCH_NOTES, BENCH_MODEL = "bench_compile_argv", "bench_compile_notes", "bench_model"
 DEFAULT_MODEL = "small"
 
 
 def _read_mapping(args):
-    """--mapping FILE: the mapping (one-line errors), the compile options refused, --model
-    defaulted to the mapping's model and --decoder set to the mapping's; None without it."""
-    from s2sim.compiler.mapping import Mapping
-    from s2sim.errors import S2SimError
-
-    if not args.mapping:
-        args.model = args.model or DEFAULT_MODEL
-        return None
-    given = [flag for flag, value, default in _compile_flags(args) if value != default]
-    if given:
-        raise S2SimError(f"{given[0]}: does not apply with --mapping {args.mapping} (the mapping "
-                         "fixes it); compile with it instead")
-    mapping = Mapping.load(args.mapping)
-    if not args.model:
-        args.model = str(mapping.options.get(BENCH_MODEL) or mapping.network_ref or "")
-        if not args.model:
-            raise S2SimError(f"--mapping {args.mapping}: it names no model (compiled from a "
-                             "network built in Python); pass --model")
-    args.decoder = "chip" if mapping.decoder_on_chip else "host"
-    args.precision = str(mapping.options.get("precision", "fp32"))
-    args.mla = str(mapping.options.get("mla", "auto"))
+    """--mapping FILE (``s2sim.bench.driver.read_mapping``), with --decoder, --precision and --mla
+    set to the mapping's; None without it."""
+    mapping = read_mapping(args, "lm", TICK, DEFAULT_MODEL)
+    if mapping is not None:
+        args.decoder = "chip" if mapping.decoder_on_chip else "host"
+        args.precision = str(mapping.options.get("precision", "fp32"))
+        args.mla = str(mapping.options.get("mla", "auto"))
     return mapping
-
-
-def _given_mapping(bench: Bench, args, net, mapping):
-    """The --mapping, checked against the model (one line when it is another's), with the
-    compile notes and options of the bench that wrote it."""
-    import json
-
-    from s2sim.errors import S2SimError
-
-    bench.say(f"running the compiled mapping {args.mapping}")
-    if mapping.network_fingerprint != net.fingerprint():
-        raise S2SimError(f"--mapping {args.mapping}: compiled for another network "
-                         f"({mapping.network_name}), not --model {args.model}")
-    mapping = mapping.attach(net).validate()
-    opts = mapping.options
-    bench.parts["compile_argv"] = json.loads(str(opts.get(BENCH_ARGV) or "[]"))
-    bench.notes.extend(json.loads(str(opts.get(BENCH_NOTES) or "[]")))
-    return mapping
-
-
-def _record_compile(bench: Bench) -> None:
-    """Keep in the mapping what ``--mapping`` needs to reproduce this report."""
-    import json
-
-    m = bench.parts.get("mapping")
-    if m is not None and BENCH_ARGV not in m.options:
-        m.options[BENCH_ARGV] = json.dumps(bench.parts.get("compile_argv", []))
-        m.options[BENCH_NOTES] = json.dumps(bench.parts.get("compile_notes", []))
-        m.options[BENCH_MODEL] = str(bench.parts["model_arg"])
 
 
 def _run_on_chip(bench: Bench, args, net, tokens) -> None:
@@ -450,29 +417,6 @@ def _compile_kw(args) -> dict:
                 **deployment_kw(args))
 
 
-def _compile_flags(args: argparse.Namespace) -> list[tuple[str, object, object]]:
-    """(flag, value, default) of the options that choose the mapping."""
-    from s2sim.engine.tick import DEFAULT_TICK_MARGIN
-
-    return [("--pl", args.pl, None), ("--tick-s", str(args.tick_s), "auto"),
-            ("--tick-margin", args.tick_margin, DEFAULT_TICK_MARGIN), ("--pes", args.pes, None),
-            ("--objective", args.objective, "pes"), ("--index-bits", args.index_bits, 16),
-            ("--spec", args.spec, None), ("--set", args.set, []),
-            ("--compile-option", args.compile_option, []), ("--placer", args.placer, "locality"),
-            ("--partitioner", args.partitioner, "by_units"), ("--decoder", args.decoder, "host"),
-            ("--precision", args.precision, "fp32"), ("--mla", args.mla, "auto")]
-
-
-def _compile_argv(args: argparse.Namespace) -> list[str]:
-    out: list[str] = []
-    for flag, value, default in _compile_flags(args):
-        if value == default:
-            continue
-        for item in value if isinstance(value, list) else [value]:
-            out += [flag, str(item)]
-    return out
-
-
 def _argv_of(args: argparse.Namespace, compile_argv: list[str] | None = None) -> list[str]:
     """The options as given (for the report's record), in a fixed order; the compile options
     are ``compile_argv`` (with --mapping: those of the bench that compiled it)."""
@@ -485,4 +429,4 @@ def _argv_of(args: argparse.Namespace, compile_argv: list[str] | None = None) ->
         out += ["--check-des", str(args.check_des)]
     if args.seed:
         out += ["--seed", str(args.seed)]
-    return out + (_compile_argv(args) if compile_argv is None else list(compile_argv))
+    return out + (compile_argv(args, TICK) if compile_argv is None else list(compile_argv))

@@ -4,26 +4,23 @@
 
 The network is compiled across chips (``s2sim.compiler.machine_map``: the fewest chips that hold
 it, or ``--chips N``) and run on the machine's DES (``s2sim.engine.machine_des``: the chips'
-routers, their links, the host at the Ethernet chip), its events checked against the numpy
-reference; ``--engine analytic`` compiles and counts the link traffic on the same routes from the
-reference's events (no per-chip timing). Prints the mapping (per-chip PEs, SRAM, routing entries,
-expected link load), the run (per-chip energy and busy fraction, per-link traffic, utilisation and
-drops, energy by component including the links, mismatches) and the GPU baselines of the same
-model, and writes ``machine.json`` to the output folder.
+routers, their links, the host at the Ethernet chip), its events and values checked against the
+numpy reference; ``--engine analytic`` compiles and counts the link traffic on the same routes
+from the reference's events (no per-chip time or energy, so no chip figures and no mismatches
+to check). Prints the mapping (per-chip PEs, SRAM, routing entries, expected link load) and the
+report's summary, and writes the bench folder as ``bench lm`` does: ``report.json`` (the one
+report schema, with its ``machine`` section: per chip and per link), the CSVs and plots, and
+``mapping.json`` (the machine's mapping over global PE ids, ``options.machine`` naming the
+machine). The same inputs give a byte-identical ``report.json``.
 """
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 
 from s2sim.errors import S2SimError
 
-__all__ = ["uses_machine", "run_machine_bench", "MACHINE_FILE"]
-
-MACHINE_FILE = "machine.json"
+__all__ = ["uses_machine", "run_machine_bench", "machine_section"]
 
 
 def uses_machine(args) -> bool:
@@ -33,57 +30,106 @@ def uses_machine(args) -> bool:
             or getattr(args, "chips", None) is not None)
 
 
-def run_machine_bench(args, bench, model, tokens) -> dict:
-    from s2sim.baselines.gpus import parse_gpu_list
-    from s2sim.baselines.modelled import model_gpus
-    from s2sim.baselines.workload import shape_of
+def machine_argv(args) -> list[str]:
+    """--machine and --chips as given (the report's command)."""
+    out = ["--machine", args.machine] if args.machine not in (None, "chip") else []
+    return out + (["--chips", str(args.chips)] if args.chips is not None else [])
+
+
+def run_machine_bench(args, bench, model, tokens, compile_argv: list[str]) -> None:
+    """Compile across chips and run; fills ``bench.parts`` (mapping, result, machine,
+    compile_argv) for ``Bench.finish`` to write the report; ``compile_argv``: the compile
+    options given (the report's command)."""
+    from s2sim.commands.options import AUTO, ESTIMATE, SPEC
     from s2sim.compiler.ir import Network
     from s2sim.compiler.machine_map import compile_machine
-    from s2sim.output import write_bundle
 
     if args.decoder != "host":
         raise S2SimError("--machine: only --decoder host runs on a machine of chips")
     if args.engine == "functional":
         raise S2SimError("--machine: use --engine des (or analytic for the link counts)")
+    if args.tick_s == SPEC:
+        raise S2SimError("--machine: --tick-s spec is not supported (give seconds, or auto for "
+                         "the machine compiler's choice)")
     name, ref = bench.parts["name"], bench.parts["ref"]
     net = Network.from_lm(model, name=name, ref=ref.network_ref)
-    tick = None if args.tick_s in (None, "auto") else float(args.tick_s)
-    bench.say(f"compiling onto machine {args.machine or 'board48'}")
+    tick = None if args.tick_s in (AUTO, ESTIMATE) else float(args.tick_s)
+    bench.enter(f"compiling onto machine {args.machine or 'board48'}", say=True)
     mm = compile_machine(net, args.machine or "board48", chips=args.chips, pl=args.pl,
                          tick_period_s=tick)
     print(mm.report())
-    out = {"model": name, "network_ref": ref.network_ref, "mapping": mm.to_json(),
-           "compile_s": mm.compile_s}
-    toks = np.asarray(tokens, np.int64)
     print()
+    bench.parts.update(mapping=mm.mapping, compile_argv=[*compile_argv, *machine_argv(args)])
+    bench.notes.append(
+        f"machine {mm.machine.name}: {len(mm.parts)} of {mm.machine.n_chips} chips used (the "
+        f"network needs {mm.chips_needed}), tick {mm.tick_s * 1e6:g} us "
+        + ("given" if tick is not None else "chosen by the machine compiler (the shortest 0.5 ms "
+                                            "step that holds the partition and the schedule)"))
+    toks = np.asarray(tokens, np.int64)
     if args.engine == "des":
-        from s2sim.engine.machine_des import run_machine_des
+        from s2sim.engine.machine_des import as_run_result, run_machine_des
 
-        bench.say(f"running {toks.size} tokens on the machine's DES")
+        bench.enter(f"running {toks.size} tokens on the machine's DES", say=True)
         res = run_machine_des(mm, toks)
-        print(res.report())
-        out["run"] = res.to_json()
-        e_tok, lat = res.energy_per_token_j(), res.mean_latency_s()
+        bench.parts["result"] = as_run_result(mm, res, toks)
+        bench.parts["machine"] = machine_section(mm, res.analytic_links, toks.size, res)
     else:
         from s2sim.engine.machine_des import analytic_link_traffic, prepared_run
 
+        bench.enter(f"counting the link traffic of {toks.size} tokens", say=True)
         a = analytic_link_traffic(mm, prepared_run(mm, toks))
-        print(f"analytic link traffic over {toks.size} tokens (the reference's events on the "
-              f"compiled trees): {a['packets']} packets, {a['bits']} bits, {a['hops']} chip hops "
-              "(per-chip energy and latency: --engine des)")
-        out["analytic_links"] = a
-        e_tok = lat = None
-    gpus = model_gpus(shape_of(model, name), parse_gpu_list(args.gpus))
-    if gpus:
-        print("\nGPU baselines of the same model (modelled, batch 1):")
-        for g in gpus:
-            print(f"  {g.gpu_name:<14} {g.label:<22} {g.latency_per_token_s * 1e3:>9.3f} ms/token"
-                  f"  {g.energy_per_token_j * 1e3:>9.3f} mJ/token")
-    out["gpus"] = [g.model_dump() for g in gpus]
-    if e_tok is not None:
-        print(f"\nS2 machine ({len(mm.parts)} chips): {lat * 1e3:.3f} ms/token, "
-              f"{e_tok * 1e3:.3f} mJ/token")
-    text = json.dumps(out, indent=1, sort_keys=True, default=float)
-    write_bundle(Path(bench.out), lambda d: (d / MACHINE_FILE).write_text(text))
-    bench.say(f"wrote {Path(bench.out) / MACHINE_FILE}")
-    return out
+        bench.parts["machine"] = machine_section(mm, a, toks.size)
+        bench.notes.append("analytic engine on a machine: the link traffic is counted from the "
+                           "reference's events on the compiled multicast trees; no per-chip "
+                           "time or energy: --engine des")
+
+
+def machine_section(mm, counted: dict, n_steps: int, res=None):
+    """The report's ``machine`` section of a run of ``n_steps`` tokens: per chip, per link and
+    the link totals, from the DES run ``res`` or, without it, from the analytic count
+    ``counted`` (``s2sim.engine.machine_des.analytic_link_traffic``)."""
+    from s2sim.report.schema import ChipRow, LinkRow, Machine
+
+    m = mm.machine
+    T = int(n_steps)
+    ran = {c["chip"]: c for c in (res.chips if res is not None else [])}
+    chips = []
+    for p in mm.parts:
+        b, x, y = m.chips[p.chip]
+        r = ran.get(p.chip)
+        chips.append(ChipRow(
+            chip=p.chip, board=int(b), x=int(x), y=int(y), pes=p.pes,
+            sram_bytes_per_pe_max=int(max(p.sram_bytes.values(), default=0)),
+            table_entries=p.table_entries, table_entries_before=p.routes_before,
+            energy_j=None if r is None else float(r["energy_j"]),
+            energy_per_step_j=None if r is None else float(r["energy_j"]) / max(T, 1),
+            busy_fraction=None if r is None else float(r["busy_fraction"]),
+            noc_packets=None if r is None else int(r["noc_packets"]),
+            link_packets_out=int(r["link_packets_out"]) if r is not None else sum(
+                v for k, v in counted["per_link"].items() if int(k.split(":")[0]) == p.chip),
+            energy_by_component_j={} if r is None else {
+                k: float(v) for k, v in sorted(r["components_j"].items())}))
+    if res is not None:
+        links = [LinkRow(chip=int(r["chip"]), link=int(r["link"]), to=int(r["to"]),
+                         packets=int(r["packets"]), bits=int(r["bits"]),
+                         dropped=int(r["dropped"]), utilisation=float(r["utilisation"]),
+                         energy_j=float(r["energy_j"])) for r in res.links]
+    else:
+        links = []
+        for k, v in counted["per_link"].items():
+            c, d = (int(i) for i in k.split(":"))
+            links.append(LinkRow(chip=c, link=d, to=int(m.neighbour[c, d]), packets=int(v),
+                                 bits=int(v) * int(m.packet_bits)))
+    packets = res.link_packets if res is not None else int(counted["packets"])
+    return Machine(
+        name=m.name, chips_in_machine=int(m.n_chips), chips_used=len(mm.parts),
+        chips_needed=int(mm.chips_needed), timed=res is not None, link_packets=packets,
+        link_packets_per_step=packets / max(T, 1),
+        link_bits=sum(r.bits for r in links), link_hops=int(counted["hops"]),
+        link_dropped=res.link_dropped if res is not None else None,
+        link_packets_counted=int(counted["packets"]),
+        mismatches_not_checked=None if res is not None else (
+            "the analytic engine counts the reference's own events (nothing independent to "
+            "compare; use --engine des)"),
+        chips=chips,
+        links=sorted(links, key=lambda r: (r.chip, r.link)))

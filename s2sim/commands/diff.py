@@ -10,9 +10,11 @@ from s2sim.report.diff import (
     check_comparable,
     diff_reports,
     format_changes,
+    hardware_of,
     list_metrics,
     missing_metrics,
     regressions,
+    same_kind_of_hardware,
 )
 from s2sim.report.io import load_report
 
@@ -63,9 +65,14 @@ def run(args: argparse.Namespace) -> int:
         raise S2SimError("diff: give two reports, OLD and NEW (or --list-metrics)")
     old, new = load_report(args.old), load_report(args.new)
     check_comparable(old, new, (args.old, args.new))
+    shared = not same_kind_of_hardware(old, new)
     changes = diff_reports(old, new, rtol=args.rtol, metrics=args.metric, atol=args.atol,
-                           share=args.share)
+                           share=args.share, shared_only=shared)
     print(format_changes(changes))
+    if shared:
+        print(f"note: {hardware_of(old)} vs {hardware_of(new)}: compared on the metrics both "
+              "reports have (a machine's chips and links, a chip's per-layer and per-slice "
+              "figures have no counterpart)")
     if args.plot:
         from s2sim.report.plots import plot_diff
 
@@ -75,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         for k in ("kind", "model_name", "n_steps", "engine", "performance_level", "data_source")
         if getattr(old.workload, k) != getattr(new.workload, k)
     ]
+    if hardware_of(old) != hardware_of(new):
+        differ.append(f"hardware {hardware_of(old)} vs {hardware_of(new)}")
     if differ:
         print("note: the workloads differ (" + "; ".join(differ) + ")")
     worse, missing = regressions(changes), missing_metrics(changes)

@@ -96,6 +96,10 @@ def run(args) -> int:
     tick = None
     if args.target.endswith(".json"):
         mapping = Mapping.load(args.target)
+        if mapping.options.get("machine"):  # its PEs are global ids over several chips
+            raise S2SimError(f"{args.target}: compiled across the chips of machine "
+                             f"{mapping.options['machine']}; run it with s2sim bench lm "
+                             "--machine")
         apply_to_mapping(args, mapping)
         if mapping.options.get("precision", "fp32") == "int8":  # rebuild the int8 network
             from s2sim.compiler.ir import resolve_network

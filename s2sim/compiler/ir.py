@@ -269,4 +269,6 @@ def resolve_network(ref) -> Network:
                                   readout_bias=gm.readout_b, trace=True, name="gesture")
         net.ref = model.network_ref  # so that a compiled gesture mapping can be run from JSON
         return net
-    return Network.from_checkpoint(model.path)
+    net = Network.from_checkpoint(model.path)
+    net.ref = model.network_ref  # a shipped checkpoint by its name, found in any checkout
+    return net

@@ -214,11 +214,31 @@ class Mapping(_Plain):
         return self._loaded_spec[1]
 
     # -- JSON --------------------------------------------------------------------------------
-    def to_json(self) -> str:
-        return self.model_dump_json(indent=1, exclude={"compile_s"})
+    def to_json(self, folder=None) -> str:
+        """The JSON text; ``folder``: the folder of the file it goes to, which its checkpoint
+        reference is made relative to where the two share a folder
+        (``models.egru.names.portable_ref``), so that a moved folder still finds it."""
+        if folder is None:
+            return self.model_dump_json(indent=1, exclude={"compile_s"})
+        from models.egru.names import portable_ref
+
+        ref = portable_ref(self.network_ref, Path(folder))
+        return self.model_copy(update={"network_ref": ref}).to_json()
 
     @classmethod
-    def from_json(cls, text: str, where: str = "<string>") -> Mapping:
+    def from_json(cls, text: str, where: str = "<string>", folder=None) -> Mapping:
+        """A mapping from JSON text (one-line errors naming ``where``); ``folder``: the folder of
+        the file it came from, from which a relative checkpoint reference is resolved (the
+        mapping in memory holds it absolute)."""
+        m = cls._from_json(text, where)
+        if folder is not None:
+            from models.egru.names import absolute_ref
+
+            m.network_ref = absolute_ref(m.network_ref, Path(folder))
+        return m
+
+    @classmethod
+    def _from_json(cls, text: str, where: str) -> Mapping:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -239,7 +259,7 @@ class Mapping(_Plain):
     def save(self, path) -> Path:
         from s2sim.atomic import write_text_atomic
 
-        return write_text_atomic(path, self.to_json())
+        return write_text_atomic(path, self.to_json(folder=Path(path).parent))
 
     @classmethod
     def load(cls, path) -> Mapping:
@@ -248,7 +268,7 @@ class Mapping(_Plain):
             text = path.read_text()
         except OSError as exc:
             raise S2SimError(f"{path}: cannot read mapping ({exc.strerror})") from None
-        return cls.from_json(text, where=str(path))
+        return cls.from_json(text, where=str(path), folder=path.parent)
 
     # -- reports -----------------------------------------------------------------------------
     def summary(self) -> dict:

@@ -25,9 +25,11 @@ from firmware_py.kinds.base import BuildContext
 from firmware_py.pipeline import run_ticks
 from s2sim.compiler.machine_map import split_global_pe
 from s2sim.engine.common import PreparedRun, activity_metrics, slice_events
+from s2sim.engine.result import Mismatches, RunResult
 from s2sim.hw.dvfs import cycles_to_ps
 
-__all__ = ["MachineRunResult", "run_machine_des", "analytic_link_traffic", "prepared_run"]
+__all__ = ["MachineRunResult", "run_machine_des", "analytic_link_traffic", "prepared_run",
+           "as_run_result"]
 
 
 @dataclass
@@ -43,6 +45,9 @@ class MachineRunResult:
     per_layer_event_mismatches: list[int]
     analytic_links: dict  # link packets, bits, hops counted from the reference's events
     meta: dict = field(default_factory=dict)
+    # per layer (T, H_l): the outputs the chips' slices logged (``as_run_result`` compares them
+    # with the reference, values included); not in ``to_json``
+    layer_outputs: list = field(default_factory=list, repr=False)
 
     @property
     def link_packets(self) -> int:
@@ -216,7 +221,7 @@ def run_machine_des(mm, tokens) -> MachineRunResult:
     n_ticks = run_ticks(T, L, False)
     runs = sim.run(n_ticks)
     ys, late, unsent = _layer_outputs(run, progs)
-    _, _, latency, _, _ = _host_outputs(run, runs[eth].host_rx, P)
+    _, _, latency, bytes_from_chip, _ = _host_outputs(run, runs[eth].host_rx, P)
     ref = run.oracle().ys
     per_layer = [int(((a != 0) != (b != 0)).sum()) for a, b in zip(ys, ref, strict=True)]
     duration = max(int(r.counts.duration_ps) for r in runs.values())
@@ -244,11 +249,45 @@ def run_machine_des(mm, tokens) -> MachineRunResult:
         n_steps=T, tick_s=mm.tick_s, chips=chip_rows, links=links, components_j=dict(comps),
         energy_j=float(sum(comps.values())), latency_ps=latency,
         event_mismatches=int(sum(per_layer)), per_layer_event_mismatches=per_layer,
-        analytic_links=analytic_link_traffic(mm, run),
-        meta={"late_packets": late, "host_packets": n_host,
+        analytic_links=analytic_link_traffic(mm, run), layer_outputs=ys,
+        meta={"late_packets": late, "host_packets": n_host, "duration_ps": duration,
+              "bytes_from_chip": int(bytes_from_chip),
+              "noc_hops": int(sum(int(r.counts.total("hops")) for r in runs.values())),
               "host_offset_ps": host_offset_ps(mm), "unsent_events": unsent, "n_ticks": n_ticks,
               "missing_host_outputs": int((latency < 0).sum()),
               "undelivered": int(sum(int(r.counts.undelivered) for r in runs.values())),
               "queue_full": int(sum(int(r.counts.pe["queue_full"].sum()) for r in runs.values())),
               "tick_overruns": int(sum(int(r.counts.pe["tick_overruns"].sum())
                                        for r in runs.values()))})
+
+
+def as_run_result(mm, res: MachineRunResult, tokens) -> RunResult:
+    """The machine run as the ``RunResult`` every engine returns, so that its report is built as
+    a chip's is (``s2sim.report.build``): activity, multicast packets per step and host work from
+    the chips' layer outputs as on one chip, the outputs compared with the reference (events and
+    values), time, energy (by component, the links' own included) and checks from the machine.
+    Not kept: per-PE counters and per-step NoC hops (``meta["noc_hops_total"]``: the chips' NoC
+    counters over the run; one chip's hop geometry does not hold across chips)."""
+    from s2sim.engine.common import compare_with_oracle, host_link, packets_and_hops
+    from s2sim.engine.functional import host_work
+
+    run = prepared_run(mm, tokens)
+    ys = res.layer_outputs
+    events, in_events, sparsity, eff, dense = activity_metrics(run, ys)
+    pk, _ = packets_and_hops(run, in_events, ys)  # the packets only: hops are the chips' NoCs'
+    meta = res.meta
+    result = RunResult(
+        engine="des", n_steps=res.n_steps, n_layers=len(ys), outputs=ys[-1], layer_outputs=ys,
+        events_per_step=events, input_events=in_events, activation_sparsity=sparsity,
+        effective_macs_per_step=eff, dense_macs_per_step=dense, latency_ps=res.latency_ps,
+        step_period_ps=int(mm.mapping.tick_period_ps), sim_time_ps=int(meta["duration_ps"]),
+        packets_per_step=pk, energy={"components_j": dict(res.components_j)},
+        energy_j=res.energy_j, mismatches=Mismatches(late_packets=int(meta["late_packets"])),
+        dropped_packets=int(meta["queue_full"]) + res.link_dropped,
+        tick_overruns=int(meta["tick_overruns"]), undelivered_packets=int(meta["undelivered"]),
+        missing_host_outputs=int(meta["missing_host_outputs"]),
+        host=host_link(host_work(run, ys[-1]), mm.spec, int(meta["host_packets"]),
+                       int(meta["bytes_from_chip"])),
+        meta={"noc_hops_total": int(meta["noc_hops"]), "n_ticks": int(meta["n_ticks"])})
+    compare_with_oracle(run, result)
+    return result

@@ -1,6 +1,8 @@
 """Build a Report from an engine RunResult, its Mapping and the GPU baselines.
 
-Shared by every bench driver (`bench lm`, `bench gesture`): a driver runs its workload, then calls
+Shared by every bench driver (`bench lm`, `bench gesture`, `bench lm --machine`, whose run on
+several chips comes as a RunResult too: ``s2sim.engine.machine_des.as_run_result``, plus its
+``machine`` section): a driver runs its workload, then calls
 ``build_report(workload, result, mapping, gpus, quality=...)`` and ``write_report``.
 """
 
@@ -118,9 +120,12 @@ def energy_per_tick(result, mapping) -> np.ndarray | None:
 
 def deployment_of(mapping) -> Deployment:
     opts = getattr(mapping, "options", {}) or {}
+    from s2sim.compiler.machine_map import split_global_pe
+
     pb = mapping.pe_bytes()
     pes = sorted(pb)
-    qpes = {decode_pe_id(p)[:2] for p in pes}
+    # a machine's mapping numbers PEs across chips: a QPE is one of a chip
+    qpes = {(c, *decode_pe_id(pe)[:2]) for c, pe in map(split_global_pe, pes)}
     layers = []
     for i, h in enumerate(mapping.layer_sizes):
         sl = mapping.layer_slices(i)
@@ -213,7 +218,9 @@ def s2_totals(result, steps_per_sequence: int, mapping=None,
         events_per_step_mean=float(ev.sum(axis=1).mean()) if ev.size else 0.0,
         events_per_step_by_layer_mean=[float(v) for v in ev.mean(axis=0)] if ev.size else [],
         packets_per_step_mean=float(np.mean(pk)),
-        hops_per_step_mean=float(np.mean(hp)),
+        # without per-step hops (a machine: each chip's NoC counts its own), the run's total
+        hops_per_step_mean=float(np.mean(hp)) if result.hops_per_step is not None
+        else float(result.meta.get("noc_hops_total", 0)) / T,
         activation_sparsity_by_layer=sp,
         activation_sparsity=pooled_sparsity(sp, getattr(mapping, "layer_sizes", None)),
         effective_macs_per_step_mean=float(np.mean(result.effective_macs_per_step))
@@ -331,7 +338,7 @@ def per_step_rows(result, mapping=None, e: np.ndarray | None = None) -> list[Ste
             tick_energy_j=float(e[t]) if e is not None and t < len(e) else None,
             events=int(ev[t]),
             packets=int(pk[t]) if pk is not None else 0,
-            hops=int(hp[t]) if hp is not None else 0,
+            hops=int(hp[t]) if hp is not None else None,
             effective_macs=int(macs[t]),
         )
         for t in range(T)
@@ -371,10 +378,15 @@ def build_report(
     complete: bool = True,
     incomplete_reason: str = "",
     check_des: dict | None = None,
+    machine=None,
 ) -> Report:
-    """Assemble a report; any part may be missing (an interrupted run has what it finished)."""
+    """Assemble a report; any part may be missing (an interrupted run has what it finished).
+    ``machine``: the ``Machine`` section of a run on several chips (its routing entries are the
+    chips' tables)."""
     gpus = list(gpus or [])
     deployment = deployment_of(mapping) if mapping is not None else None
+    if deployment is not None and machine is not None:
+        deployment.routing_entries = sum(c.table_entries for c in machine.chips)
     s2 = per_pe = per_step = None
     if result is not None and result.latency_ps is not None:
         ticks = energy_per_tick(result, mapping)
@@ -397,6 +409,7 @@ def build_report(
         quality=quality,
         notes=list(notes or []),
         check_des=check_des,
+        machine=machine,
     )
 
 

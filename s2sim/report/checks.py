@@ -18,7 +18,7 @@ import math
 from s2sim.errors import ReportError
 
 # sections whose numbers are physical quantities or counts (never negative)
-NON_NEGATIVE = ("deployment", "s2", "per_pe", "per_step", "gpu", "ratios", "quality")
+NON_NEGATIVE = ("deployment", "s2", "per_pe", "per_step", "gpu", "ratios", "quality", "machine")
 TIMED_ENGINES = ("analytic", "des")
 
 
@@ -42,7 +42,9 @@ def check_values(data: dict, where: str) -> None:
         if v < 0 and path.split(".")[0].split("[")[0] in NON_NEGATIVE:
             raise ReportError(f"report {where}: field {path} is {v:g}; it cannot be negative")
     w = data.get("workload") or {}
-    if data.get("complete") and w.get("engine") in TIMED_ENGINES:
+    # a machine run the engine did not time (analytic: link traffic only) has no chip figures
+    untimed = isinstance(data.get("machine"), dict) and data["machine"].get("timed") is False
+    if data.get("complete") and w.get("engine") in TIMED_ENGINES and not untimed:
         for section in ("s2", "deployment"):
             if data.get(section) is None:
                 raise ReportError(f"report {where}: a complete run on the {w.get('engine')} "

@@ -33,7 +33,7 @@ def _rel(old: float, new: float) -> float:
 
 def diff_reports(
     old: Report, new: Report, rtol: float = 0.02, metrics: list[str] | None = None,
-    atol: float = 0.0, share: float | None = None,
+    atol: float = 0.0, share: float | None = None, shared_only: bool = False,
 ) -> list[MetricChange]:
     """Changed metrics (exact comparison decides "changed"; the tolerances decide worse/better).
 
@@ -41,12 +41,14 @@ def diff_reports(
     in the metric's own unit and larger than ``rtol`` relative to the old value; with ``share``,
     a metric that is a part of a total (an energy component, a layer's share:
     ``s2sim.report.metrics.total_of``) counts instead when its change is larger than ``share``
-    of the old total."""
+    of the old total. ``shared_only``: only the metrics both reports have (reports of
+    different deployments, ``hardware_of``: a machine's links and a chip's per-layer parts
+    have no counterpart), else a metric only one has is listed as added or removed."""
     for flag, v in (("--rtol", rtol), ("--atol", atol), ("--share", share)):
         if v is not None and not v >= 0:
             raise S2SimError(f"{flag} {v}: must be >= 0")
     a, b = report_metrics(old), report_metrics(new)
-    names = _select(sorted(set(a) | set(b)), metrics)
+    names = _select(sorted(set(a) & set(b) if shared_only else set(a) | set(b)), metrics)
     out: list[MetricChange] = []
     for n in names:
         d = direction(n)
@@ -120,6 +122,18 @@ def check_comparable(old: Report, new: Report, where: tuple[str, str] = ("old", 
         if a != b:
             raise S2SimError(f"{where[0]} and {where[1]} are reports of different workloads "
                              f"(workload.{field} {a!r} vs {b!r}): nothing to compare")
+
+
+def hardware_of(report: Report) -> str:
+    """What a report ran on: "one chip", or its machine and the chips it used."""
+    m = report.machine
+    return "one chip" if m is None else f"{m.name} ({m.chips_used} chips)"
+
+
+def same_kind_of_hardware(old: Report, new: Report) -> bool:
+    """Whether both ran on one chip or both on a machine (then every metric has its
+    counterpart; else only those both have compare)."""
+    return (old.machine is None) == (new.machine is None)
 
 
 def _fmt(v: float | None) -> str:

@@ -19,7 +19,10 @@ REPORT_FILE = "report.json"
 
 def report_json(report: Report) -> str:
     """Canonical JSON text of a report: stable field order, so equal runs give equal bytes."""
-    return json.dumps(report.model_dump(mode="json"), indent=1, allow_nan=False) + "\n"
+    # a one-chip report leaves the machine section out: its bytes are those of before it existed
+    drop = {"machine"} if report.machine is None else None
+    return json.dumps(report.model_dump(mode="json", exclude=drop), indent=1,
+                      allow_nan=False) + "\n"
 
 
 def _csv_text(rows: list[dict], columns: list[str]) -> str:

@@ -25,7 +25,8 @@ _RULES: list[tuple[str, str]] = [
     (r"^quality\..*(perplexity|loss|error)", LOWER),
     (r"sparsity", HIGHER),
     (r"step_period_s$|dense_macs|_capacity$|^deployment\.layers", NEUTRAL),
-    (r"^s2\.|^deployment\.", LOWER),
+    (r"^machine\.(chips_in_machine|timed)$", NEUTRAL),
+    (r"^s2\.|^deployment\.|^machine\.", LOWER),
 ]
 
 
@@ -88,4 +89,6 @@ def report_metrics(report: Report) -> dict[str, float]:
     if report.quality is not None:
         for k, v in report.quality.metrics.items():
             out[f"quality.{k}"] = float(v)
+    if report.machine is not None:  # its totals (the chip and link rows, like per_pe, are not)
+        _flatten("machine", report.machine.model_dump(exclude={"chips", "links"}), out)
     return out

@@ -120,7 +120,8 @@ def latency_per_step(report: Report, path: Path) -> None:
     ax = axes[1]
     ax.plot(steps, [r.events for r in rows], lw=0.8, label="events")
     ax.plot(steps, [r.packets for r in rows], lw=0.8, label="packets")
-    ax.plot(steps, [r.hops / 10 for r in rows], lw=0.8, label="hops / 10")
+    if all(r.hops is not None for r in rows):  # a machine run has no per-step hops
+        ax.plot(steps, [r.hops / 10 for r in rows], lw=0.8, label="hops / 10")
     ax.set_ylim(bottom=0)
     ax.set_ylabel(f"per {step}")
     ax.legend(loc="lower right", fontsize=7, ncol=3)

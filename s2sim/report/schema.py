@@ -15,6 +15,9 @@ Sections:
   gpu         GPU baselines (modelled / measured on <device>)
   ratios      GPU / S2 for energy and latency per step (> 1: S2 is better)
   quality     task metrics (perplexity, accuracy) with where they came from
+  machine     only in a report of a machine of chips (``bench lm --machine``): per chip and per
+              chip-to-chip link (absent, not null, from a one-chip report, whose bytes are as
+              before the section existed)
 """
 
 from __future__ import annotations
@@ -162,7 +165,7 @@ class StepRow(_Strict):
     tick_energy_j: float | None = None
     events: int
     packets: int
-    hops: int
+    hops: int | None  # None: not counted per step (a machine: each chip's NoC counts its own)
     effective_macs: int
 
 
@@ -182,6 +185,64 @@ class Quality(_Strict):
     metrics: dict[str, float] = Field(default_factory=dict)  # e.g. test_perplexity, accuracy
     source: str = ""
     tokens_scored: int = 0
+
+
+class ChipRow(_Strict):
+    """One used chip of a machine run (``s2.energy_by_component_j`` sums them)."""
+
+    chip: int  # the chip's index in the machine
+    board: int
+    x: int  # the chip's position on its board
+    y: int
+    pes: int
+    sram_bytes_per_pe_max: int
+    table_entries: int  # its routing table after compression
+    table_entries_before: int
+    # None with the analytic engine (link traffic counted, no per-chip time or energy)
+    energy_j: float | None = None
+    energy_per_step_j: float | None = None
+    busy_fraction: float | None = None  # its PEs' active time over the run, mean
+    noc_packets: int | None = None
+    link_packets_out: int = 0
+    energy_by_component_j: dict[str, float] = Field(default_factory=dict)
+
+
+class LinkRow(_Strict):
+    """One used directed chip-to-chip link."""
+
+    chip: int
+    link: int  # the link's index on the chip (0..5, hexagonal)
+    to: int  # the chip at its other end
+    packets: int
+    bits: int
+    # None with the analytic engine (no link queues simulated)
+    dropped: int | None = None
+    utilisation: float | None = None  # busy time over the run
+    energy_j: float | None = None
+
+
+class Machine(_Strict):
+    """A run on a machine of several chips: its chips, links and their traffic."""
+
+    name: str  # board48, board:N, boards:N
+    chips_in_machine: int
+    chips_used: int
+    chips_needed: int  # the fewest that hold the network at this tick
+    # des: time, energy and link queues simulated; analytic: the link traffic counted from the
+    # reference's events on the compiled multicast trees (no s2 section)
+    timed: bool
+    link_packets: int
+    link_packets_per_step: float
+    link_bits: int
+    link_hops: int  # chip-to-chip hops of the analytic count
+    link_dropped: int | None = None  # None: not simulated (analytic)
+    # the analytic count on the same trees (with no drops the DES's link packets equal it)
+    link_packets_counted: int
+    # why the outputs were not compared with the reference (analytic: the counts are of the
+    # reference's own events); None: compared, the counts are in ``s2``
+    mismatches_not_checked: str | None = None
+    chips: list[ChipRow] = Field(default_factory=list)
+    links: list[LinkRow] = Field(default_factory=list)
 
 
 class Report(_Strict):
@@ -204,3 +265,5 @@ class Report(_Strict):
     # `s2sim run`: the mapping summary, how the tick was chosen, the engine's RunResult summary
     # and the priced energy as they were (None in a bench report)
     run: dict[str, object] | None = None
+    # a machine of chips (bench lm --machine); left out of the JSON of a one-chip report
+    machine: Machine | None = None

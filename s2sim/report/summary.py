@@ -103,6 +103,40 @@ def _steady_line(s, step: str) -> str:
             f"{_si(s.energy_total_j, 'J')}")
 
 
+def _opt(v, fmt: str, none: str = "-") -> str:
+    return none if v is None else format(v, fmt)
+
+
+def machine_lines(m, step: str) -> list[str]:
+    """The machine section: the link totals, a row per chip and per link."""
+    dropped = "not simulated" if m.link_dropped is None else f"{m.link_dropped} dropped"
+    lines = [f"machine:  {m.name}, {m.chips_used} of {m.chips_in_machine} chips used (needed "
+             f"{m.chips_needed}); links: {m.link_packets} packets ({m.link_packets_per_step:.1f}"
+             f"/{step}), {m.link_bits} bits, {dropped}; counted on the routes from the "
+             f"reference's events: {m.link_packets_counted} packets, {m.link_hops} chip hops"
+             + (f"; mismatches vs reference not checked ({m.mismatches_not_checked})"
+                if m.mismatches_not_checked else "")]
+    rows = [("chip", "board (x,y)", "PEs", "max SRAM/PE", "entries", f"energy/{step}",
+             "busy", "NoC packets", "link packets out")]
+    for c in m.chips:
+        rows.append((str(c.chip), f"{c.board} ({c.x},{c.y})", str(c.pes),
+                     f"{c.sram_bytes_per_pe_max / 1024:.1f} KiB",
+                     f"{c.table_entries} ({c.table_entries_before})",
+                     "-" if c.energy_per_step_j is None else _si(c.energy_per_step_j, "J"),
+                     _opt(c.busy_fraction, ".4f"), _opt(c.noc_packets, "d"),
+                     str(c.link_packets_out)))
+    lines += ["  " + ln for ln in _table(rows)]
+    rows = [("chip link -> chip", "packets", "bits", "dropped", "utilisation", "energy")]
+    for r in m.links:
+        rows.append((f"{r.chip} link {r.link} -> {r.to}", str(r.packets), str(r.bits),
+                     _opt(r.dropped, "d"),
+                     "-" if r.utilisation is None else f"{100 * r.utilisation:.3f} %",
+                     "-" if r.energy_j is None else _si(r.energy_j, "J")))
+    if m.links:
+        lines += ["  " + ln for ln in _table(rows)]
+    return lines
+
+
 def summarize(report: Report, source: str = "") -> str:
     w = report.workload
     lines = []
@@ -164,6 +198,8 @@ def summarize(report: Report, source: str = "") -> str:
         why = failed_checks(s)
         if why:
             lines.append("!! WARNING: figures not trustworthy: " + "; ".join(why))
+    if report.machine is not None:
+        lines.extend(machine_lines(report.machine, w.step_name))
     q = report.quality
     if q is not None and q.metrics:
         lines.append(

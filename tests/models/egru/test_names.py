@@ -6,13 +6,19 @@ import pytest
 
 from models.egru.checkpoint import NAMED_CHECKPOINTS
 from models.egru.errors import CheckpointError, S2SimError
-from models.egru.names import ModelRef, accepted_names, resolve_model
+from models.egru.names import (
+    ModelRef,
+    absolute_ref,
+    accepted_names,
+    portable_ref,
+    resolve_model,
+)
 
 
 def test_shipped_names_resolve_to_their_files():
     small = resolve_model("small")
     assert small.kind == "checkpoint" and small.shipped and small.path.name == "egru_ptb_p95.npz"
-    assert small.network_ref == f"checkpoint:{small.path.resolve()}"
+    assert small.network_ref == "small"  # a mapping names a shipped model: found in any checkout
     gesture = resolve_model("gesture")
     assert gesture.kind == "gesture" and gesture.path.name == "gesture_egru.npz"
 
@@ -61,3 +67,17 @@ def test_bad_paper_arguments_are_one_line_errors(bad):
 
     with pytest.raises(S2SimError, match="paper:seed=N,embedding_sparsity=S"):
         resolve_model(bad)
+
+
+def test_checkpoint_refs_are_stored_relative_where_the_folders_share_one(tmp_path):
+    ck = tmp_path / "models" / "m.npz"
+    runs = tmp_path / "runs" / "a"
+    ref = f"checkpoint:{ck}"
+    assert portable_ref(ref, runs) == "checkpoint:../../models/m.npz"
+    assert absolute_ref(portable_ref(ref, runs), runs) == f"checkpoint:{ck.resolve()}"
+    assert portable_ref(f"gesture:{runs / 'g.npz'}", runs) == "gesture:g.npz"
+    # only "/" or a top-level folder in common: a relative path would break when either moves
+    assert portable_ref("checkpoint:/elsewhere/m.npz", runs) == "checkpoint:/elsewhere/m.npz"
+    for kept in ("small", "gesture", "paper:seed=3", None, "checkpoint:/x/m.npz"):
+        assert absolute_ref(kept, runs) == kept
+    assert portable_ref("paper:seed=3", runs) == "paper:seed=3"

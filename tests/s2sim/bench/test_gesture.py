@@ -112,3 +112,46 @@ def test_chip_agrees_with_functional_on_every_held_out_sample(tmp_path, monkeypa
     q = rep["quality"]["metrics"]
     assert q["chip_samples"] == 132 and q["chip_functional_agreement"] == 1.0
     assert rep["s2"]["event_mismatches"] == 0 and rep["s2"]["value_mismatches"] == 0
+
+
+def test_bench_gesture_folder_mapping_reproduces_the_folder_byte_for_byte(tmp_path, monkeypatch):
+    """--mapping the folder's mapping.json: no compile, the same report (compile options away
+    from their defaults, so that the mapping, not a recompile, must carry them)."""
+    monkeypatch.delenv("S2SIM_DATA", raising=False)
+    opts = ["--samples", "1", "--accuracy-samples", "11", "--gpus", "a100", "--no-plots",
+            "--quiet"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["bench", "gesture", "--out", str(a), "--pl", "0", "--placer", "linear",
+                 *opts]) == 0
+    assert main(["bench", "gesture", "--mapping", str(a / "mapping.json"), "--out", str(b),
+                 *opts]) == 0
+    for f in ("report.json", "mapping.json", "auto_pl.json", "per_pe.csv", "per_step.csv"):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+    command = json.loads((b / "report.json").read_text())["workload"]["command"]
+    assert command[-4:] == ["--pl", "0", "--placer", "linear"] and "--mapping" not in command
+
+
+def test_a_moved_gesture_folder_reruns_from_its_mapping(tmp_path, monkeypatch):
+    """A gesture checkpoint given by a relative path: mapping.json stores it relative to the
+    folder, so the pair moved elsewhere reruns to the same report from another folder."""
+    import shutil
+
+    from models.egru.gesture.model import DEFAULT_CHECKPOINT
+
+    monkeypatch.delenv("S2SIM_DATA", raising=False)
+    opts = ["--samples", "1", "--accuracy-samples", "11", "--engine", "analytic", "--gpus",
+            "none", "--no-plots", "--quiet"]
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    shutil.copy(DEFAULT_CHECKPOINT, proj / "g.npz")
+    monkeypatch.chdir(proj)
+    assert main(["bench", "gesture", "--model", "g.npz", "--out", "runs/a", *opts]) == 0
+    mapping = json.loads((proj / "runs" / "a" / "mapping.json").read_text())
+    assert mapping["network_ref"] == "gesture:../../g.npz"
+    moved = tmp_path / "elsewhere"
+    shutil.move(proj, moved)
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "gesture", "--mapping", str(moved / "runs" / "a" / "mapping.json"),
+                 "--out", str(moved / "runs" / "b"), *opts]) == 0
+    for f in ("report.json", "mapping.json"):
+        assert (moved / "runs" / "a" / f).read_bytes() == (moved / "runs" / "b" / f).read_bytes()

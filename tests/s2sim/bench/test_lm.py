@@ -184,6 +184,31 @@ def test_bench_folder_mapping_reproduces_the_folder_byte_for_byte(tiny_ckpt, tmp
     assert "--placer random" in " ".join(load_report(b).workload.command)
 
 
+def test_a_moved_bench_folder_reruns_from_its_mapping(tiny_ckpt, tmp_path, monkeypatch):
+    """mapping.json stores the checkpoint relative to its folder (they share one), so the two
+    moved together elsewhere rerun with --mapping, from another working folder, to the same
+    report (which names the model as the first run was given it)."""
+    import shutil
+
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    shutil.copy(tiny_ckpt, proj / "tiny.npz")
+    monkeypatch.chdir(proj)
+    assert _bench("tiny.npz", Path("runs") / "a") == 0
+    stored = json.loads((proj / "runs" / "a" / "mapping.json").read_text())["network_ref"]
+    assert stored == "checkpoint:../../tiny.npz"
+    moved = tmp_path / "elsewhere" / "proj"
+    shutil.move(proj, moved)
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "lm", "--mapping", str(moved / "runs" / "a" / "mapping.json"),
+                 "--tokens", "30", "--engine", ENGINE, "--out", str(moved / "runs" / "b"),
+                 "--no-plots", "--quiet"]) == 0
+    for f in ("report.json", "mapping.json"):
+        assert (moved / "runs" / "a" / f).read_bytes() == (moved / "runs" / "b" / f).read_bytes()
+    assert main(["run", str(moved / "runs" / "a" / "mapping.json"), "--tokens", "5",
+                 "--engine", ENGINE, "--out", str(tmp_path / "r.json")]) == 0  # and s2sim run
+
+
 def test_mapping_option_refuses_compile_options_and_other_models(tiny_ckpt, tmp_path, capsys):
     a = tmp_path / "a"
     assert _bench(tiny_ckpt, a) == 0
