@@ -10,9 +10,10 @@ the order of the scalar loop.
 numba's loop vectorizer cannot prove the columns distinct, so it leaves the scalar loop scalar;
 the 16-lane step is written as LLVM's masked load / gather / scatter intrinsics (AVX-512's
 ``vgatherdps`` / ``vscatterdps``; LLVM lowers them to scalar code on a CPU without them, with the
-same results). On this project's Xeon (AVX-512) it runs the paper shape's rows ~1.4x faster than
-the scalar loop (``python benchmarks/bench_engines.py`` measures the whole reference). The
-scalar loop is used where the host has no AVX-512 (``SIMD``), and the tests run both.
+same results). Lane addresses are the array's base plus 4 x column, so the arrays must be
+contiguous (typing refuses others). On an AVX-512 host it beats the scalar loop on the paper
+shape's rows (``python benchmarks/bench_engines.py`` measures the whole reference); the scalar
+loop is used where the host has no AVX-512 (``SIMD``), and the tests run both.
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ def _splat(builder, value, vec_ty):
 def _axpy_lanes(typingctx, acc, cols, vals, j, n, x):
     """``acc[cols[j + k]] += x * vals[j + k]`` for lanes k < n (n <= LANES), in one step."""
     if not (isinstance(cols.dtype, types.Integer) and cols.dtype.bitwidth in (16, 32)
-            and acc.dtype == types.float32 and vals.dtype == types.float32):
-        return None
+            and acc.dtype == types.float32 and vals.dtype == types.float32
+            and all(a.ndim == 1 and a.layout == "C" for a in (acc, cols, vals))):
+        return None  # no such signature: a typing error, never a strided address
     sig = types.void(acc, cols, vals, j, n, x)
 
     def codegen(context, builder, signature, args):

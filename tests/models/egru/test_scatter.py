@@ -2,6 +2,7 @@
 
 import numba
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,3 +38,10 @@ def test_simd_row_equals_scalar_row(n_out, nnz, seed, wide, offset):
     np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
     untouched = np.setdiff1d(np.arange(n_out), row)
     np.testing.assert_array_equal(a[untouched], acc0[untouched])  # masked lanes write nothing
+
+
+def test_simd_row_refuses_strided_arrays():
+    # lane addresses assume unit stride: a strided accumulator is a typing error, not wrong sums
+    acc = np.zeros((4, 3), np.float32)[:, 0]
+    with pytest.raises(numba.core.errors.TypingError):
+        _simd(acc, np.arange(2, dtype=np.uint16), np.ones(2, np.float32), 0, 2, np.float32(1))
