@@ -85,6 +85,7 @@ class Network:
     _stats: list[LayerStats] = field(default_factory=list, repr=False)
     _fingerprint: str | None = field(default=None, repr=False)
     _table_stats: tuple | None = field(default=None, repr=False)
+    _stack: EGRUStack | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if not self.layers:
@@ -158,9 +159,20 @@ class Network:
         return cls.from_lm(model, name=model.meta["name"], ref=ref.network_ref)
 
     # -- views -------------------------------------------------------------------------------
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_stack"] = None  # a cache of the layers: not shipped (e.g. to a sweep worker)
+        return state
+
     @property
     def stack(self) -> EGRUStack:
-        return EGRUStack(self.layers)
+        """The layers as a stack, kept while they are the same layer objects: the stack caches
+        the wavefront's joint CSR layout, which every oracle and analytic window would rebuild."""
+        st = self._stack
+        if st is None or len(st.layers) != len(self.layers) or any(
+                a is not b for a, b in zip(st.layers, self.layers, strict=True)):
+            st = self._stack = EGRUStack(self.layers)
+        return st
 
     @property
     def sizes(self) -> list[int]:

@@ -84,3 +84,14 @@ def test_resolve_network_errors():
         resolve_network(None)
     with pytest.raises(S2SimError, match="no such file or model name"):
         resolve_network("zoo:1")
+
+
+def test_stack_is_kept_while_the_layers_are_the_same_objects():
+    import pickle
+
+    a = random_network(sizes=(8, 6), n_in=4, seed=1, readout_out=2)
+    st = a.stack
+    assert a.stack is st and st.layers == a.layers
+    a.layers[1] = _layer(8, 6, seed=5)  # a layer replaced: a new stack of the new layers
+    assert a.stack is not st and a.stack.layers[1] is a.layers[1]
+    assert pickle.loads(pickle.dumps(a))._stack is None  # the cache is not shipped
