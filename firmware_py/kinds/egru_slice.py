@@ -176,6 +176,8 @@ def _events(acc, keys, xs, tick_parity, r_src, w_off, r_off, rp_w, cols_w, vals_
     n_late = 0
     total = 0
     r_base = acc.shape[1] // 2
+    acc_w = acc[tick_parity]  # an applied event's parity is the tick's: one row
+    acc_r = acc_w[r_base:]
     for i in range(keys.shape[0]):
         k = np.int64(keys[i])
         src = (k >> SRC_SHIFT) & 0xFF
@@ -191,14 +193,14 @@ def _events(acc, keys, xs, tick_parity, r_src, w_off, r_off, rp_w, cols_w, vals_
             row = r_off[min(sl, r_off.shape[0] - 1)] + local
             a, b = rp_r[row], rp_r[row + 1]
             for j in range(a, b):
-                c = r_base + cols_r[j]
-                acc[p, c] = np.float32(acc[p, c] + np.float32(x * vals_r[j]))
+                c = cols_r[j]
+                acc_r[c] = np.float32(acc_r[c] + np.float32(x * vals_r[j]))
         else:
             row = w_off[min(sl, w_off.shape[0] - 1)] + local
             a, b = rp_w[row], rp_w[row + 1]
             for j in range(a, b):
                 c = cols_w[j]
-                acc[p, c] = np.float32(acc[p, c] + np.float32(x * vals_w[j]))
+                acc_w[c] = np.float32(acc_w[c] + np.float32(x * vals_w[j]))
         cycles_out[i] = event_cycles + nnz_cycles * (b - a)
         total += b - a
         n_ok += 1
