@@ -246,7 +246,7 @@ def paper_shape_model(seed: int = 0, activity: tuple[float, ...] | None = None,
         scales = calibrate_thresholds(raw, us, emb[calib_tokens], targets)
         how = "calibrated on the fly"
     stack = EGRUStack([
-        EGRULayer(W, R, b_x, b_r, np.clip(s * u, 0, 1).astype(np.float32))
+        EGRULayer(W, R, b_x, b_r, _scaled(s, u))
         for (W, R, b_x, b_r), u, s in zip(raw, us, scales, strict=True)
     ])
     meta = {
