@@ -18,7 +18,7 @@ import numpy as np
 from models.egru.errors import ModelError
 from models.egru.reference import EGRUStack
 
-__all__ = ["LMModel", "LMEval", "vocab_sha256", "HOST", "CHIP"]
+__all__ = ["LMModel", "LMEval", "NextTokenScorer", "vocab_sha256", "HOST", "CHIP"]
 
 HOST = "host"
 CHIP = "chip"
@@ -134,32 +134,83 @@ class LMModel:
             self._dec_cache = cache
         return cache[1]
 
+    # steps of the stack run at once by ``evaluate`` (outputs of one window held, not of all)
+    EVAL_WINDOW = 2048
+
     def evaluate(self, tokens, state=None, progress: bool = False) -> LMEval:
         """Next-token NLL and perplexity at batch size 1 over ``tokens`` (the paper's setting).
 
-        Starts from the zero state (or ``state``) and predicts tokens[1:] from tokens[:-1].
-        """
+        Starts from the zero state (or ``state``) and predicts tokens[1:] from tokens[:-1]: the
+        stack runs window by window (``EGRUStack.run``, the same bits as step by step) and a
+        ``NextTokenScorer`` decodes each window's top-layer outputs."""
         tokens = np.asarray(tokens, dtype=np.int64)
-        if tokens.size < 2:
-            raise ModelError("evaluation needs at least 2 tokens")
-        if state is None:
-            state = self.stack.zero_state()
-        L = len(self.stack.layers)
-        events = np.zeros(L, np.int64)
-        nll = 0.0
-        it = range(tokens.size - 1)
+        scorer = self.scorer(tokens)
+        n = tokens.size - 1
+        starts = range(0, n, self.EVAL_WINDOW)
         if progress:
             from tqdm import tqdm
 
-            it = tqdm(it, desc="eval b=1", unit="tok", mininterval=5)
-        for t in it:
-            y, state = self.stack.step(self.embedding[tokens[t]], state)
-            for i, (yl, _) in enumerate(state):
-                events[i] += np.count_nonzero(yl)
-            lg = self.logits(y).astype(np.float64)
+            starts = tqdm(starts, desc="eval b=1", unit="window", mininterval=5)
+        for a in starts:
+            tr = self.stack.run(self.embed(tokens[a:min(n, a + self.EVAL_WINDOW)]), state=state)
+            state = [(y[-1], c[-1]) for y, c in zip(tr.ys, tr.cs, strict=True)]
+            scorer(a, tr)
+        return scorer.result()
+
+    def scorer(self, tokens) -> NextTokenScorer:
+        """A ``NextTokenScorer`` of ``tokens`` with this model's decoder."""
+        return NextTokenScorer(self, tokens)
+
+
+class NextTokenScorer:
+    """Next-token NLL at batch 1 of a token stream, from the stack's outputs as they come.
+
+    Called as ``scorer(a, trace)`` with the ``StackTrace`` of steps a, a+1, ... of the stream
+    (from the zero state, windows in step order, a = 0 again starts over): the output of step t
+    predicts token t+1, for t < len(tokens) - 1 (later steps are ignored). ``result()`` is the
+    ``LMEval`` once every predicting step was seen. This is how ``LMModel.evaluate`` scores, and
+    how a simulator run scores perplexity from its own reference pass (``run_mapping(observe=)``).
+
+    Per step: the tied decoder on the top layer's events (``LMModel.logits``), then
+    ``max + log(sum(exp(logits - max)))`` in float64, the terms summed in step order. (One
+    step at a time: a block of steps' float64 logits outgrows the caches and runs slower.)"""
+
+    def __init__(self, model: LMModel, tokens):
+        self.model = model
+        self.tokens = np.asarray(tokens, dtype=np.int64)
+        if self.tokens.size < 2:
+            raise ModelError("evaluation needs at least 2 tokens")
+        if self.tokens.min() < 0 or self.tokens.max() >= model.vocab_size:
+            raise ModelError(f"token id out of range [0, {model.vocab_size})")
+        self.n = self.tokens.size - 1  # predictions
+        self._reset()
+
+    def _reset(self) -> None:
+        self.seen = 0
+        self.nll = 0.0
+        self.events = np.zeros(len(self.model.stack.layers), np.int64)
+
+    def __call__(self, a: int, trace) -> None:
+        if a == 0:
+            self._reset()
+        if a != self.seen:
+            raise ModelError(f"NextTokenScorer: window starts at step {a}, expected {self.seen}")
+        y_top = trace.ys[-1]
+        b = min(self.n, a + y_top.shape[0])  # the window's predicting steps: a .. b-1
+        for i, y in enumerate(trace.ys):
+            self.events[i] += np.count_nonzero(y[:max(0, b - a)])
+        nll, tgt = self.nll, self.tokens
+        for t in range(a, b):
+            lg = self.model.logits(y_top[t - a]).astype(np.float64)
             m = lg.max()
-            nll += m + math.log(np.exp(lg - m).sum()) - lg[tokens[t + 1]]
-        n = tokens.size - 1
-        act = [float(events[i]) / (n * s) for i, s in enumerate(self.stack.sizes)]
-        return LMEval(tokens=n, nll_nats=nll / n, perplexity=math.exp(nll / n), activity=act,
-                      events=events.tolist())
+            nll += m + math.log(np.exp(lg - m).sum()) - lg[tgt[t + 1]]
+        self.nll = nll
+        self.seen = a + y_top.shape[0]
+
+    def result(self) -> LMEval:
+        if self.seen < self.n:
+            raise ModelError(f"NextTokenScorer: saw {self.seen} of the {self.n} predicting steps")
+        n = self.n
+        act = [float(self.events[i]) / (n * s) for i, s in enumerate(self.model.stack.sizes)]
+        return LMEval(tokens=n, nll_nats=self.nll / n, perplexity=math.exp(self.nll / n),
+                      activity=act, events=self.events.tolist())

@@ -145,14 +145,16 @@ def performance_level(bench: Bench, pl: int | None) -> int:
     return pl if pl is not None else -1
 
 
-def compile_at_tick(bench: Bench, net, tick, inputs=None, margin: float | None = None, **kw):
+def compile_at_tick(bench: Bench, net, tick, inputs=None, margin: float | None = None,
+                    observe=None, **kw):
     """Compile at the tick ``--tick-s`` asks for (``s2sim.engine.tick.compile_with_tick``:
-    ``auto`` sizes it for ``inputs``); how it was chosen goes to the report's notes and to
-    ``bench.parts["tick_choice"]``."""
+    ``auto`` sizes it for ``inputs``, its check of a long run observed by ``observe``); how it
+    was chosen goes to the report's notes and to ``bench.parts["tick_choice"]``."""
     from s2sim.engine.tick import DEFAULT_TICK_MARGIN, compile_with_tick, describe
 
     mapping, choice = compile_with_tick(
-        net, tick, inputs, margin=DEFAULT_TICK_MARGIN if margin is None else margin, **kw)
+        net, tick, inputs, margin=DEFAULT_TICK_MARGIN if margin is None else margin,
+        observe=observe, **kw)
     bench.parts["tick_choice"] = choice
     if choice.method in (AUTO, ESTIMATE):
         bench.notes.append(describe(choice, mapping))

@@ -3,8 +3,9 @@
 Flow: load the model (small | paper | checkpoint) -> choose the token stream (the test split of
 the data set when one is given, else tokens the model generates itself) -> GPU baselines
 (modelled; measured ones folded in from `python -m s2sim.baselines.measure`) -> compile ->
-run the tokens on the chosen engine -> perplexity over the test set from the functional path
-(numpy reference, when data is given) -> report (JSON, CSV, PNG) + the S2-vs-GPU table.
+run the tokens on the chosen engine -> perplexity over the test set (when data is given; from
+the run's own reference pass when the run covers the scored tokens, else a functional pass of
+the numpy reference) -> report (JSON, CSV, PNG) + the S2-vs-GPU table.
 
 Ctrl-C at any stage writes a complete report marked incomplete with the stages that finished.
 """
@@ -179,14 +180,15 @@ def run(args: argparse.Namespace) -> int:
         tokens, corpus = _token_stream(bench, args, model)
         _gpu_baselines(bench, args, model, gpu_specs, measured)
         n_notes = len(bench.notes)
-        net = _compile(bench, args, model, tokens, corpus, given)
-        _run_on_chip(bench, args, net, tokens)
+        scorer = _same_pass_scorer(args, model, corpus, generated, tokens)
+        net = _compile(bench, args, model, tokens, corpus, given, scorer)
+        _run_on_chip(bench, args, net, tokens, scorer)
         if not args.mapping:
             bench.parts["compile_notes"] = bench.notes[n_notes:]
         record_compile(bench)
         _check_des(bench, args, net, tokens)
         _mla_note(bench)
-        _score_perplexity(bench, args, model, corpus, generated, net)
+        _score_perplexity(bench, args, model, corpus, generated, net, scorer)
     except KeyboardInterrupt:
         bench.interrupted(_workload(bench, args))
         raise
@@ -274,7 +276,7 @@ def _gpu_baselines(bench: Bench, args, model, gpu_specs, measured) -> None:
         bench.parts["gpus"] = [*gpus, measure_lm(model, name, device="cuda", seed=args.seed)]
 
 
-def _compile(bench: Bench, args, model, tokens, corpus=None, given=None):
+def _compile(bench: Bench, args, model, tokens, corpus=None, given=None, scorer=None):
     import numpy as np
 
     from s2sim.compiler.ir import Network
@@ -298,6 +300,7 @@ def _compile(bench: Bench, args, model, tokens, corpus=None, given=None):
     else:
         bench.say("compiling the EGRU stack onto the chip")
         mapping = compile_at_tick(bench, net, args.tick_s, np.asarray(tokens), args.tick_margin,
+                                  observe=scorer,
                                   **_compile_kw(args))
         bench.parts["compile_argv"] = compile_argv(args, TICK)
     bench.parts["mapping"] = mapping
@@ -320,7 +323,7 @@ def _read_mapping(args):
     return mapping
 
 
-def _run_on_chip(bench: Bench, args, net, tokens) -> None:
+def _run_on_chip(bench: Bench, args, net, tokens, scorer=None) -> None:
     import numpy as np
 
     bench.enter(f"running {args.tokens} tokens on the {args.engine} engine", say=True)
@@ -328,7 +331,7 @@ def _run_on_chip(bench: Bench, args, net, tokens) -> None:
 
     def run_tokens(mapping):
         return run_mapping(mapping, np.asarray(tokens), engine=args.engine, network=net,
-                           progress=_progress(args))
+                           progress=_progress(args), observe=scorer)
 
     tick = None if args.mapping else args.tick_s  # a given mapping's tick is its own
     _, result = run_lengthening_auto_tick(bench, net, bench.parts["mapping"], tick,
@@ -384,8 +387,25 @@ def _check_des(bench: Bench, args, net, tokens) -> None:
     bench.notes.append(describe(check))
 
 
-def _score_perplexity(bench: Bench, args, model, corpus, generated: bool, net=None) -> None:
-    """Perplexity over the test set from the functional path (numpy reference), when trained."""
+def _scored_tokens(args, corpus):
+    """The test tokens perplexity is scored on: the whole split, or its first --ppl-tokens."""
+    return corpus.test if args.ppl_tokens is None else corpus.test[: args.ppl_tokens]
+
+
+def _same_pass_scorer(args, model, corpus, generated: bool, tokens):
+    """A ``NextTokenScorer`` of the scored test tokens, to be fed by the chip run's own reference
+    pass (``run_mapping(observe=)``), when that run covers them (e.g. ``--tokens all``) and the
+    float reference is the oracle; else None (perplexity then comes from a functional pass)."""
+    if corpus is None or (generated and args.ppl_tokens is None) or args.precision != "fp32":
+        return None
+    test = _scored_tokens(args, corpus)
+    return model.scorer(test) if len(test) <= len(tokens) else None
+
+
+def _score_perplexity(bench: Bench, args, model, corpus, generated: bool, net=None,
+                      scorer=None) -> None:
+    """Perplexity over the test set: from the chip run's own reference pass (``scorer``, fed
+    by it), else from a functional pass (numpy reference), when the model is trained."""
     from s2sim.report.schema import Quality
 
     if corpus is None:
@@ -394,20 +414,28 @@ def _score_perplexity(bench: Bench, args, model, corpus, generated: bool, net=No
         bench.notes.append("perplexity not scored: the weights are generated, not "
                            "trained (pass --ppl-tokens N to score them anyway)")
         return
-    bench.enter("scoring perplexity on the test set (functional path)")
-    test = corpus.test if args.ppl_tokens is None else corpus.test[: args.ppl_tokens]
-    bench.say(f"perplexity over {len(test)} test tokens (functional path, numpy reference)")
-    if getattr(net, "quant", None) is not None:  # int8: the integer reference
+    test = _scored_tokens(args, corpus)
+    if scorer is not None:
+        bench.enter("scoring perplexity from the run's reference pass")
+        ev = scorer.result()
+        how = (f"numpy reference: the outputs the {args.engine} run was priced from, in the same "
+               "pass")
+    elif getattr(net, "quant", None) is not None:  # int8: the integer reference
         from models.egru.quant_lm import QLM
 
+        bench.enter("scoring perplexity on the test set (functional path)")
+        bench.say(f"perplexity over {len(test)} test tokens (functional path, integer "
+                  "reference)")
         ev = QLM(model=net.model, qstack=net.quant).evaluate(test)
-        how = "integer reference models.egru.quant"
+        how = "functional path (integer reference models.egru.quant)"
     else:
+        bench.enter("scoring perplexity on the test set (functional path)")
+        bench.say(f"perplexity over {len(test)} test tokens (functional path, numpy reference)")
         ev = model.evaluate(test, progress=_progress(args))
-        how = "numpy reference"
+        how = "functional path (numpy reference)"
     bench.parts["quality"] = Quality(
         metrics={"test_perplexity": ev.perplexity, "test_nll_nats": ev.nll_nats},
-        source=f"{corpus.name} test split, functional path ({how}), batch 1",
+        source=f"{corpus.name} test split, {how}, batch 1",
         tokens_scored=ev.tokens,
     )
 

@@ -420,6 +420,8 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
         b = min(T, a + window)
         trace = run.oracle() if T <= window else net.stack.run(run.inputs(a, b), state=state)
         state = [(y[-1], c[-1]) for y, c in zip(trace.ys, trace.cs, strict=True)]
+        if run.observe is not None:
+            run.observe(a, trace)
         ctx, win, prev = _window(run, a, b, trace, prev, tot, shared)
         win.absorb(carry)
         f = (b - a) if b < T else win.input_end.size

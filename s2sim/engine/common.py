@@ -38,6 +38,7 @@ class PreparedRun:
             raise ValueError("PreparedRun: give xs, or tokens and the embedding")
         self.mapping, self.network, self.spec = mapping, network, spec
         self._xs, self.tokens, self._oracle, self.embedding = xs, tokens, _oracle, embedding
+        self.observe = None  # run_mapping's ``observe``: the analytic engine calls it per window
 
     @property
     def xs(self) -> np.ndarray:

@@ -1,7 +1,7 @@
 """``run_mapping``: the one entry point of all engines.
 
     run_mapping(mapping, inputs, engine="functional" | "analytic" | "des", *, network=None,
-                compare=True, progress=False) -> RunResult
+                compare=True, progress=False, oracle=None, observe=None) -> RunResult
 
 ``mapping``  a ``s2sim.compiler.Mapping`` (compiled, or loaded from JSON).
 ``inputs``   either token ids, shape (T,) integer, for a network with an input embedding (the
@@ -12,6 +12,10 @@
 ``compare``  run the numpy oracle on the same inputs and count mismatches (RunResult.mismatches).
 ``oracle``   the oracle's trace of these inputs (``network.stack.run``), when the caller already
              has it (several runs of one network on the same inputs, e.g. choosing the tick).
+``observe``  called as ``observe(a, trace)`` with the reference trace the run is priced from,
+             steps a, a+1, ... (the analytic engine: window by window, in step order; the
+             functional and DES engines: once, a = 0, the whole run's oracle), e.g. a
+             ``models.egru.lm.NextTokenScorer``: perplexity from the same pass as the energy.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ def run_mapping(
     compare: bool = True,
     progress: bool = False,
     oracle=None,
+    observe=None,
 ) -> RunResult:
     if engine not in ENGINES:
         raise S2SimError(f"engine {engine!r} unknown: choose one of {', '.join(ENGINES)}")
@@ -45,10 +50,11 @@ def run_mapping(
 
     if network is not None:
         mapping.attach(network)
-    reused = _reuse(mapping, inputs, engine, oracle)
+    reused = _reuse(mapping, inputs, engine, oracle, observe)
     if reused is not None:  # the same long analytic run, just priced (choosing the tick)
         return _finish(reused, engine, compare, None, mapping, inputs)
     run = prepare_run(mapping, inputs, network=network, oracle=oracle)
+    run.observe = observe
     t0 = time.perf_counter()
     if engine == "functional":
         from s2sim.engine.functional import run_functional as fn
@@ -57,6 +63,8 @@ def run_mapping(
     else:
         from s2sim.engine.des import run_des as fn
     result = fn(run, progress=progress)
+    if observe is not None and engine != "analytic":  # the analytic engine observes its windows
+        observe(0, run.oracle())
     result.wall_s = time.perf_counter() - t0
     return _finish(result, engine, compare, run, mapping, inputs)
 
@@ -82,7 +90,7 @@ def _finish(result: RunResult, engine: str, compare: bool, run, mapping, inputs)
 # and the command then runs the same mapping on the same inputs: that second run is this one.
 # One slot, for runs longer than the analytic engine's window (short runs are cheap); reused only
 # while the mapping (bar the tick-choice notes in its options), the network's weights and the
-# inputs are unchanged.
+# inputs are unchanged, and for an ``observe`` only if that run was observed by the same one.
 _MEMO: list = []
 _MEMO_IGNORED_OPTIONS = ("tick_choice", "tick_margin")
 
@@ -105,21 +113,24 @@ def _same_key(a: tuple, b: tuple) -> bool:
     return all(x[0] is y[0] and x[1:] == y[1:] for x, y in zip(a[3], b[3], strict=True))
 
 
-def remember_analytic(mapping, inputs, result: RunResult) -> None:
-    """Keep ``result`` (an analytic run of ``inputs`` on ``mapping``) for ``run_mapping``."""
+def remember_analytic(mapping, inputs, result: RunResult, observe=None) -> None:
+    """Keep ``result`` (an analytic run of ``inputs`` on ``mapping``, observed by ``observe``)
+    for ``run_mapping``."""
     from s2sim.engine.analytic import WINDOW_STEPS
 
     _MEMO.clear()
     if np.shape(inputs)[0] > WINDOW_STEPS:
-        _MEMO.append((mapping, _memo_key(mapping), np.array(inputs, copy=True), result))
+        _MEMO.append((mapping, _memo_key(mapping), np.array(inputs, copy=True), result, observe))
 
 
-def _reuse(mapping, inputs, engine: str, oracle) -> RunResult | None:
+def _reuse(mapping, inputs, engine: str, oracle, observe) -> RunResult | None:
     if engine != "analytic" or oracle is not None or not _MEMO:
         return None
-    m, key, xs, result = _MEMO[0]
+    m, key, xs, result, observed_by = _MEMO[0]
     a = np.asarray(inputs)
     if m is not mapping or a.shape != xs.shape or a.dtype != xs.dtype:
+        return None
+    if observe is not None and observe is not observed_by:
         return None
     if not np.array_equal(a, xs) or not _same_key(_memo_key(mapping), key):
         return None

@@ -57,10 +57,12 @@ class TickChoice:
         return dict(self.__dict__)
 
 
-def _passes(m, inputs, oracle) -> bool:
-    r = run_mapping(m, inputs, engine="analytic", compare=False, oracle=oracle)
+def _passes(m, inputs, oracle, observe=None) -> bool:
     if oracle is None:  # a whole long run: the command's own run may be this one
-        remember_analytic(m, inputs, r)
+        r = run_mapping(m, inputs, engine="analytic", compare=False, observe=observe)
+        remember_analytic(m, inputs, r, observe)
+    else:
+        r = run_mapping(m, inputs, engine="analytic", compare=False, oracle=oracle)
     return (r.tick_overruns == 0 and r.dropped_packets == 0
             and int(r.meta.get("late_ticks_est", 0)) == 0)
 
@@ -80,8 +82,10 @@ def _des_ok(m, inputs, steps: int) -> bool:
 
 
 def choose_tick(network, inputs, *, margin: float = DEFAULT_TICK_MARGIN,
-                confirm_steps: int = DEFAULT_CONFIRM_STEPS, **compile_kw):
-    """(mapping, TickChoice): the mapping compiled at the practical tick for ``inputs``."""
+                confirm_steps: int = DEFAULT_CONFIRM_STEPS, observe=None, **compile_kw):
+    """(mapping, TickChoice): the mapping compiled at the practical tick for ``inputs``.
+    ``observe``: ``run_mapping``'s, for the check of the chosen tick on all of a long run's
+    inputs (the command's own analytic run then reuses that pass)."""
     if not (math.isfinite(margin) and 0 <= margin <= 10):
         raise S2SimError(f"--tick-margin {margin}: must be between 0 and 10")
     est = compile_network(network, tick_period_s="auto", **compile_kw)
@@ -110,7 +114,7 @@ def choose_tick(network, inputs, *, margin: float = DEFAULT_TICK_MARGIN,
             lo = mid
     whole = oracle if len(search) == len(inputs) else None  # a long run: checked window-wise
     return _with_margin(network, inputs, whole, hi, est, margin, confirm_steps, tried,
-                        compile_kw)
+                        compile_kw, observe)
 
 
 def _oracle(mapping, network, inputs):
@@ -121,13 +125,13 @@ def _oracle(mapping, network, inputs):
 
 
 def _with_margin(network, inputs, oracle, shortest_us: int, est, margin: float, confirm_steps: int,
-                 tried: int, kw: dict):
+                 tried: int, kw: dict, observe=None):
     us = int(math.ceil(shortest_us * (1 + margin)))
     steps = int(min(confirm_steps, np.shape(inputs)[0]))
     for _ in range(MAX_GROWTH_STEPS):
         m = _compile_at(network, us, kw)
         tried += 1
-        ok = m is not None and _passes(m, inputs, oracle)
+        ok = m is not None and _passes(m, inputs, oracle, observe)
         if ok and (steps == 0 or _des_ok(m, inputs, steps)):
             choice = TickChoice(method="auto", tick_s=us * 1e-6, margin=margin,
                                 shortest_passing_s=shortest_us * 1e-6,
@@ -156,15 +160,15 @@ def sample_inputs(network, n: int = DEFAULT_AUTO_INPUTS, seed: int = 0) -> np.nd
 
 
 def compile_with_tick(network, tick, inputs=None, *, margin: float = DEFAULT_TICK_MARGIN,
-                      confirm_steps: int = DEFAULT_CONFIRM_STEPS, **compile_kw):
+                      confirm_steps: int = DEFAULT_CONFIRM_STEPS, observe=None, **compile_kw):
     """(mapping, TickChoice) at the tick ``--tick-s`` asks for: ``auto`` (``choose_tick`` on the
-    inputs, seeded stand-ins when none are given), ``estimate`` (the compiler's estimate),
-    ``spec``/None (the spec's tick) or seconds."""
+    inputs, seeded stand-ins when none are given; ``observe`` as there), ``estimate`` (the
+    compiler's estimate), ``spec``/None (the spec's tick) or seconds."""
     if tick == AUTO:
         if inputs is None:
             inputs = sample_inputs(network, seed=int(compile_kw.get("seed", 0)))
         return choose_tick(network, inputs, margin=margin, confirm_steps=confirm_steps,
-                           **compile_kw)
+                           observe=observe, **compile_kw)
     if tick == ESTIMATE:
         m = compile_network(network, tick_period_s="auto", **compile_kw)
         method = ESTIMATE

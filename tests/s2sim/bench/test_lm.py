@@ -129,6 +129,15 @@ def test_with_data_scores_perplexity(tmp_path):
     ppl = rep.quality.metrics["test_perplexity"]
     assert rep.quality.tokens_scored == 299
     assert np.isfinite(ppl) and ppl > 1
+    assert "functional path (numpy reference)" in rep.quality.source
+    # a run that covers the scored tokens scores them from its own reference pass: the same
+    # perplexity, bit for bit, without a second pass
+    assert main(["bench", "lm", "--model", str(ckpt), "--data", str(DATA), "--tokens", "300",
+                 "--engine", ENGINE, "--ppl-tokens", "300", "--gpus", "none", "--out",
+                 str(tmp_path / "s"), "--no-plots", "--quiet"]) == 0
+    same = load_report(tmp_path / "s").quality
+    assert "the same pass" in same.source and same.tokens_scored == 299
+    assert same.metrics["test_perplexity"] == ppl
     # generated (untrained) weights: perplexity is only scored when asked for
     assert main(["bench", "lm", "--model", str(ckpt), "--data", str(DATA), "--tokens", "5",
                  "--engine", "functional", "--gpus", "none", "--out", str(tmp_path / "p"),

@@ -96,3 +96,47 @@ def test_token_inputs_are_looked_up_window_by_window(monkeypatch):
     run_mapping(mb, np.array([1, 2]), engine="functional")  # row 4 not used: fine
     with pytest.raises(S2SimError, match="NaN or infinity"):
         run_mapping(mb, np.array([1, 4]), engine="functional")
+
+
+class _Recorder:
+    """An ``observe``: the windows it was called with."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, a, trace):
+        self.calls.append((a, [y.copy() for y in trace.ys]))
+
+    def top(self):
+        return np.concatenate([ys[-1] for _, ys in self.calls])
+
+
+def test_observe_sees_the_reference_pass_the_run_is_priced_from(monkeypatch):
+    """The analytic engine shows its windows in step order (together the whole oracle); the
+    DES and functional engines the whole oracle once; a remembered run is reused only by the
+    observer it was observed by (else the run is done again, observed)."""
+    import s2sim.engine.analytic as analytic
+    from s2sim.engine.run import remember_analytic
+
+    monkeypatch.setattr(analytic, "WINDOW_STEPS", 8)
+    net = random_network(sizes=(20, 12), n_in=8, density=0.3, seed=4)
+    m = compile_network(net, tick_period_s="auto")
+    xs = np.random.default_rng(4).standard_normal((30, 8)).astype(np.float32)
+    want = net.stack.run(xs).ys[-1]
+    seen = _Recorder()
+    first = run_mapping(m, xs, engine="analytic", observe=seen)
+    assert [a for a, _ in seen.calls] == [0, 8, 16, 24]
+    np.testing.assert_array_equal(seen.top(), want)
+    for engine in ("des", "functional"):
+        once = _Recorder()
+        run_mapping(m, xs, engine=engine, observe=once)
+        assert [a for a, _ in once.calls] == [0]
+        np.testing.assert_array_equal(once.top(), want)
+    remember_analytic(m, xs, first, seen)
+    other = _Recorder()
+    assert run_mapping(m, xs, engine="analytic", observe=other) is not first
+    assert [a for a, _ in other.calls] == [0, 8, 16, 24]
+    remember_analytic(m, xs, first, seen)
+    n = len(seen.calls)
+    assert run_mapping(m, xs, engine="analytic", observe=seen) is first  # already observed
+    assert len(seen.calls) == n
