@@ -21,12 +21,17 @@ float32 sum rounded), events in ascending input index order, then ``wx = acc + b
 path (``dense=True``: ``x @ W + b_x`` by BLAS) is the readable specification; it sums in BLAS's
 order (blocked, fused multiply-adds), so the two agree to float32 round-off (bit for bit whenever
 the products and their partial sums are exact), and the tests check them against each other.
-``EGRUStack.run`` runs the sparse path as a wavefront (all layers' products of a wave in one
-kernel call, the cell of the layers side by side in compiled loops around numpy's own ``exp``
-and ``tanh``, so that the transcendental functions are the specification's bit for bit) and
-computes layer 0's input product of each distinct input row of a block once (a token stream
-repeats its embedding rows): the same operations per step as ``step``, so the same bits. A
-CSR row is added 16 lanes at a time where the host has AVX-512 (``models.egru.scatter``).
+``EGRUStack.run`` runs the sparse path as a skewed wavefront: layer l runs a block of
+``RUN_BLOCK`` steps behind layer l-1, so when a layer starts a block its inputs of the whole
+block exist and its input products are computed for the block at once (layer 0's once per
+distinct input row: a token stream repeats its embedding rows), 64 steps at a time per weight
+column with the sums in vector registers (``_lanes_product``), instead of a gather/scatter per
+nonzero and step. The recurrent products stay step by step (each needs the step before), all
+layers' of a wave in one kernel call, and the cell runs on the layers side by side in compiled
+loops around numpy's own ``exp`` and ``tanh``, so that the transcendental functions are the
+specification's bit for bit. Per output element every path does the same float32 operations in
+the same order as ``step``, so the same bits. A CSR row is added 16 lanes at a time where the
+host has AVX-512, a weight column 64 (``models.egru.scatter``).
 
 W and R are read once, when the CSR is built: edit them in place only before the layer's first
 sparse step, or call ``refresh()`` after editing. ``EGRUStack.run`` checks that the cached CSR
@@ -526,12 +531,15 @@ class EGRUStack:
         (T, [B,] 3H)) when the caller already has it, e.g. a calibration that reruns a layer on
         the same input with other thresholds (sparse path; it must be that product).
 
-        The sparse path runs as a wavefront: in wave k, layer l does step k - l (its input, layer
-        l-1's step k - l, came out of wave k - 1), so one kernel call computes the products of
-        all layers of a wave and one call of the cell's operations (``egru_cell``, elementwise) on
-        the layers side by side updates them all. Layer 0's input products are computed block by
-        block of ``RUN_BLOCK`` steps. Each step's operations are those of ``step``, so the
-        result is the same bit for bit; the dense path is ``step`` in a loop.
+        The sparse path runs as a skewed wavefront: with D = ``RUN_BLOCK``, in wave k layer l does
+        step k - l·D. Every D waves each running layer starts a block of D steps and computes
+        its input products for the whole block (layer l-1 did those steps in the waves before;
+        layer 0's from ``xs`` or ``input_product``): batched over steps, they cost far less than
+        step by step. Then per wave one kernel call computes the recurrent products of all
+        running layers and one call of the cell's operations (``egru_cell``, elementwise) on the
+        layers side by side updates them all. Memory beyond ys and cs is one block of input
+        products, D × [B ×] 3·sum(H). Each step's operations are those of ``step``, so the
+        result is the same bit for bit for any D; the dense path is ``step`` in a loop.
         """
         xs = np.asarray(xs, dtype=_F32)
         if dense and input_product is not None:

@@ -14,6 +14,12 @@ same results). Lane addresses are the array's base plus 4 x column, so the array
 contiguous (typing refuses others). On an AVX-512 host it beats the scalar loop on the paper
 shape's rows (``python benchmarks/bench_engines.py`` measures the whole reference); the scalar
 loop is used where the host has no AVX-512 (``SIMD``), and the tests run both.
+
+``column_lanes`` is the batched form (``reference._lanes_product``): one weight column for
+STEP_LANES inputs at once (the steps of a block), from a transposed CSR. Its lanes are
+contiguous, so it is plain vector IR (portable), the sums stay in registers across the column,
+and an input that is zero adds +0 instead of being skipped, which leaves a sum that started at
++0 unchanged (such a sum is never -0): the same bits as skipping it.
 """
 
 from __future__ import annotations
