@@ -21,12 +21,17 @@ float32 sum rounded), events in ascending input index order, then ``wx = acc + b
 path (``dense=True``: ``x @ W + b_x`` by BLAS) is the readable specification; it sums in BLAS's
 order (blocked, fused multiply-adds), so the two agree to float32 round-off (bit for bit whenever
 the products and their partial sums are exact), and the tests check them against each other.
-``EGRUStack.run`` runs the sparse path as a wavefront (all layers' products of a wave in one
-kernel call, the cell of the layers side by side in compiled loops around numpy's own ``exp``
-and ``tanh``, so that the transcendental functions are the specification's bit for bit) and
-computes layer 0's input product of each distinct input row of a block once (a token stream
-repeats its embedding rows): the same operations per step as ``step``, so the same bits. A
-CSR row is added 16 lanes at a time where the host has AVX-512 (``models.egru.scatter``).
+``EGRUStack.run`` runs the sparse path as a skewed wavefront: layer l runs a block of
+``RUN_BLOCK`` steps behind layer l-1, so when a layer starts a block its inputs of the whole
+block exist and its input products are computed for the block at once (layer 0's once per
+distinct input row: a token stream repeats its embedding rows), 64 steps at a time per weight
+column with the sums in vector registers (``_lanes_product``), instead of a gather/scatter per
+nonzero and step. The recurrent products stay step by step (each needs the step before), all
+layers' of a wave in one kernel call, and the cell runs on the layers side by side in compiled
+loops around numpy's own ``exp`` and ``tanh``, so that the transcendental functions are the
+specification's bit for bit. Per output element every path does the same float32 operations in
+the same order as ``step``, so the same bits. A CSR row is added 16 lanes at a time where the
+host has AVX-512, a weight column 64 (``models.egru.scatter``).
 
 W and R are read once, when the CSR is built: edit them in place only before the layer's first
 sparse step, or call ``refresh()`` after editing. ``EGRUStack.run`` checks that the cached CSR
@@ -43,7 +48,7 @@ import numba
 import numpy as np
 
 from models.egru.errors import ModelError
-from models.egru.scatter import row_axpy
+from models.egru.scatter import STEP_LANES, column_lanes, row_axpy
 
 __all__ = ["EGRULayer", "EGRUStack", "StackTrace", "CSRMatrix", "sigmoid", "egru_cell", "GATES"]
 
@@ -91,6 +96,16 @@ class CSRMatrix:
     @property
     def nnz(self) -> int:
         return int(self.vals.size)
+
+    def transpose(self) -> CSRMatrix:
+        """The CSR of the transposed matrix (row c = column c's nonzeros, rows ascending)."""
+        n_rows, n_cols = self.shape
+        order = np.argsort(self.cols, kind="stable")  # by column; rows stay ascending
+        rows = np.repeat(np.arange(n_rows), np.diff(self.rowptr))[order]
+        rowptr = np.zeros(n_cols + 1, np.int64)
+        np.cumsum(np.bincount(self.cols, minlength=n_cols), out=rowptr[1:])
+        return CSRMatrix(rowptr, rows.astype(np.uint16 if n_rows <= 1 << 16 else np.int32),
+                         np.ascontiguousarray(self.vals[order]), (n_cols, n_rows))
 
     def matches(self, M: np.ndarray) -> bool:
         """Whether this CSR still holds exactly the nonzeros of ``M`` (O(M.size), no copy of M):
@@ -152,65 +167,75 @@ def _csr_product(x, rowptr, cols, vals, bias, out):  # pragma: no cover (compile
 
 
 @numba.njit(cache=True, nogil=True)
-def _wave_products(lo, hi, wx0, y, wx, rh, fw, fr, off, hid, bx, br):  # pragma: no cover
-    """The products of layers lo .. hi-1 of one wavefront step, into the stack's joint gate
-    layout (``_Fused``): layer 0's input product ``wx0`` (bias included) is copied; layer l > 0
-    multiplies layer l-1's outputs ``y``, and every layer its own outputs, by the CSR rows of the
-    nonzero entries, per event ``acc += x * w`` in ascending input order, then ``+ bias``: the
-    operations of ``_csr_product``, so the same float32 results bit for bit.
+def _lanes_product(x, t_ptr, t_idx, t_vals, bias, dst, out):  # pragma: no cover (compiled)
+    """``_csr_product`` of the rows of x (N, n_in) into columns ``dst`` of out (N, ...): out[n,
+    dst[c]] = (sum over nonzero x[n, i], i ascending, of x[n, i] * W[i, c]) + bias[c], from
+    the transposed CSR of W (``t_*``: row c = column c's nonzeros, inputs ascending).
 
-    ``fw``/``fr`` = (rowptr, cols, vals, row0) of all layers' W / R rows one after another
-    (layer l's rows start at ``row0[l]``), each layer's own gate columns; a layer's products are
-    summed in a scratch of its 3H columns (L1-resident) and then written to the joint layout."""
-    w_rowptr, w_cols, w_vals, w_row0 = fw
-    r_rowptr, r_cols, r_vals, r_row0 = fr
-    n_b, h_tot = y.shape
-    acc_w = np.empty(3 * hid.max(), np.float32)  # one layer's gate columns: stays in L1
-    acc_r = np.empty(3 * hid.max(), np.float32)
-    for b in range(n_b):
-        yb, wxb, rhb = y[b], wx[b], rh[b]
-        for ll in range(lo, hi):
-            H, o = hid[ll], off[ll]
-            acc_r[:3 * H] = 0
-            _rows_into(yb, o, H, r_row0[ll], r_rowptr, r_cols, r_vals, acc_r)
-            if ll > 0:
-                acc_w[:3 * H] = 0
-                _rows_into(yb, off[ll - 1], hid[ll - 1], w_row0[ll], w_rowptr, w_cols, w_vals,
-                           acc_w)
-            for q in range(3):
-                base = q * h_tot + o
-                for u in range(H):
-                    g = q * H + u
-                    rhb[base + u] = np.float32(acc_r[g] + br[base + u])
-                    if ll == 0:
-                        wxb[base + u] = wx0[b, g]
-                    else:
-                        wxb[base + u] = np.float32(acc_w[g] + bx[base + u])
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _rows_into(x, src, n, r0, rowptr, cols, vals, acc):  # pragma: no cover (compiled)
-    """acc[cols] += x[src + i] * row (r0 + i), for the nonzero x of i = 0 .. n-1, ascending."""
-    for i in range(n):
-        xi = x[src + i]
-        if xi != 0:
-            row_axpy(acc, cols, vals, rowptr[r0 + i], rowptr[r0 + i + 1], xi)
+    Per (n, c) the same float32 operations in the same order as ``_csr_product``, so the same
+    bits; but STEP_LANES rows of x go through a column at once (``column_lanes``): contiguous
+    vector work in registers instead of a gather/scatter per nonzero and row of x."""
+    N, n_in = x.shape
+    xT = np.empty((n_in, STEP_LANES), np.float32)  # STEP_LANES rows of x, transposed
+    acc = np.empty(STEP_LANES, np.float32)
+    for n0 in range(0, N, STEP_LANES):
+        m = min(STEP_LANES, N - n0)
+        xT[:, m:] = 0  # lanes past the last row: zero inputs, skipped
+        for j in range(m):
+            for i in range(n_in):
+                xT[i, j] = x[n0 + j, i]
+        for c in range(t_ptr.size - 1):
+            column_lanes(acc, xT, t_idx, t_vals, t_ptr[c], t_ptr[c + 1])
+            col, bc = dst[c], bias[c]
+            for j in range(m):
+                out[n0 + j, col] = np.float32(acc[j] + bc)
 
 
 @numba.njit(cache=True, nogil=True)
-def _wave_gates(lo, hi, wx0, y, wx, rh, fw, fr, off, hid, bx, br, v, e):  # pragma: no cover
-    """A wave's products (``_wave_products``), then for the running layers the z and r
-    pre-activations ``v = wx + rh`` and ``e = -|v|`` (``sigmoid``'s exponent) into v and e."""
-    _wave_products(lo, hi, wx0, y, wx, rh, fw, fr, off, hid, bx, br)
+def _wave_products(lo, hi, y, rh, fr, off, hid, br):  # pragma: no cover (compiled)
+    """The recurrent products of layers lo .. hi-1 of one wave, into the stack's joint gate
+    layout (``_Fused``): every layer's outputs by the CSR rows of the units that fired, per
+    event ``acc += y * w`` in ascending unit order, then ``+ b_r``: the operations of
+    ``_csr_product``, so the same float32 results bit for bit.
+
+    ``fr`` = (rowptr, cols, vals, row0) of all layers' R rows one after another (layer l's
+    rows start at ``row0[l]``), each layer's own gate columns; a layer's products are summed
+    in a scratch of its 3H columns (L1-resident) and then written to the joint layout."""
+    r_rowptr, r_cols, r_vals, r_row0 = fr
+    n_b, h_tot = y.shape
+    acc = np.empty(3 * hid.max(), np.float32)  # one layer's gate columns: stays in L1
+    for b in range(n_b):
+        yb, rhb = y[b], rh[b]
+        for ll in range(lo, hi):
+            H, o = hid[ll], off[ll]
+            acc[:3 * H] = 0
+            for i in range(H):
+                yi = yb[o + i]
+                if yi != 0:
+                    r0 = r_row0[ll] + i
+                    row_axpy(acc, r_cols, r_vals, r_rowptr[r0], r_rowptr[r0 + 1], yi)
+            for q in range(3):
+                base = q * h_tot + o
+                for u in range(H):
+                    rhb[base + u] = np.float32(acc[q * H + u] + br[base + u])
+
+
+@numba.njit(cache=True, nogil=True)
+def _wave_gates(lo, hi, y, wx, rh, fr, off, hid, br, v, e):  # pragma: no cover (compiled)
+    """A wave's recurrent products (``_wave_products``), then for the running layers the z and
+    r pre-activations ``v = wx + rh`` and ``e = -|v|`` (``sigmoid``'s exponent) into v and e,
+    and e = 0 for the others (not started or done: exp of whatever was left would overflow)."""
+    _wave_products(lo, hi, y, rh, fr, off, hid, br)
     n_b, h_tot = y.shape
     for b in range(n_b):
-        for ll in range(lo, hi):
+        for ll in range(hid.size):
+            running = lo <= ll < hi
             for q in range(2):
                 base = q * h_tot + off[ll]
                 for u in range(hid[ll]):
                     s = np.float32(wx[b, base + u] + rh[b, base + u])
                     v[b, base + u] = s
-                    e[b, base + u] = -abs(s)
+                    e[b, base + u] = -abs(s) if running else np.float32(0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -235,16 +260,16 @@ def _wave_candidate(lo, hi, off, hid, wx, rh, v, e, a):  # pragma: no cover (com
 
 
 @numba.njit(cache=True, nogil=True)
-def _wave_update(lo, hi, k, off, hid, theta, e, a, y, c, ys, cs):  # pragma: no cover
+def _wave_update(lo, hi, k, lag, off, hid, theta, e, a, y, c, ys, cs):  # pragma: no cover
     """The rest of ``egru_cell`` for the running layers, from the gates z (in e) and
     ``g = tanh(...)`` (in a): ``c = z * c_prev + (1 - z) * g``, the event ``c - theta > 0``,
     the output and the reset, in ``egru_cell``'s operations; the new state into y and c and
-    layer l's step ``k - l`` into ``ys[l]``, ``cs[l]`` (T, B, H)."""
+    layer l's step ``k - l * lag`` into ``ys[l]``, ``cs[l]`` (T, B, H)."""
     n_b = a.shape[0]
     one, zero = np.float32(1), np.float32(0)
     for ll in range(lo, hi):
         yl, cl = ys[ll], cs[ll]
-        t = k - ll
+        t = k - ll * lag
         for b in range(n_b):
             for u in range(hid[ll]):
                 j = off[ll] + u
@@ -272,29 +297,32 @@ def egru_cell(wx: np.ndarray, rh: np.ndarray, c_prev: np.ndarray, theta: np.ndar
     return y, c_new, o
 
 
-def _unique_rows_product(x: np.ndarray, m: CSRMatrix, bias: np.ndarray) -> np.ndarray:
-    """``_csr_product`` of the rows of x, each distinct row (byte for byte) computed once: a
-    token stream's embedding rows repeat, and equal rows give equal products."""
+def _unique_rows_product(x: np.ndarray, wt: CSRMatrix, bias: np.ndarray, dst: np.ndarray,
+                         out: np.ndarray) -> None:
+    """``_lanes_product`` of the rows of x into columns ``dst`` of out, each distinct row (byte
+    for byte) computed once: a token stream's embedding rows repeat, and equal rows give equal
+    products."""
     x = np.ascontiguousarray(x, _F32)
     u, inv = np.unique(x.view(np.dtype((np.void, x.shape[1] * 4))).ravel(), return_inverse=True)
     rows = np.ascontiguousarray(u.view(_F32).reshape(u.size, x.shape[1]))
-    out = np.empty((u.size, m.shape[1]), _F32)
-    _csr_product(rows, m.rowptr, m.cols, m.vals, bias, out)
-    return out[inv.ravel()]
+    once = np.empty((u.size, wt.shape[0]), _F32)
+    _lanes_product(rows, wt.rowptr, wt.cols, wt.vals, bias, np.arange(wt.shape[0]), once)
+    out[:, dst] = once[inv.ravel()]
 
 
 @dataclass(frozen=True)
 class _Fused:
     """All layers of a stack in one gate layout ``[z of every layer | r ... | g ...]`` (layer l
-    at unit offset ``off[l]`` of ``H = sum of hidden``): W and R rows renumbered to it, biases
-    and thresholds concatenated. Built from the layers' CSR (kept to notice a rebuild)."""
+    at unit offset ``off[l]`` of ``H = sum of hidden``): R rows renumbered to it, b_r and the
+    thresholds concatenated; per layer W transposed (``_lanes_product``) and the joint columns
+    ``dst`` of its 3H gate columns. Built from the layers' CSR (kept to notice a rebuild)."""
 
     csr: tuple
     off: np.ndarray
     hid: np.ndarray
-    fw: tuple
     fr: tuple
-    b_x: np.ndarray
+    wt: tuple
+    dst: tuple
     b_r: np.ndarray
     theta: np.ndarray
 
@@ -316,15 +344,14 @@ class _Fused:
                     np.array(row0, np.int64))
 
         csr = tuple(la.csr for la in layers)
-        fw, fr = cat([c[0] for c in csr]), cat([c[1] for c in csr])
-        b_x, b_r = np.zeros(3 * h_tot, _F32), np.zeros(3 * h_tot, _F32)
-        for la, o in zip(layers, off, strict=True):
-            H = la.hidden
-            for q in range(3):
-                b_x[q * h_tot + o:q * h_tot + o + H] = la.b_x[q * H:(q + 1) * H]
-                b_r[q * h_tot + o:q * h_tot + o + H] = la.b_r[q * H:(q + 1) * H]
+        dst = tuple((np.arange(3)[:, None] * h_tot + o + np.arange(la.hidden)).ravel()
+                    for la, o in zip(layers, off, strict=True))
+        b_r = np.zeros(3 * h_tot, _F32)
+        for la, d in zip(layers, dst, strict=True):
+            b_r[d] = la.b_r
         theta = np.concatenate([la.theta for la in layers]).astype(_F32)
-        return cls(csr, off, hid, fw, fr, b_x, b_r, theta)
+        return cls(csr, off, hid, cat([c[1] for c in csr]), tuple(c[0].transpose() for c in csr),
+                   dst, b_r, theta)
 
 
 class EGRULayer:
@@ -485,8 +512,9 @@ class EGRUStack:
             inp = y
         return inp, new_state
 
-    # steps per block of the sparse run: layer 0's input products of a block in one kernel call
-    RUN_BLOCK = 1024
+    # steps per block of the sparse run (each layer's input products of a block in one kernel
+    # call) and the lag of a layer behind the one below; 64-256 measured alike on the paper shape
+    RUN_BLOCK = 128
 
     def _fused(self) -> _Fused:
         """The joint layout of the layers (``_Fused``), rebuilt when a layer's CSR was."""
@@ -503,12 +531,15 @@ class EGRUStack:
         (T, [B,] 3H)) when the caller already has it, e.g. a calibration that reruns a layer on
         the same input with other thresholds (sparse path; it must be that product).
 
-        The sparse path runs as a wavefront: in wave k, layer l does step k - l (its input, layer
-        l-1's step k - l, came out of wave k - 1), so one kernel call computes the products of
-        all layers of a wave and one call of the cell's operations (``egru_cell``, elementwise) on
-        the layers side by side updates them all. Layer 0's input products are computed block by
-        block of ``RUN_BLOCK`` steps. Each step's operations are those of ``step``, so the
-        result is the same bit for bit; the dense path is ``step`` in a loop.
+        The sparse path runs as a skewed wavefront: with D = ``RUN_BLOCK``, in wave k layer l does
+        step k - l·D. Every D waves each running layer starts a block of D steps and computes
+        its input products for the whole block (layer l-1 did those steps in the waves before;
+        layer 0's from ``xs`` or ``input_product``): batched over steps, they cost far less than
+        step by step. Then per wave one kernel call computes the recurrent products of all
+        running layers and one call of the cell's operations (``egru_cell``, elementwise) on the
+        layers side by side updates them all. Memory beyond ys and cs is one block of input
+        products, D × [B ×] 3·sum(H). Each step's operations are those of ``step``, so the
+        result is the same bit for bit for any D; the dense path is ``step`` in a loop.
         """
         xs = np.asarray(xs, dtype=_F32)
         if dense and input_product is not None:
@@ -557,40 +588,44 @@ class EGRUStack:
         """The sparse run's waves (see ``run``): fills ys and cs (T, [B,] H) per layer."""
         f = self._fused()
         T, L = xs.shape[0], len(self.layers)
-        bshape = xs.shape[1:-1]
-        nb = int(np.prod(bshape, dtype=np.int64))
+        nb = int(np.prod(xs.shape[1:-1], dtype=np.int64))
         h_tot = int(f.hid.sum())
         y = np.concatenate([s[0].reshape(nb, -1) for s in state], axis=1)
         c = np.concatenate([s[1].reshape(nb, -1) for s in state], axis=1)
-        wx = np.zeros((nb, 3 * h_tot), _F32)
         rh = np.zeros((nb, 3 * h_tot), _F32)
         v = np.zeros((nb, 2 * h_tot), _F32)  # z and r pre-activations
         e = np.zeros((nb, 2 * h_tot), _F32)  # exp(-|v|), then the gates z and r
         a = np.zeros((nb, h_tot), _F32)  # the candidate's tanh argument, then g
         ys3 = tuple(o.reshape(T, nb, o.shape[-1]) for o in ys)  # views: written in place
         cs3 = tuple(o.reshape(T, nb, o.shape[-1]) for o in cs)
-        l0 = self.layers[0]
-        Wc = l0.csr[0]
-        wx0 = np.zeros((1, nb, 3 * l0.hidden), _F32)
-        dummy = wx0[0]
-        blk = max(1, int(self.RUN_BLOCK))
-        for k in range(T + L - 1):
-            if k < T and k % blk == 0:  # layer 0's input products of the next block
-                t1 = min(T, k + blk)
-                if given_wx0 is None:
-                    wx0 = _unique_rows_product(xs[k:t1].reshape(-1, l0.n_in), Wc, l0.b_x)
-                else:
-                    wx0 = np.ascontiguousarray(given_wx0[k:t1])
-                wx0 = wx0.reshape(t1 - k, nb, 3 * l0.hidden)
-            lo, hi = max(0, k - T + 1), min(L, k + 1)
+        lag = max(1, int(self.RUN_BLOCK))
+        wx = np.zeros((lag, nb, 3 * h_tot), _F32)  # input products of a block, all layers
+        wx2 = wx.reshape(lag * nb, 3 * h_tot)
+        for k in range(T + (L - 1) * lag):
+            # layer l does step k - l * lag: lo .. hi-1 are the layers inside their T steps
+            lo, hi = max(0, (k - T) // lag + 1), min(L, k // lag + 1)
+            if k % lag == 0:  # every running layer starts a block: its input products
+                for ll in range(lo, hi):
+                    t0 = k - ll * lag
+                    t1 = min(T, t0 + lag)
+                    n, la = (t1 - t0) * nb, self.layers[ll]
+                    if ll == 0 and given_wx0 is not None:
+                        wx2[:n, f.dst[0]] = given_wx0[t0:t1].reshape(n, -1)
+                    elif ll == 0:
+                        _unique_rows_product(xs[t0:t1].reshape(n, -1), f.wt[0], la.b_x,
+                                             f.dst[0], wx2[:n])
+                    else:  # layer l-1's outputs of the block, done in the waves before
+                        wt = f.wt[ll]
+                        _lanes_product(ys3[ll - 1][t0:t1].reshape(n, -1), wt.rowptr, wt.cols,
+                                       wt.vals, la.b_x, f.dst[ll], wx2[:n])
+            wxk = wx[k % lag]
             # ``egru_cell`` on the running layers, its transcendental functions by numpy's own
             # exp and tanh (the bits of the specification), the rest compiled
-            _wave_gates(lo, hi, wx0[k % blk] if k < T else dummy, y, wx, rh, f.fw, f.fr,
-                        f.off, f.hid, f.b_x, f.b_r, v, e)
+            _wave_gates(lo, hi, y, wxk, rh, f.fr, f.off, f.hid, f.b_r, v, e)
             np.exp(e, out=e)
-            _wave_candidate(lo, hi, f.off, f.hid, wx, rh, v, e, a)
+            _wave_candidate(lo, hi, f.off, f.hid, wxk, rh, v, e, a)
             np.tanh(a, out=a)
-            _wave_update(lo, hi, k, f.off, f.hid, f.theta, e, a, y, c, ys3, cs3)
+            _wave_update(lo, hi, k, lag, f.off, f.hid, f.theta, e, a, y, c, ys3, cs3)
 
     def _run_steps(self, xs, state=None, dense: bool = False, trace: bool = False) -> StackTrace:
         """``run`` as a loop over ``step`` (the dense specification)."""

@@ -14,6 +14,12 @@ same results). Lane addresses are the array's base plus 4 x column, so the array
 contiguous (typing refuses others). On an AVX-512 host it beats the scalar loop on the paper
 shape's rows (``python benchmarks/bench_engines.py`` measures the whole reference); the scalar
 loop is used where the host has no AVX-512 (``SIMD``), and the tests run both.
+
+``column_lanes`` is the batched form (``reference._lanes_product``): one weight column for
+STEP_LANES inputs at once (the steps of a block), from a transposed CSR. Its lanes are
+contiguous, so it is plain vector IR (portable), the sums stay in registers across the column,
+and an input that is zero adds +0 instead of being skipped, which leaves a sum that started at
++0 unchanged (such a sum is never -0): the same bits as skipping it.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-__all__ = ["SIMD", "LANES", "row_axpy", "row_axpy_scalar", "row_axpy_simd"]
+__all__ = ["SIMD", "LANES", "STEP_LANES", "row_axpy", "row_axpy_scalar", "row_axpy_simd",
+           "column_lanes"]
 
 LANES = 16  # one AVX-512 register of float32
 
@@ -120,3 +127,65 @@ def row_axpy_simd(acc, cols, vals, j0, j1, x):  # pragma: no cover (compiled)
 
 row_axpy = row_axpy_simd if SIMD else row_axpy_scalar
 
+
+
+STEP_LANES = 4 * LANES  # lanes of ``column_lanes``: four independent sums hide the add latency
+
+
+@intrinsic
+def _column_lanes(typingctx, acc, xT, idx, vals, k0, k1):
+    """``column_lanes`` as vector IR: the STEP_LANES sums live in registers across the column."""
+    if not (isinstance(idx.dtype, types.Integer) and idx.dtype.bitwidth in (16, 32)
+            and acc.dtype == types.float32 and xT.dtype == types.float32
+            and vals.dtype == types.float32 and acc.ndim == 1 and xT.ndim == 2
+            and idx.ndim == 1 and vals.ndim == 1
+            and all(a.layout == "C" for a in (acc, xT, idx, vals))):
+        return None  # no such signature: a typing error, never a strided address
+    sig = types.void(acc, xT, idx, vals, k0, k1)
+
+    def codegen(context, builder, signature, args):
+        acc_a, xt_a, idx_a, vals_a, k0_v, k1_v = args
+        acc_s = context.make_array(signature.args[0])(context, builder, acc_a)
+        xt_s = context.make_array(signature.args[1])(context, builder, xt_a)
+        idx_s = context.make_array(signature.args[2])(context, builder, idx_a)
+        vals_s = context.make_array(signature.args[3])(context, builder, vals_a)
+        i64 = ir.IntType(64)
+        f32v = ir.VectorType(ir.FloatType(), LANES)
+        vptr = f32v.as_pointer()
+        zero = ir.Constant(f32v, [0.0] * LANES)
+        k0_v = context.cast(builder, k0_v, signature.args[4], types.int64)
+        k1_v = context.cast(builder, k1_v, signature.args[5], types.int64)
+        sums = [cgutils.alloca_once_value(builder, zero) for _ in range(STEP_LANES // LANES)]
+        with cgutils.for_range_slice(builder, k0_v, k1_v, ir.Constant(i64, 1), intp=i64) \
+                as (k, _):
+            i = builder.load(builder.gep(idx_s.data, [k]))
+            i = builder.zext(i, i64) if signature.args[2].dtype.signed is False \
+                else builder.sext(i, i64)
+            w = _splat(builder, builder.load(builder.gep(vals_s.data, [k])), f32v)
+            row = builder.gep(xt_s.data, [builder.mul(i, ir.Constant(i64, STEP_LANES))])
+            for g, s in enumerate(sums):
+                x = builder.load(builder.bitcast(
+                    builder.gep(row, [ir.Constant(i64, g * LANES)]), vptr), align=4)
+                # the product where x != 0 (NaN included, as ``if x != 0``), else +0: adding
+                # +0 leaves a sum that started at +0 unchanged (it is never -0), i.e. skips x
+                p = builder.select(builder.fcmp_unordered("!=", x, zero),
+                                   builder.fmul(x, w), zero)
+                builder.store(builder.fadd(builder.load(s), p), s)  # two roundings, no FMA
+        for g, s in enumerate(sums):
+            builder.store(builder.load(s), builder.bitcast(
+                builder.gep(acc_s.data, [ir.Constant(i64, g * LANES)]), vptr), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def column_lanes(acc, xT, idx, vals, k0, k1):  # pragma: no cover (compiled)
+    """One output column for STEP_LANES inputs at once: ``acc[t] = sum over k = k0 .. k1-1 of
+    xT[idx[k], t] * vals[k]`` for t < STEP_LANES, from +0, the terms with ``xT[idx[k], t] == 0``
+    skipped, in the order of k, each product and each sum rounded to float32.
+
+    ``xT`` is (n_in, STEP_LANES) C-contiguous (row i = input i of the STEP_LANES lanes); k runs
+    over the nonzeros of one column of a weight matrix (``idx`` its rows ascending): per lane
+    exactly the operations of ``row_axpy`` over the CSR rows of the nonzero inputs, ascending."""
+    _column_lanes(acc, xT, idx, vals, k0, k1)

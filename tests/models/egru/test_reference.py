@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.egru.errors import ModelError
-from models.egru.reference import CSRMatrix, EGRULayer, EGRUStack, sigmoid
+from models.egru.reference import (CSRMatrix, EGRULayer, EGRUStack, _csr_product, _lanes_product,
+                                   sigmoid)
 
 
 def random_layer(n_in, hidden, seed, scale=0.5, theta=0.1, prune=0.0):
@@ -410,3 +411,70 @@ def test_run_with_a_given_input_product_and_with_theta_are_the_same_bits():
         EGRUStack([other]).run(xs, input_product=np.zeros((11, 5), np.float32))
     with pytest.raises(ModelError, match="input_product"):
         EGRUStack([other]).run(xs, dense=True, input_product=other.input_product(xs))
+
+
+def _sparse_case(rng, n_in, n_out, n, density, x_zeros):
+    # magnitudes over many octaves: a different summation order would round differently
+    W = (rng.standard_normal((n_in, n_out)) * 2.0 ** rng.integers(-12, 12, (n_in, n_out)))
+    W = W.astype(np.float32)
+    W[rng.random(W.shape) >= density] = 0
+    if n_in > 1:
+        W[rng.integers(n_in)] = 0  # a row with no nonzeros
+    x = (rng.standard_normal((n, n_in)) * 2.0 ** rng.integers(-8, 8, (n, n_in))).astype(np.float32)
+    x[rng.random(x.shape) < x_zeros] = 0
+    x[rng.random(x.shape) < 0.1] = -0.0  # negative zeros are zero inputs, skipped
+    return W, x
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_in=st.integers(1, 40), n_out=st.integers(1, 50), n=st.integers(0, 200),
+       density=st.sampled_from([0.0, 0.05, 0.3, 1.0]), x_zeros=st.sampled_from([0.0, 0.6, 1.0]),
+       seed=st.integers(0, 2**31))
+def test_lanes_product_equals_the_per_step_product_bit_for_bit(n_in, n_out, n, density, x_zeros,
+                                                               seed):
+    rng = np.random.default_rng(seed)
+    W, x = _sparse_case(rng, n_in, n_out, n, density, x_zeros)
+    bias = rng.standard_normal(n_out).astype(np.float32)
+    m = CSRMatrix.from_dense(W)
+    want = np.empty((n, n_out), np.float32)
+    _csr_product(x, m.rowptr, m.cols, m.vals, bias, want)
+    # into scattered columns of a wider output, as into the stack's joint gate layout
+    dst = np.sort(rng.choice(2 * n_out + 3, n_out, replace=False))
+    out = np.full((n, 2 * n_out + 3), np.float32(7))
+    t = m.transpose()
+    _lanes_product(x, t.rowptr, t.cols, t.vals, bias, dst, out)
+    np.testing.assert_array_equal(out[:, dst].view(np.uint32), want.view(np.uint32))
+    assert np.all(np.delete(out, dst, axis=1) == 7)  # no other column written
+
+
+def test_csr_transpose_is_the_csr_of_the_transposed_matrix():
+    rng = np.random.default_rng(3)
+    M = rng.standard_normal((37, 21)).astype(np.float32)
+    M[rng.random(M.shape) < 0.8] = 0
+    M[5] = 0
+    M[:, 7] = 0
+    t, want = CSRMatrix.from_dense(M).transpose(), CSRMatrix.from_dense(M.T)
+    assert t.shape == want.shape == (21, 37) and t.cols.dtype == want.cols.dtype
+    for a, b in ((t.rowptr, want.rowptr), (t.cols, want.cols), (t.vals, want.vals)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("batch", [None, 2])
+@pytest.mark.parametrize("block", [1, 5, 23, 64])
+def test_skewed_wavefront_of_three_layers_equals_a_loop_of_steps(batch, block, monkeypatch):
+    # layer l runs a block behind layer l-1; blocks that do not divide T, or exceed it
+    monkeypatch.setattr(EGRUStack, "RUN_BLOCK", block)
+    rng = np.random.default_rng(17)
+    stack = EGRUStack([random_layer(9, 14, 21, prune=0.6), random_layer(14, 11, 22, prune=0.5),
+                       random_layer(11, 6, 23, theta=0.05)])
+    shape = (23, 9) if batch is None else (23, batch, 9)
+    xs = rng.standard_normal(shape).astype(np.float32)
+    xs[rng.random(shape) < 0.5] = 0
+    state = [(np.abs(rng.standard_normal(s[0].shape)).astype(np.float32),
+              rng.uniform(-0.3, 0.3, s[0].shape).astype(np.float32))
+             for s in stack.zero_state(batch)]
+    a = stack.run(xs, state=state)
+    b = stack._run_steps(xs, state=state)
+    assert all(np.count_nonzero(y) for y in a.ys)  # events reach every layer
+    for u, v in zip(a.ys + a.cs, b.ys + b.cs, strict=True):
+        np.testing.assert_array_equal(u.view(np.uint32), v.view(np.uint32))

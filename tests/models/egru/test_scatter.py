@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.egru.scatter import LANES, row_axpy_scalar, row_axpy_simd
+from models.egru.scatter import LANES, STEP_LANES, column_lanes, row_axpy_scalar, row_axpy_simd
 
 
 @numba.njit
@@ -45,3 +45,31 @@ def test_simd_row_refuses_strided_arrays():
     acc = np.zeros((4, 3), np.float32)[:, 0]
     with pytest.raises(numba.core.errors.TypingError):
         _simd(acc, np.arange(2, dtype=np.uint16), np.ones(2, np.float32), 0, 2, np.float32(1))
+
+
+@numba.njit
+def _column(acc, xT, idx, vals, k0, k1):
+    column_lanes(acc, xT, idx, vals, k0, k1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_in=st.integers(1, 80), nnz=st.integers(0, 80), seed=st.integers(0, 2**31),
+       wide=st.booleans(), zeros=st.sampled_from([0.0, 0.5, 1.0]))
+def test_column_lanes_equals_the_scalar_sums(n_in, nnz, seed, wide, zeros):
+    rng = np.random.default_rng(seed)
+    nnz = min(nnz, n_in)
+    idx = np.zeros(nnz + 5, np.int32 if wide else np.uint16)
+    idx[2:2 + nnz] = np.sort(rng.choice(n_in, nnz, replace=False))
+    vals = (rng.standard_normal(idx.size) * 2.0 ** rng.integers(-10, 10, idx.size)).astype(
+        np.float32)
+    xT = (rng.standard_normal((n_in, STEP_LANES)) * 2.0 ** rng.integers(-10, 10, (n_in, 1)))
+    xT = xT.astype(np.float32)
+    xT[rng.random(xT.shape) < zeros] = 0
+    xT[rng.random(xT.shape) < 0.1] = -0.0
+    acc = np.full(STEP_LANES, np.float32(5))
+    _column(acc, xT, idx, vals, 2, 2 + nnz)
+    want = np.zeros(STEP_LANES, np.float32)
+    for k in range(2, 2 + nnz):
+        x = xT[idx[k]]
+        want = np.where(x != 0, (want + x * vals[k]).astype(np.float32), want)
+    np.testing.assert_array_equal(acc.view(np.uint32), want.view(np.uint32))
