@@ -598,7 +598,7 @@ class EGRUStack:
         a = np.zeros((nb, h_tot), _F32)  # the candidate's tanh argument, then g
         ys3 = tuple(o.reshape(T, nb, o.shape[-1]) for o in ys)  # views: written in place
         cs3 = tuple(o.reshape(T, nb, o.shape[-1]) for o in cs)
-        lag = max(1, int(self.RUN_BLOCK))
+        lag = max(1, min(int(self.RUN_BLOCK), T))  # a short run: no waves with no layer running
         wx = np.zeros((lag, nb, 3 * h_tot), _F32)  # input products of a block, all layers
         wx2 = wx.reshape(lag * nb, 3 * h_tot)
         for k in range(T + (L - 1) * lag):
