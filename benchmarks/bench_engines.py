@@ -20,9 +20,9 @@ costs do not enter the rates; ``--no-memory`` skips it), then the ratios sparse/
 analytic/DES. Every timed run is preceded by a short warm-up (numba's compiled-code cache, first
 touches). Model generation and compilation are timed too and printed, but not in the rates.
 Dense and sparse run the same tokens (the first ``min`` of the two counts are shared); the sparse
-run computes layer 0's input product once per distinct token of a 1,024-step block (equal
-embedding rows, equal products), as it does on any token stream, so a Zipf stream's repeats
-count in its favour as they would on real text.
+run computes layer 0's input product once per distinct token of a block of
+``EGRUStack.RUN_BLOCK`` steps (equal embedding rows, equal products), as it does on any token
+stream, so a Zipf stream's repeats count in its favour as they would on real text.
 """
 
 from __future__ import annotations
