@@ -258,6 +258,11 @@ CASES = [
     ("bench-lm-tokens-1", BENCH + ["--tokens", "1"], "--tokens"),
     ("bench-lm-tokens-huge", BENCH + ["--tokens", "1000000000000"], "memory"),
     ("bench-lm-ppl-tokens-negative", BENCH + ["--ppl-tokens", "-5"], "--ppl-tokens"),
+    ("bench-lm-tick-columns-negative", BENCH + ["--tick-columns", "-1"], "--tick-columns"),
+    ("bench-lm-tick-columns-machine", BENCH[:2] + ["--model", "paper"] + BENCH[4:]
+     + ["--machine", "board48", "--tick-columns", "0"], "--tick-columns"),
+    ("run-tick-columns-text", ["run", "small", "--tokens", "3", "--tick-columns", "all",
+                               "--out", "{d}/r.json"], "--tick-columns"),
     ("bench-lm-tick-huge", BENCH + ["--tick-s", "1e9"], "tick_period_s"),
     ("bench-lm-pl-negative", BENCH + ["--pl", "-2"], "--pl"),
     ("bench-lm-gpus-unknown", BENCH + ["--gpus", "tpu"], "tpu"),

@@ -32,7 +32,11 @@ from s2sim.bench.driver import (
     run_lengthening_auto_tick,
 )
 from s2sim.commands import limits
-from s2sim.commands.options import add_check_des_argument, deployment_kw
+from s2sim.commands.options import (
+    add_check_des_argument,
+    add_tick_columns_argument,
+    deployment_kw,
+)
 
 DEFAULT_TOKENS = 140  # two 70-token sequences
 ALL_TOKENS = "all"
@@ -53,6 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"tokens to simulate on the chip (default {DEFAULT_TOKENS}), or 'all': "
                         "the whole test split of --data (the analytic engine counts a long run "
                         "window by window, with bounded memory)")
+    add_tick_columns_argument(p)
     p.add_argument("--ppl-tokens", type=limits.count, default=None,
                    help="score perplexity on the first N test tokens only (default: all)")
     add_chip_arguments(p, engine="analytic", tick=TICK,
@@ -151,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.tokens < 2:
         raise S2SimError(f"--tokens {args.tokens}: need at least 2")
     else:
-        limits.check_run_size(args.tokens, args.engine, what="tokens")  # before any work
+        limits.check_run_size(args.tokens, args.engine, what="tokens",  # before any work
+                              tick_columns=args.tick_columns)
     gpu_specs = parse_gpu_list(args.gpus)
     measured = [g for f in args.gpu_measured for g in load_gpu_results(f)]
     given = _read_mapping(args)
@@ -165,6 +171,9 @@ def run(args: argparse.Namespace) -> int:
         if given is not None:
             raise S2SimError(f"--mapping {args.mapping}: a one-chip mapping; with --machine the "
                              "network is compiled across chips (drop --mapping)")
+        if args.tick_columns is not None:
+            raise S2SimError("--tick-columns: the one-chip analytic engine's ledger; a "
+                             "--machine run keeps no per-tick columns (drop it)")
         try:
             model, _ = _load(bench, args)
             tokens, _ = _token_stream(bench, args, model)
@@ -247,7 +256,8 @@ def _token_stream(bench: Bench, args, model):
         test = corpus.test
         if args.tokens == ALL_TOKENS:
             args.tokens = len(test)
-            limits.check_run_size(args.tokens, args.engine, what="tokens")
+            limits.check_run_size(args.tokens, args.engine, what="tokens",
+                                  tick_columns=args.tick_columns)
         if args.tokens > len(test):
             raise S2SimError(f"--tokens {args.tokens}: test split has only {len(test)}")
         bench.parts["data_source"] = (f"{corpus.name} test split, first {args.tokens} tokens "
@@ -331,7 +341,8 @@ def _run_on_chip(bench: Bench, args, net, tokens, scorer=None) -> None:
 
     def run_tokens(mapping):
         return run_mapping(mapping, np.asarray(tokens), engine=args.engine, network=net,
-                           progress=_progress(args), observe=scorer)
+                           progress=_progress(args), observe=scorer,
+                           tick_columns=args.tick_columns)
 
     tick = None if args.mapping else args.tick_s  # a given mapping's tick is its own
     _, result = run_lengthening_auto_tick(bench, net, bench.parts["mapping"], tick,
@@ -455,6 +466,8 @@ def _argv_of(args: argparse.Namespace, compile_argv: list[str] | None = None) ->
         out += ["--gpus", args.gpus]
     if args.check_des is not None:
         out += ["--check-des", str(args.check_des)]
+    if args.tick_columns is not None:
+        out += ["--tick-columns", str(args.tick_columns)]
     if args.seed:
         out += ["--seed", str(args.seed)]
     return out + (compile_argv(args, TICK) if compile_argv is None else list(compile_argv))

@@ -100,9 +100,11 @@ def available_memory_bytes() -> int | None:
         return None
 
 
-def estimated_run_bytes(n_steps: int, engine: str, chip_pes: int, values_per_step: int) -> int:
-    """Bytes a run holds at its peak: the per-tick ledger (timed engines) and the per-step
-    arrays (inputs, per-layer outputs, the oracle's copy)."""
+def estimated_run_bytes(n_steps: int, engine: str, chip_pes: int, values_per_step: int,
+                        tick_columns: int | None = None) -> int:
+    """Bytes a run holds at its peak: the per-tick ledger (timed engines; the analytic
+    engine's binned to ``tick_columns``, ``run_mapping``'s) and the per-step arrays (inputs,
+    per-layer outputs, the oracle's copy)."""
     from s2sim.hw.ledger import NOC_FIELDS, PE_FIELDS
 
     # inputs, per-layer outputs and the oracle's copy, plus the result's per-step arrays
@@ -114,7 +116,8 @@ def estimated_run_bytes(n_steps: int, engine: str, chip_pes: int, values_per_ste
     if engine == "analytic":  # window by window, its ledger binned (s2sim.engine.analytic)
         from s2sim.engine.analytic import MAX_COLUMNS, WINDOW_STEPS
 
-        held = min(int(n_steps), WINDOW_STEPS) + MAX_COLUMNS
+        cols = MAX_COLUMNS if tick_columns is None else int(tick_columns) or int(n_steps) + 8
+        held = min(int(n_steps), WINDOW_STEPS) + min(cols, int(n_steps) + 8)
         return int(n_steps) * per_step + held * ledger
     return int(n_steps) * (per_step + ledger)
 
@@ -128,7 +131,7 @@ def _human(n: float, unit: str) -> str:
 
 def check_run_size(n_steps: int, engine: str, *, spec=None, pes_used: int | None = None,
                    values_per_step: int = 0, tick_period_ps: int | None = None,
-                   what: str = "steps") -> None:
+                   what: str = "steps", tick_columns: int | None = None) -> None:
     """Refuse a run that cannot fit in memory or whose simulated time overflows; warn (stderr,
     one line) when it will take longer than ``LONG_RUN_S``. ``spec``: the chip (default: the
     bundled one), for its PE count; ``pes_used``: the mapping's PEs, for the time estimate."""
@@ -137,7 +140,7 @@ def check_run_size(n_steps: int, engine: str, *, spec=None, pes_used: int | None
 
         spec = load_spec()
     chip_pes = len(spec.pe_ids())
-    need = estimated_run_bytes(n_steps, engine, chip_pes, values_per_step)
+    need = estimated_run_bytes(n_steps, engine, chip_pes, values_per_step, tick_columns)
     have = available_memory_bytes()
     if have is not None and need > have:
         raise S2SimError(f"{n_steps} {what} on the {engine} engine need ~{_human(need, 'B')} of "

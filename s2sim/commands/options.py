@@ -123,3 +123,12 @@ def add_check_des_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--check-des", type=limits.count, default=None, metavar="N",
                    help="cross-check the first N steps on the DES engine: its mismatches vs "
                         "the reference and its energy and latency difference")
+
+
+def add_tick_columns_argument(p: argparse.ArgumentParser) -> None:
+    """--tick-columns N (``run_mapping(tick_columns=)``): the analytic engine's per-tick ledger
+    of a long run, binned (default) or every tick."""
+    p.add_argument("--tick-columns", type=limits.int_in(0, limits.COUNT_MAX), default=None,
+                   metavar="N", help="a run longer than the analytic engine's window (4096 "
+                   "steps) keeps its per-tick counts binned to at most N columns (default "
+                   "4096: bounded memory); 0 keeps every tick (memory grows with the run)")

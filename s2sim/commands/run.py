@@ -25,7 +25,7 @@ import numpy as np
 
 from s2sim.commands import limits
 from s2sim.commands.compile import add_compile_arguments, compile_from_args, load_network
-from s2sim.commands.options import add_check_des_argument
+from s2sim.commands.options import add_check_des_argument, add_tick_columns_argument
 from s2sim.commands.targets import apply_to_mapping, compile_options_from
 from s2sim.errors import S2SimError
 from s2sim.output import output_file
@@ -45,6 +45,7 @@ def add_parser(subparsers) -> None:
     src.add_argument("--input", metavar="FILE", help=".npy of token ids (T,) or vectors (T, n)")
     p.add_argument("--engine", default="des", choices=["functional", "analytic", "des"])
     p.add_argument("--no-compare", action="store_true", help="skip the oracle comparison")
+    add_tick_columns_argument(p)
     p.add_argument("--out", required=True, help="run report JSON to write")
     first_compile_option = len(p._actions)
     add_compile_arguments(p)
@@ -58,7 +59,8 @@ def _inputs(args, net):
         if args.tokens < 1:
             raise S2SimError(f"--tokens {args.tokens}: must be >= 1")
         limits.check_run_size(args.tokens, args.engine, what="tokens",
-                              values_per_step=net.input.n_out + sum(net.sizes))
+                              values_per_step=net.input.n_out + sum(net.sizes),
+                              tick_columns=args.tick_columns)
         rng = np.random.default_rng(args.seed)
         if net.input.embedding is not None:
             return rng.integers(0, net.input.embedding.shape[0], args.tokens)
@@ -117,8 +119,10 @@ def run(args) -> int:
         mapping, choice = compile_from_args(net, args, xs)
         tick = choice.to_dict()
     limits.check_run_size(len(xs), args.engine, spec=mapping.load_spec(),
-                          pes_used=len(mapping.pes_used()), tick_period_ps=mapping.tick_period_ps)
-    res = run_mapping(mapping, xs, engine=args.engine, compare=not args.no_compare)
+                          pes_used=len(mapping.pes_used()), tick_period_ps=mapping.tick_period_ps,
+                          tick_columns=args.tick_columns)
+    res = run_mapping(mapping, xs, engine=args.engine, compare=not args.no_compare,
+                      tick_columns=args.tick_columns)
     run_doc = {"format": RUN_FORMAT, "mapping": mapping.summary(), "tick_choice": tick,
                "result": res.summary(),
                "energy": None if res.energy is None else res.energy.as_dict()}

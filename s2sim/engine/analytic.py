@@ -169,9 +169,20 @@ def _receivers(m) -> tuple[dict[str, set[str]], set[str]]:
 # -- the run, window by window --------------------------------------------------------------------
 
 # Steps counted at once: a longer run is counted window by window, so memory stays bounded
-# (per-tick arrays of one window, plus the run's ledger binned to at most MAX_COLUMNS columns).
+# (per-tick arrays of one window, plus the run's ledger binned to at most MAX_COLUMNS columns,
+# unless the run asks for more: ``run_mapping(tick_columns=)``, 0 = one column per tick).
 WINDOW_STEPS = 4096
 MAX_COLUMNS = 4096
+
+
+def ticks_per_column(n_steps: int, n_ticks: int, tick_columns: int | None = None) -> int:
+    """Ticks binned into one column of a run's ledger: 1 for a run of at most WINDOW_STEPS
+    steps or with ``tick_columns`` 0, else enough for at most ``tick_columns`` (default
+    MAX_COLUMNS) columns."""
+    cols = MAX_COLUMNS if tick_columns is None else int(tick_columns)
+    if n_steps <= WINDOW_STEPS or cols == 0:
+        return 1
+    return max(1, -(-n_ticks // cols))
 
 
 @dataclass
@@ -386,8 +397,9 @@ def _book_idle(ctx: AnalyticContext, win: _Window, f: int) -> None:
 def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
     """The analytic engine; a run longer than ``WINDOW_STEPS`` is counted window by window with
     its reference run continued from the previous window's state, its ledger binned to at most
-    ``MAX_COLUMNS`` columns, and its layer outputs not kept (``outputs`` empty): memory stays
-    bounded however many steps are priced. Identical results for any window size."""
+    ``MAX_COLUMNS`` columns (``run.tick_columns``: another bound, 0 = none), and its layer
+    outputs not kept (``outputs`` empty): memory stays bounded however many steps are priced.
+    Identical results for any window size."""
     from s2sim.hw.energy import price
     from s2sim.hw.ledger import NOC_FIELDS, PE_FIELDS, PL_FIELDS, Counts
 
@@ -402,7 +414,7 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
               "routed": routed, "idx_of": {p: i for i, p in enumerate(all_pes)},
               "geo": route_geometry(m, spec), "run_cache": {}}
     window = WINDOW_STEPS if net.readout.weights is None else max(T, 1)
-    tpc = max(1, -(-n_ticks // MAX_COLUMNS)) if T > window else 1
+    tpc = ticks_per_column(T, n_ticks, run.tick_columns) if T > window else 1
     n_cols = -(-n_ticks // tpc)
     tot = _Totals(pe={k: np.zeros((n_pe, n_cols), np.int64) for k in PE_FIELDS},
                   noc={k: np.zeros(n_cols, np.int64) for k in NOC_FIELDS}, tpc=tpc)

@@ -39,6 +39,7 @@ class PreparedRun:
         self.mapping, self.network, self.spec = mapping, network, spec
         self._xs, self.tokens, self._oracle, self.embedding = xs, tokens, _oracle, embedding
         self.observe = None  # run_mapping's ``observe``: the analytic engine calls it per window
+        self.tick_columns = None  # run_mapping's ``tick_columns`` (the analytic engine's ledger)
 
     @property
     def xs(self) -> np.ndarray:

@@ -1,7 +1,8 @@
 """``run_mapping``: the one entry point of all engines.
 
     run_mapping(mapping, inputs, engine="functional" | "analytic" | "des", *, network=None,
-                compare=True, progress=False, oracle=None, observe=None) -> RunResult
+                compare=True, progress=False, oracle=None, observe=None,
+                tick_columns=None) -> RunResult
 
 ``mapping``  a ``s2sim.compiler.Mapping`` (compiled, or loaded from JSON).
 ``inputs``   either token ids, shape (T,) integer, for a network with an input embedding (the
@@ -16,6 +17,10 @@
              steps a, a+1, ... (the analytic engine: window by window, in step order; the
              functional and DES engines: once, a = 0, the whole run's oracle), e.g. a
              ``models.egru.lm.NextTokenScorer``: perplexity from the same pass as the energy.
+``tick_columns`` the analytic engine on a run longer than its window keeps its per-tick ledger
+             binned to at most this many columns (default ``analytic.MAX_COLUMNS``, bounded
+             memory); 0 keeps every tick (memory grows with the run; the report's per-tick
+             figures and steady-state split then cover a long run too).
 """
 
 from __future__ import annotations
@@ -43,18 +48,23 @@ def run_mapping(
     progress: bool = False,
     oracle=None,
     observe=None,
+    tick_columns: int | None = None,
 ) -> RunResult:
     if engine not in ENGINES:
         raise S2SimError(f"engine {engine!r} unknown: choose one of {', '.join(ENGINES)}")
+    if tick_columns is not None and (isinstance(tick_columns, bool) or
+                                     not isinstance(tick_columns, (int, np.integer))
+                                     or tick_columns < 0):
+        raise S2SimError(f"tick_columns {tick_columns!r}: a whole number >= 0 (0 = every tick)")
     from s2sim.engine.common import prepare_run
 
     if network is not None:
         mapping.attach(network)
-    reused = _reuse(mapping, inputs, engine, oracle, observe)
+    reused = _reuse(mapping, inputs, engine, oracle, observe, tick_columns)
     if reused is not None:  # the same long analytic run, just priced (choosing the tick)
         return _finish(reused, engine, compare, None, mapping, inputs)
     run = prepare_run(mapping, inputs, network=network, oracle=oracle)
-    run.observe = observe
+    run.observe, run.tick_columns = observe, tick_columns
     t0 = time.perf_counter()
     if engine == "functional":
         from s2sim.engine.functional import run_functional as fn
@@ -123,8 +133,8 @@ def remember_analytic(mapping, inputs, result: RunResult, observe=None) -> None:
         _MEMO.append((mapping, _memo_key(mapping), np.array(inputs, copy=True), result, observe))
 
 
-def _reuse(mapping, inputs, engine: str, oracle, observe) -> RunResult | None:
-    if engine != "analytic" or oracle is not None or not _MEMO:
+def _reuse(mapping, inputs, engine: str, oracle, observe, tick_columns=None) -> RunResult | None:
+    if engine != "analytic" or oracle is not None or tick_columns is not None or not _MEMO:
         return None
     m, key, xs, result, observed_by = _MEMO[0]
     a = np.asarray(inputs)

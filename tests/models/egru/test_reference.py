@@ -8,8 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.egru.errors import ModelError
-from models.egru.reference import (CSRMatrix, EGRULayer, EGRUStack, _csr_product, _lanes_product,
-                                   sigmoid)
+from models.egru.reference import (
+    CSRMatrix,
+    EGRULayer,
+    EGRUStack,
+    _csr_product,
+    _lanes_product,
+    sigmoid,
+)
 
 
 def random_layer(n_in, hidden, seed, scale=0.5, theta=0.1, prune=0.0):

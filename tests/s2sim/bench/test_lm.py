@@ -250,3 +250,19 @@ def test_compile_then_bench_and_run_reports_feed_report_and_diff(tiny_ckpt, tmp_
     assert main(["diff", str(r), str(r)]) == 0 and "no metric changed" in capsys.readouterr().out
     # a run's report against the bench's: the same mapping on different tokens; diff compares
     assert main(["diff", str(tmp_path / "b"), str(r), "--list-metrics"]) == 0
+
+
+def test_tick_columns_keeps_every_tick_of_a_long_run(tiny_ckpt, tmp_path, monkeypatch):
+    """--tick-columns 0: a run longer than the analytic engine's window still has per-tick
+    energies (the steady-state split); by default its ledger is binned and has none."""
+    import s2sim.engine.analytic as analytic
+
+    monkeypatch.setattr(analytic, "WINDOW_STEPS", 8)
+    monkeypatch.setattr(analytic, "MAX_COLUMNS", 4)
+    assert _bench(tiny_ckpt, tmp_path / "binned", "--tick-s", "spec") == 0
+    assert _bench(tiny_ckpt, tmp_path / "every", "--tick-s", "spec", "--tick-columns", "0") == 0
+    binned, every = load_report(tmp_path / "binned"), load_report(tmp_path / "every")
+    assert binned.s2.energy_per_step_steady_j is None
+    assert every.s2.energy_per_step_steady_j is not None
+    assert every.s2.energy_per_step_j == pytest.approx(binned.s2.energy_per_step_j, rel=1e-12)
+    assert "--tick-columns" in every.workload.command

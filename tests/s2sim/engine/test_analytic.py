@@ -104,3 +104,31 @@ def test_a_long_run_counted_window_by_window_gives_the_same_figures(monkeypatch,
         assert r.meta[k] == whole.meta[k], k
     assert r.counts.pe["active_cycles"].shape[1] <= max(max_columns, 45 + 4)
     assert r.outputs.shape[0] == 0 and whole.outputs.shape[0] == 45  # long runs keep no outputs
+
+
+def test_a_long_run_keeps_every_tick_when_asked(monkeypatch):
+    """``tick_columns=0``: a long run's ledger has one column per tick, the same columns as
+    the whole run counted at once; ``tick_columns=N``: at most N; bad values are refused."""
+    import s2sim.engine.analytic as analytic
+    from s2sim.compiler.compile import compile_network
+    from s2sim.compiler.random_net import random_network
+    from s2sim.engine.run import run_mapping
+    from s2sim.errors import S2SimError
+
+    net = random_network(sizes=(40, 24), n_in=16, density=0.3, seed=9)
+    m = compile_network(net, tick_period_s="auto")
+    xs = np.random.default_rng(2).standard_normal((45, 16)).astype(np.float32)
+    whole = run_mapping(m, xs, engine="analytic")
+    monkeypatch.setattr(analytic, "WINDOW_STEPS", 7)
+    monkeypatch.setattr(analytic, "MAX_COLUMNS", 5)
+    binned = run_mapping(m, xs, engine="analytic")
+    every = run_mapping(m, xs, engine="analytic", tick_columns=0)
+    assert binned.counts.ticks_per_column > 1 and every.counts.ticks_per_column == 1
+    for k in whole.counts.pe:
+        np.testing.assert_array_equal(every.counts.pe[k], whole.counts.pe[k], err_msg=k)
+    assert every.energy_j == pytest.approx(binned.energy_j, rel=1e-12)
+    three = run_mapping(m, xs, engine="analytic", tick_columns=3)
+    assert three.counts.pe["active_cycles"].shape[1] <= 3
+    for bad in (-1, 2.5, True, "all"):
+        with pytest.raises(S2SimError, match="tick_columns"):
+            run_mapping(m, xs, engine="analytic", tick_columns=bad)
