@@ -48,7 +48,7 @@ import numba
 import numpy as np
 
 from models.egru.errors import ModelError
-from models.egru.scatter import STEP_LANES, column_lanes, row_axpy
+from models.egru.scatter import STEP_LANES, column_lanes, prefetch, row_axpy
 
 __all__ = ["EGRULayer", "EGRUStack", "StackTrace", "CSRMatrix", "sigmoid", "egru_cell", "GATES"]
 
@@ -191,6 +191,11 @@ def _lanes_product(x, t_ptr, t_idx, t_vals, bias, dst, out):  # pragma: no cover
                 out[n0 + j, col] = np.float32(acc[j] + bc)
 
 
+# fired rows ahead whose nonzeros ``_wave_products`` prefetches (paper shape, per token: 2 to 8
+# measured alike, ~4 % less time in the products than without)
+_PREFETCH_ROWS = 4
+
+
 @numba.njit(cache=True, nogil=True)
 def _wave_products(lo, hi, y, rh, fr, off, hid, br):  # pragma: no cover (compiled)
     """The recurrent products of layers lo .. hi-1 of one wave, into the stack's joint gate
@@ -204,16 +209,26 @@ def _wave_products(lo, hi, y, rh, fr, off, hid, br):  # pragma: no cover (compil
     r_rowptr, r_cols, r_vals, r_row0 = fr
     n_b, h_tot = y.shape
     acc = np.empty(3 * hid.max(), np.float32)  # one layer's gate columns: stays in L1
+    fired = np.empty(hid.max(), np.int64)
     for b in range(n_b):
         yb, rhb = y[b], rh[b]
         for ll in range(lo, hi):
             H, o = hid[ll], off[ll]
             acc[:3 * H] = 0
+            nf = 0  # the units that fired, ascending
             for i in range(H):
-                yi = yb[o + i]
-                if yi != 0:
-                    r0 = r_row0[ll] + i
-                    row_axpy(acc, r_cols, r_vals, r_rowptr[r0], r_rowptr[r0 + 1], yi)
+                if yb[o + i] != 0:
+                    fired[nf] = i
+                    nf += 1
+            for p in range(nf):
+                if p + _PREFETCH_ROWS < nf:  # R does not fit in L2: ask for a later row early
+                    rn = r_row0[ll] + fired[p + _PREFETCH_ROWS]
+                    for j in range(r_rowptr[rn], r_rowptr[rn + 1], 16):  # 64-byte lines
+                        prefetch(r_vals, j)
+                    for j in range(r_rowptr[rn], r_rowptr[rn + 1], 32):
+                        prefetch(r_cols, j)
+                r0 = r_row0[ll] + fired[p]
+                row_axpy(acc, r_cols, r_vals, r_rowptr[r0], r_rowptr[r0 + 1], yb[o + fired[p]])
             for q in range(3):
                 # slices indexed from 0: no wraparound, so plain vector loads and stores
                 dq, aq, bq = rhb[q * h_tot + o:q * h_tot + o + H], acc[q * H:(q + 1) * H], \
