@@ -9,9 +9,10 @@ the order of the scalar loop.
 
 numba's loop vectorizer cannot prove the columns distinct, so it leaves the scalar loop scalar;
 the 16-lane step is written as LLVM's masked load / gather / scatter intrinsics (AVX-512's
-``vgatherdps`` / ``vscatterdps``; LLVM lowers them to scalar code on a CPU without them, with the
-same results). Lane addresses are the array's base plus 4 x column, so the arrays must be
-contiguous (typing refuses others). On an AVX-512 host it beats the scalar loop on the paper
+``vgatherdps`` / ``vscatterdps``, one each for 16 lanes: the addresses are one getelementptr of
+the array by the vector of 32-bit columns; LLVM lowers them to scalar code on a CPU without them,
+with the same results). Lane addresses are the array's base plus 4 x column, so the arrays must
+be contiguous (typing refuses others). On an AVX-512 host it beats the scalar loop on the paper
 shape's rows (``python benchmarks/bench_engines.py`` measures the whole reference); the scalar
 loop is used where the host has no AVX-512 (``SIMD``), and the tests run both.
 
@@ -20,6 +21,9 @@ STEP_LANES inputs at once (the steps of a block), from a transposed CSR. Its lan
 contiguous, so it is plain vector IR (portable), the sums stay in registers across the column,
 and an input that is zero adds +0 instead of being skipped, which leaves a sum that started at
 +0 unchanged (such a sum is never -0): the same bits as skipping it.
+
+``prefetch`` is a cache hint (no effect on any result): the recurrent products ask for the CSR
+rows of units a few events ahead, since R of the paper shape does not fit in L2.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 __all__ = ["SIMD", "LANES", "STEP_LANES", "row_axpy", "row_axpy_scalar", "row_axpy_simd",
-           "column_lanes"]
+           "column_lanes", "prefetch"]
 
 LANES = 16  # one AVX-512 register of float32
 
@@ -90,12 +94,16 @@ def _axpy_lanes(typingctx, acc, cols, vals, j, n, x):
         cidx = masked_load(col_p, idxv, f"llvm.masked.load.v{LANES}i{idx_bits}.p0",
                            idx_bits // 8)
         v = masked_load(val_p, f32v, f"llvm.masked.load.v{LANES}f32.p0", 4)
-        # lane addresses acc + 4 * col (unsigned columns: zero-extended)
-        wide = builder.zext(cidx, i64v) if signature.args[1].dtype.signed is False \
-            else builder.sext(cidx, i64v)
-        base = _splat(builder, builder.ptrtoint(acc_s.data, i64), i64v)
-        addr = builder.add(base, builder.shl(wide, ir.Constant(i64v, [2] * LANES)))
-        ptrs = builder.inttoptr(addr, ir.VectorType(acc_s.data.type, LANES))
+        # lane addresses: one getelementptr of acc by the vector of 32-bit columns (unsigned
+        # columns zero-extended), the form LLVM lowers to one vgatherdps / vscatterdps with a
+        # base register (64-bit lane addresses would take two instructions of 8 lanes each)
+        i32v = ir.VectorType(i32, LANES)
+        if idx_bits == 16:
+            cidx = builder.zext(cidx, i32v) if signature.args[1].dtype.signed is False \
+                else builder.sext(cidx, i32v)
+        ptrs = builder.gep(acc_s.data, [cidx], inbounds=True,
+                           source_etype=ir.FloatType())
+        ptrs.type = ir.VectorType(acc_s.data.type, LANES)  # llvmlite types it as one pointer
         gather = cgutils.get_or_insert_function(
             mod, ir.FunctionType(f32v, [ptrs.type, i32, maskv, f32v]),
             f"llvm.masked.gather.v{LANES}f32.v{LANES}p0")
@@ -127,6 +135,27 @@ def row_axpy_simd(acc, cols, vals, j0, j1, x):  # pragma: no cover (compiled)
 
 row_axpy = row_axpy_simd if SIMD else row_axpy_scalar
 
+
+
+@intrinsic
+def prefetch(typingctx, arr, i):
+    """A hint to bring the cache line of ``arr[i]`` (1-D, contiguous) into the caches."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C"):
+        return None
+    sig = types.void(arr, i)
+
+    def codegen(context, builder, signature, args):
+        a_s = context.make_array(signature.args[0])(context, builder, args[0])
+        i_v = context.cast(builder, args[1], signature.args[1], types.int64)
+        p = builder.bitcast(builder.gep(a_s.data, [i_v]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [p.type, i32, i32, i32]),
+            "llvm.prefetch.p0i8")
+        builder.call(fn, [p, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 STEP_LANES = 4 * LANES  # lanes of ``column_lanes``: four independent sums hide the add latency

@@ -13,7 +13,12 @@ from models.egru.reference import (
     EGRULayer,
     EGRUStack,
     _csr_product,
+    _Fused,
     _lanes_product,
+    _wave_candidate,
+    _wave_gates,
+    _wave_update,
+    egru_cell,
     sigmoid,
 )
 
@@ -484,3 +489,75 @@ def test_skewed_wavefront_of_three_layers_equals_a_loop_of_steps(batch, block, m
     assert all(np.count_nonzero(y) for y in a.ys)  # events reach every layer
     for u, v in zip(a.ys + a.cs, b.ys + b.cs, strict=True):
         np.testing.assert_array_equal(u.view(np.uint32), v.view(np.uint32))
+
+
+def _wave_case(rng, sizes, n_b, fire):
+    """A stack of len(sizes) layers with pruned R (one unit's row empty) and a joint state y
+    whose units fired with probability ``fire`` (some of them -0: not fired)."""
+    layers = []
+    for i, H in enumerate(sizes):
+        la = random_layer(3, H, int(rng.integers(2**31)), scale=float(rng.uniform(0.2, 2)),
+                          prune=float(rng.choice([0.0, 0.5, 0.95])))
+        la.R[rng.integers(H)] = 0  # a unit whose row has no nonzeros
+        la.theta[:] = rng.uniform(0, 0.4, H).astype(np.float32)
+        layers.append(la)
+    h = sum(sizes)
+    y = (rng.standard_normal((n_b, h)) * 2.0 ** rng.integers(-6, 6, (n_b, h))).astype(np.float32)
+    y[rng.random(y.shape) >= fire] = 0
+    y[rng.random(y.shape) < 0.1] = -0.0
+    return layers, y
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(1, 70), min_size=1, max_size=4), n_b=st.integers(1, 3),
+       fire=st.sampled_from([0.0, 0.46, 1.0]), data=st.data(), seed=st.integers(0, 2**31))
+def test_wave_kernels_equal_the_per_step_products_and_cell_bit_for_bit(sizes, n_b, fire, data,
+                                                                     seed):
+    # one wave of the running layers lo .. hi-1 (the others untouched): the recurrent products
+    # as ``_csr_product`` and the cell as ``egru_cell``, per layer, bit for bit
+    rng = np.random.default_rng(seed)
+    layers, y = _wave_case(rng, sizes, n_b, fire)
+    L = len(sizes)
+    lo = data.draw(st.integers(0, L - 1))
+    hi = data.draw(st.integers(lo + 1, L))
+    f = _Fused.of(layers)
+    h = int(f.hid.sum())
+    wx = rng.standard_normal((n_b, 3 * h)).astype(np.float32) * np.float32(4)
+    c = rng.standard_normal((n_b, h)).astype(np.float32)
+    rh = np.full((n_b, 3 * h), np.float32(7))
+    v, e = np.zeros((n_b, 2 * h), np.float32), np.full((n_b, 2 * h), np.float32(7))
+    a = np.full((n_b, h), np.float32(7))
+    T, k, lag = L, hi - 1, 1  # layer l does step k - l: inside its T steps for lo .. hi-1
+    ys = tuple(np.full((T, n_b, H), np.float32(5)) for H in sizes)
+    cs = tuple(np.full((T, n_b, H), np.float32(5)) for H in sizes)
+    y0, c0 = y.copy(), c.copy()
+    _wave_gates(lo, hi, y, wx, rh, f.fr, f.off, f.hid, f.b_r, v, e)
+    for ll in range(L):
+        o, H = f.off[ll], f.hid[ll]
+        for q in range(2):  # e is 0 outside the running layers (no overflow in exp)
+            eq = e[:, q * h + o:q * h + o + H]
+            assert (eq == 0).all() if not lo <= ll < hi else (eq <= 0).all()
+    np.exp(e, out=e)
+    _wave_candidate(lo, hi, f.off, f.hid, wx, rh, v, e, a)
+    np.tanh(a, out=a)
+    _wave_update(lo, hi, k, lag, f.off, f.hid, f.theta, e, a, y, c, ys, cs)
+    u32 = np.uint32
+    for ll, la in enumerate(layers):
+        o, H = f.off[ll], f.hid[ll]
+        cols = np.concatenate([q * h + o + np.arange(H) for q in range(3)])
+        if not lo <= ll < hi:  # not running: state and outputs untouched
+            np.testing.assert_array_equal(y[:, o:o + H].view(u32), y0[:, o:o + H].view(u32))
+            assert (ys[ll] == 5).all() and (cs[ll] == 5).all()
+            continue
+        m = la.csr[1]
+        want_rh = np.empty((n_b, 3 * H), np.float32)
+        _csr_product(np.ascontiguousarray(y0[:, o:o + H]), m.rowptr, m.cols, m.vals, la.b_r,
+                     want_rh)
+        np.testing.assert_array_equal(rh[:, cols].view(u32), want_rh.view(u32))
+        wy, wc, _ = egru_cell(wx[:, cols], want_rh, c0[:, o:o + H], la.theta, H)
+        t = k - ll * lag
+        for got in (y[:, o:o + H], ys[ll][t]):
+            np.testing.assert_array_equal(got.view(u32), wy.view(u32))
+        for got in (c[:, o:o + H], cs[ll][t]):
+            np.testing.assert_array_equal(got.view(u32), wc.view(u32))
+        assert (np.delete(ys[ll], t, axis=0) == 5).all()
