@@ -495,7 +495,7 @@ def _wave_case(rng, sizes, n_b, fire):
     """A stack of len(sizes) layers with pruned R (one unit's row empty) and a joint state y
     whose units fired with probability ``fire`` (some of them -0: not fired)."""
     layers = []
-    for i, H in enumerate(sizes):
+    for H in sizes:
         la = random_layer(3, H, int(rng.integers(2**31)), scale=float(rng.uniform(0.2, 2)),
                           prune=float(rng.choice([0.0, 0.5, 0.95])))
         la.R[rng.integers(H)] = 0  # a unit whose row has no nonzeros
