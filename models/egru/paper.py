@@ -108,7 +108,8 @@ def _scaled(scale: float, u: np.ndarray) -> np.ndarray:
 
 
 def _layer_activity(layer: EGRULayer, xs: np.ndarray, wx=None) -> tuple[float, np.ndarray]:
-    st = EGRUStack([layer]).run(xs, input_product=wx)
+    # the layer's W and R are the generator's own, never edited: no CSR check per try
+    st = EGRUStack([layer]).run(xs, input_product=wx, check_csr=False)
     ys = st.ys[0]
     return float(np.count_nonzero(ys[_CALIB_WARMUP:])) / ys[_CALIB_WARMUP:].size, ys
 
@@ -119,19 +120,19 @@ def measure_activity(model: LMModel, tokens: np.ndarray, warmup: int = _CALIB_WA
     return [float(np.count_nonzero(y[warmup:])) / y[warmup:].size for y in tr.ys]
 
 
-def calibrate_thresholds(layers_raw, u_list, xs, targets, iters: int = 14) -> list[float]:
+def calibrate_thresholds(layers, u_list, xs, targets, iters: int = 14) -> list[float]:
     """Bisect each layer's θ scale in [0, 1/1.25] so its activity on ``xs`` meets the target.
 
-    ``layers_raw`` are (W, R, b_x, b_r) per layer, ``u_list`` the per-unit multipliers.
+    ``layers`` are the ``EGRULayer`` s (their θ is replaced), ``u_list`` the per-unit
+    multipliers.
     Activity falls as θ rises; if even the largest θ (1 after clamping) leaves the layer more
     active than the target, the largest scale is returned and the shortfall shows in the meta.
     """
     scales = []
     inp = xs
-    for (W, R, b_x, b_r), u, target in zip(layers_raw, u_list, targets, strict=True):
+    for base, u, target in zip(layers, u_list, targets, strict=True):
         lo, hi = 0.0, 1.0 / 1.25
         # one layer (its CSR) and one input product for all tries: only θ changes
-        base = EGRULayer(W, R, b_x, b_r, np.zeros(u.size, np.float32))
         wx = base.input_product(inp)
         for _ in range(iters):
             mid = 0.5 * (lo + hi)
@@ -216,14 +217,14 @@ def paper_shape_model(seed: int = 0, activity: tuple[float, ...] | None = None,
     rng = np.random.default_rng(seed)
     emb = rng.standard_normal((vocab_size, embedding_dim), dtype=np.float32)
     emb *= np.float32(0.5)  # in place: the same float32 products, no 100 MB temporaries
-    raw, us = [], []
+    bases, us = [], []  # the layers with θ = 0 (their CSR shared by every θ tried and the last)
     n_in = embedding_dim
     for h in layers:
         W = _sparse_matrix(rng, (n_in, 3 * h), density, GAIN)
         R = _sparse_matrix(rng, (h, 3 * h), density, GAIN)
         b_x = np.zeros(3 * h, np.float32)
         b_r = np.zeros(3 * h, np.float32)
-        raw.append((W, R, b_x, b_r))
+        bases.append(EGRULayer(W, R, b_x, b_r, np.zeros(h, np.float32)))
         us.append(rng.uniform(0.75, 1.25, h))
         n_in = h
     if embedding_sparsity > 0:
@@ -243,12 +244,10 @@ def paper_shape_model(seed: int = 0, activity: tuple[float, ...] | None = None,
         how = (f"stored calibration carried over (width x{width_scale}, {len(layers)} layers; "
                "pre-activation spread is width-invariant)")
     else:
-        scales = calibrate_thresholds(raw, us, emb[calib_tokens], targets)
+        scales = calibrate_thresholds(bases, us, emb[calib_tokens], targets)
         how = "calibrated on the fly"
-    stack = EGRUStack([
-        EGRULayer(W, R, b_x, b_r, _scaled(s, u))
-        for (W, R, b_x, b_r), u, s in zip(raw, us, scales, strict=True)
-    ])
+    stack = EGRUStack([base.with_theta(_scaled(s, u))
+                       for base, u, s in zip(bases, us, scales, strict=True)])
     meta = {
         "name": ("paper-shape" if width_scale == 1 and n_layers in (None, len(PAPER_LAYERS))
                  else f"paper-shape-x{width_scale}-L{len(layers)}"),

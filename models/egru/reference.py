@@ -98,7 +98,16 @@ class CSRMatrix:
         return int(self.vals.size)
 
     def transpose(self) -> CSRMatrix:
-        """The CSR of the transposed matrix (row c = column c's nonzeros, rows ascending)."""
+        """The CSR of the transposed matrix (row c = column c's nonzeros, rows ascending);
+        built once and kept on this (immutable) matrix, so that the stacks of layers sharing
+        a CSR (``EGRULayer.with_theta``, a threshold search) share it too."""
+        t = self.__dict__.get("_transposed")
+        if t is None:
+            t = self._transposed_now()
+            object.__setattr__(self, "_transposed", t)  # a cache, not a field (frozen)
+        return t
+
+    def _transposed_now(self) -> CSRMatrix:
         n_rows, n_cols = self.shape
         order = np.argsort(self.cols, kind="stable")  # by column; rows stay ascending
         rows = np.repeat(np.arange(n_rows), np.diff(self.rowptr))[order]
@@ -562,12 +571,15 @@ class EGRUStack:
         return f
 
     def run(self, xs, state=None, dense: bool = False, trace: bool = False,
-            input_product: np.ndarray | None = None) -> StackTrace:
+            input_product: np.ndarray | None = None, check_csr: bool = True) -> StackTrace:
         """Run T steps of input ``xs`` (T, n_in) or (T, B, n_in) from ``state`` (zeros).
 
         ``input_product``: layer 0's ``x·W + b_x`` of every step (``layers[0].input_product(xs)``,
         (T, [B,] 3H)) when the caller already has it, e.g. a calibration that reruns a layer on
         the same input with other thresholds (sparse path; it must be that product).
+        ``check_csr=False`` skips the check that the cached CSR still equals W and R (a pass
+        over every weight): only for a caller that has not edited them since the CSR was
+        built, e.g. that calibration, which reruns the same layer many times.
 
         The sparse path runs as a skewed wavefront: with D = ``RUN_BLOCK``, in wave k layer l does
         step k - l·D. Every D waves each running layer starts a block of D steps and computes
@@ -584,8 +596,8 @@ class EGRUStack:
             raise ModelError("EGRU input_product: the dense path computes its own products")
         if dense:
             return self._run_steps(xs, state, dense=True, trace=trace)
-        for layer in self.layers:  # W or R edited since the CSR was built -> rebuild it
-            layer.refresh(check=True)
+        for layer in self.layers if check_csr else ():  # W or R edited since the CSR was built
+            layer.refresh(check=True)  # -> rebuild it
         if xs.ndim not in (2, 3) or xs.shape[-1] != self.n_in:
             raise ModelError(f"EGRU input has shape {xs.shape}, expected (T, [B,] {self.n_in})")
         T = xs.shape[0]
