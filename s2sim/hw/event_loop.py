@@ -227,10 +227,11 @@ class EventLoop:
         # lazy PEs' packets go to their inbox rows in that order (taken at the PE's next own
         # event, see PECore._take_batch), in one compiled pass
         ib = self.inbox
-        need = inbox_put(o, dpe, dps, dpk, keys, widths, pay, self._lazy, ib.a, ib.b, ib.n)
+        args = (o, group_dest, group_start, dpk, dps, keys, widths, pay, self._lazy)
+        need = inbox_put(*args, ib.a, ib.b, ib.n)
         if need:
             ib.grow(need)
-            inbox_put(o, dpe, dps, dpk, keys, widths, pay, self._lazy, ib.a, ib.b, ib.n)
+            inbox_put(*args, ib.a, ib.b, ib.n)
         eager = ~self._lazy[group_dest]
         if not eager.any():
             return

@@ -158,39 +158,42 @@ def group_by_destination(dpe, dps, n_dest):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def inbox_put(order, dpe, dps, dpk, keys, widths, pay, lazy, qa, qb, qn):  # pragma: no cover
-    """Append one flush's deliveries to lazy PEs to their inbox rows, in ``order`` (by
-    destination, then arrival: ``group_by_destination``): arrival ``qa[d, qn[d]]`` and block
-    row ``qb[d, qn[d]] = [key, words, payload 0..3]`` of packet ``dpk[i]``, then ``qn[d] += 1``.
-    Deliveries to PEs that are not ``lazy`` are left out (the caller queues those).
+def inbox_put(order, group_dest, group_start, dpk, dps, keys, widths, pay, lazy, qa, qb,
+              qn):  # pragma: no cover - compiled
+    """Append one flush's deliveries to lazy PEs to their inbox rows, group by group of
+    ``group_by_destination`` (``order``, ``group_dest``, ``group_start``: by destination, then
+    arrival): arrival ``qa[d, qn[d]]`` and block row ``qb[d, qn[d]] = [key, words, payload
+    0..3]`` of packet ``dpk[i]``, then ``qn[d] += 1``. Groups of PEs that are not ``lazy`` are
+    left out (the caller queues those).
 
     Returns 0, or (nothing written) the row length the inbox needs to hold them all."""
-    n_dest, cap = qa.shape[0], qa.shape[1]
-    cnt = np.zeros(n_dest, np.int64)
-    for i in range(order.shape[0]):
-        d = dpe[order[i]]
-        if lazy[d]:
-            cnt[d] += 1
     need = 0
-    for d in range(n_dest):
-        if cnt[d] and qn[d] + cnt[d] > need:
-            need = qn[d] + cnt[d]
-    if need > cap:
+    for g in range(group_dest.shape[0]):
+        d = group_dest[g]
+        if lazy[d]:
+            m = qn[d] + group_start[g + 1] - group_start[g]
+            if m > need:
+                need = m
+    if need > qa.shape[1]:
         return need
     w = pay.shape[1]
-    for i in range(order.shape[0]):
-        j = order[i]
-        d = dpe[j]
+    for g in range(group_dest.shape[0]):
+        d = group_dest[g]
         if not lazy[d]:
             continue
-        p = dpk[j]
+        row_a, row_b = qa[d], qb[d]
         q = qn[d]
-        qa[d, q] = dps[j]
-        qb[d, q, 0] = keys[p]
-        qb[d, q, 1] = widths[p]
-        for c in range(w):
-            qb[d, q, 2 + c] = pay[p, c]
-        qn[d] = q + 1
+        for i in range(group_start[g], group_start[g + 1]):
+            j = order[i]
+            p = dpk[j]
+            row_a[q] = dps[j]
+            blk = row_b[q]
+            blk[0] = keys[p]
+            blk[1] = widths[p]
+            for c in range(w):
+                blk[2 + c] = pay[p, c]
+            q += 1
+        qn[d] = q
     return 0
 
 

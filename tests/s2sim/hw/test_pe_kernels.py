@@ -128,13 +128,13 @@ def test_inbox_holds_each_lazy_pes_packets_in_delivery_order_and_grows(flushes, 
         keys = (dpk + 100 * f).astype(np.uint32)
         widths = np.ones(dpe.size, np.uint32)
         pay = np.stack([keys * 3, keys, keys, keys], axis=1).astype(np.uint32)
-        order, _, _ = group_by_destination(dpe, dps, 5)
-        need = inbox_put(order, dpe, dps, dpk, keys, widths, pay, lazy, ib.a, ib.b, ib.n)
+        order, gd, gs = group_by_destination(dpe, dps, 5)
+        args = (order, gd, gs, dpk, dps, keys, widths, pay, lazy)
+        need = inbox_put(*args, ib.a, ib.b, ib.n)
         if need:
             assert need > ib.a.shape[1]
             ib.grow(need)
-            assert inbox_put(order, dpe, dps, dpk, keys, widths, pay, lazy, ib.a, ib.b,
-                             ib.n) == 0
+            assert inbox_put(*args, ib.a, ib.b, ib.n) == 0
         for i in order.tolist():
             chunks[int(dpe[i])].append((int(dps[i]), int(keys[i]), int(pay[i, 0])))
     for d in range(5):
