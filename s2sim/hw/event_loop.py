@@ -23,8 +23,10 @@ from s2sim.errors import ResourceError, S2SimError
 from s2sim.hw.dvfs import Residency, cycles_to_ps, ps_per_cycle_ratio, seconds_to_ps
 from s2sim.hw.ledger import Counts, Ledger
 from s2sim.hw.pe_kernels import (
+    block_fields,
     group_by_destination,
     inbox_put,
+    inbox_take,
     queue_peak,
     queue_scan,
     queue_time,
@@ -225,7 +227,7 @@ class EventLoop:
         # by destination, then arrival; stable for ties (np.lexsort((dps, dpe)) in O(n))
         o, group_dest, group_start = group_by_destination(dpe, dps, len(self.cores))
         # lazy PEs' packets go to their inbox rows in that order (taken at the PE's next own
-        # event, see PECore._take_batch), in one compiled pass
+        # event, see PECore._take_lazy_batch), in one compiled pass
         ib = self.inbox
         args = (o, group_dest, group_start, dpk, dps, keys, widths, pay, self._lazy)
         need = inbox_put(*args, ib.a, ib.b, ib.n)
@@ -406,12 +408,13 @@ class EventLoop:
 
 
 class Inbox:
-    """The packets delivered to each lazy PE since it last took a batch: row i of ``a``
-    (arrival times, int64) and ``b`` (blocks [key, words, payload 0..3], uint32) holds PE
-    index i's first ``n[i]``, in delivery order (flush by flush, by arrival within a flush:
-    the order of the per-flush chunks they replace). One array for all PEs lets a flush queue
-    its packets in one compiled pass (``pe_kernels.inbox_put``) instead of one numpy slice per
-    destination; rows grow (doubling) when a flush needs more room."""
+    """The packets queued at each lazy PE: row i of ``a`` (arrival times, int64) and ``b``
+    (blocks [key, words, payload 0..3], uint32) holds PE index i's first ``n[i]``: those its
+    last take left (arriving after that batch's horizon, sorted), then those delivered since,
+    in delivery order (flush by flush, by arrival within a flush: the order of the per-flush
+    chunks they replace). One array for all PEs lets a flush queue its packets in one compiled
+    pass (``pe_kernels.inbox_put``) instead of one numpy slice per destination, and a PE take
+    its batch in one (``take``); rows grow (doubling) when a flush needs more room."""
 
     def __init__(self, n_cores: int, row: int = 256):
         self.a = np.empty((n_cores, row), dtype=np.int64)
@@ -428,13 +431,12 @@ class Inbox:
         b[:, :self.b.shape[1]] = self.b
         self.a, self.b = a, b
 
-    def take(self, i: int) -> tuple | None:
-        """PE i's queued packets (copies: the row is reused), leaving its row empty."""
-        k = int(self.n[i])
-        if not k:
-            return None
-        self.n[i] = 0
-        return self.a[i, :k].copy(), self.b[i, :k].copy()
+    def take(self, i: int, horizon: int = INF) -> tuple | None:
+        """PE i's queued packets arriving before ``horizon`` (copies: the row is reused) in
+        arrival order, ties in delivery order, or None; the later ones stay queued
+        (``pe_kernels.inbox_take``)."""
+        a, blk = inbox_take(self.a, self.b, self.n, i, horizon)
+        return (a, blk) if a.shape[0] else None
 
 
 class PECore:
@@ -587,11 +589,7 @@ class PECore:
         if self.busy_until > now:
             self._wait_busy(now)
             return
-        if self.lazy:
-            fresh = loop.inbox.take(self.index)
-            if fresh is not None:
-                self._chunks.append(fresh)
-        if self.lazy and self._chunks and self._take_lazy_batch(now):
+        if self.lazy and self._take_lazy_batch(now):
             self.service()  # the tick / DMA / user event now due, or a wake when busy
             return
         nt = self._next_tick
@@ -635,7 +633,13 @@ class PECore:
         horizon = now + 1
         if self.timer and nt < loop.n_ticks and nt * P <= now:
             horizon = now if nt * P == now else -1
-        return horizon > 0 and self._take_batch(now, horizon, self.busy_until)
+        if horizon <= 0:
+            return False
+        got = loop.inbox.take(self.index, horizon)
+        if got is None:
+            return False
+        self._run_taken(got[0], got[1], self.busy_until)
+        return True
 
     def _run_queued(self, now: int) -> None:
         """No tick is due: an eager packet batch, else a due DMA completion, else a user event."""
@@ -789,15 +793,15 @@ class PECore:
     # -- packet batches -------------------------------------------------------------------------
 
     def _take_batch(self, now: int, horizon: int, free: int) -> bool:
-        """Run the queued packets arriving before ``horizon`` (the PE is free from ``free``)."""
+        """Run the queued packets of an eager PE arriving before ``horizon`` (the PE is free
+        from ``free``)."""
         chunks = self._chunks
         if len(chunks) == 1:
             a, blk = chunks[0]
         else:
             a = np.concatenate([c[0] for c in chunks])
             blk = np.concatenate([c[1] for c in chunks])
-        # packets of later flushes may arrive earlier (one chunk of a lazy PE's inbox may span
-        # several flushes): in arrival order, ties in delivery order
+        # packets of later flushes may arrive earlier: in arrival order, ties in delivery order
         if a.shape[0] > 1 and (a[1:] < a[:-1]).any():
             order = np.argsort(a, kind="stable")
             a = a[order]
@@ -812,6 +816,11 @@ class PECore:
             a, blk = a[:m], blk[:m]
         else:
             self._chunks = []
+        self._run_taken(a, blk, free)
+        return True
+
+    def _run_taken(self, a, blk, free) -> None:
+        """Run taken packets (arrivals ``a``, ascending; blocks ``blk``) from ``free`` on."""
         depth = self._loop.depth
         prev = self._last_starts
         if a.shape[0] <= depth and (prev.shape[0] == 0 or prev[-1] <= a[0]):
@@ -819,7 +828,6 @@ class PECore:
             self._last_starts = self._run_batch(a, blk, free)
         else:
             self._last_starts = self._run_batch_bounded(a, blk, free)
-        return True
 
     def _run_batch_bounded(self, a, blk, free) -> np.ndarray:
         """A batch that may fill the queue: acceptance is decided chunk by chunk (queue_scan)
@@ -869,8 +877,7 @@ class PECore:
         free = max(free, self.busy_until)
         a0 = int(a[0])
         tick = (a0 if a0 > free else free) // P
-        keys = np.ascontiguousarray(blk[:, 0])
-        w = int(blk[:, 1].max())
+        keys, w = block_fields(blk)
         pay = blk[:, 2:2 + w]
         body = np.asarray(self._packet_cycles(tick, keys, pay), dtype=np.int64)
         n = a.shape[0]
@@ -934,8 +941,7 @@ class PECore:
         loop = self._loop
         st = self.state
         n = a.shape[0]
-        keys = np.ascontiguousarray(blk[:, 0])
-        w = int(blk[:, 1].max())
+        keys, w = block_fields(blk)
         a0 = int(a[0])
         self._begin(a0 if a0 > free else free)
         body = self._call_on_packets(keys, blk[:, 2:2 + w])

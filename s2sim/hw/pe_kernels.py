@@ -198,6 +198,45 @@ def inbox_put(order, group_dest, group_start, dpk, dps, keys, widths, pay, lazy,
 
 
 @numba.njit(cache=True, nogil=True)
+def inbox_take(qa, qb, qn, i, horizon):  # pragma: no cover - compiled
+    """Take PE index ``i``'s inbox packets arriving before ``horizon``: copies of their
+    arrivals and blocks, in arrival order, ties in delivery order (the row is first sorted so,
+    stably, in place: packets of later flushes may arrive earlier); the packets arriving later
+    stay, sorted, at the front of the row."""
+    n = qn[i]
+    row_a, row_b = qa[i], qb[i]
+    for r in range(1, n):
+        if row_a[r] < row_a[r - 1]:
+            order = np.argsort(row_a[:n], kind="mergesort")
+            row_a[:n] = row_a[:n][order]
+            row_b[:n] = row_b[:n][order]
+            break
+    m = np.searchsorted(row_a[:n], horizon, side="left")
+    a = row_a[:m].copy()
+    blk = row_b[:m].copy()
+    if m:
+        for r in range(m, n):  # the rest to the front (forward: the ranges may overlap)
+            row_a[r - m] = row_a[r]
+            row_b[r - m] = row_b[r]
+        qn[i] = n - m
+    return a, blk
+
+
+@numba.njit(cache=True, nogil=True)
+def block_fields(blk):  # pragma: no cover - compiled
+    """Of packet blocks [key, payload words, payload 0..3] (n, 6): the keys (contiguous) and
+    the widest payload (words): the batch's payloads are ``blk[:, 2:2 + w]``."""
+    n = blk.shape[0]
+    keys = np.empty(n, np.uint32)
+    w = 0
+    for r in range(n):
+        keys[r] = blk[r, 0]
+        if blk[r, 1] > w:
+            w = blk[r, 1]
+    return keys, w
+
+
+@numba.njit(cache=True, nogil=True)
 def queue_peak(a, start, prev, row, col_ps, last_col):  # pragma: no cover - compiled
     """Book the queue depth a batch's packets find: packet i, arriving at ``a[i]``, waits
     behind the accepted packets before it (this batch's ``start`` and the earlier ``prev``)

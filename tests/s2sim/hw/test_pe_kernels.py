@@ -143,8 +143,10 @@ def test_inbox_holds_each_lazy_pes_packets_in_delivery_order_and_grows(flushes, 
             assert got is None
             continue
         a, b = got
+        # taken in arrival order, ties in delivery order
         assert [(int(x), int(k), int(p)) for x, k, p in zip(a, b[:, 0], b[:, 2],
-                                                             strict=True)] == chunks[d]
+                                                             strict=True)] == sorted(
+            chunks[d], key=lambda c: c[0])
         assert b[:, 1].tolist() == [1] * len(chunks[d])
         assert ib.take(d) is None  # taken: the row is empty
 
@@ -171,3 +173,38 @@ def test_queue_peak_counts_the_packets_not_yet_started(arrivals, delays, prev, c
         k = min(t // col_ps, last)
         want[k] = max(want[k], w)
     assert row.tolist() == want.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(batches=st.lists(st.lists(st.integers(0, 50), max_size=12), min_size=1, max_size=4),
+       horizons=st.lists(st.integers(0, 60), min_size=1, max_size=6))
+def test_inbox_take_splits_at_the_horizon_as_the_chunks_did(batches, horizons):
+    """Partial takes: the packets before the horizon in arrival order (ties in delivery order),
+    the rest kept for the next take, as the per-PE chunk list (sorted remainder + later
+    deliveries, stably sorted at each take) it replaces."""
+    ib = Inbox(1, row=2)
+    pending = []  # the chunk model: (arrival, key) in queue order
+    key = 0
+    for arrivals, horizon in zip(batches, horizons * len(batches), strict=False):
+        n = len(arrivals)
+        dps = np.array(arrivals, np.int64)
+        dpe = np.zeros(n, np.int64)
+        keys = np.arange(key, key + n, dtype=np.uint32)
+        key += n
+        order, gd, gs = group_by_destination(dpe, dps, 1)
+        args = (order, gd, gs, np.arange(n, dtype=np.int64), dps, keys,
+                np.ones(n, np.uint32), np.zeros((n, 4), np.uint32), np.ones(1, bool))
+        need = inbox_put(*args, ib.a, ib.b, ib.n)
+        if need:
+            ib.grow(need)
+            inbox_put(*args, ib.a, ib.b, ib.n)
+        pending += [(int(dps[i]), int(keys[i])) for i in order.tolist()]
+        pending.sort(key=lambda c: c[0])  # stable: ties keep their queue order
+        want = [c for c in pending if c[0] < horizon]
+        pending = [c for c in pending if c[0] >= horizon]
+        got = ib.take(0, horizon)
+        if not want:
+            assert got is None
+        else:
+            assert list(zip(got[0].tolist(), got[1][:, 0].tolist(), strict=True)) == want
+        assert int(ib.n[0]) == len(pending)
