@@ -24,6 +24,7 @@ from s2sim.hw.dvfs import Residency, cycles_to_ps, ps_per_cycle_ratio, seconds_t
 from s2sim.hw.ledger import Counts, Ledger
 from s2sim.hw.pe_kernels import (
     block_fields,
+    book_sends,
     group_by_destination,
     inbox_put,
     inbox_take,
@@ -187,27 +188,9 @@ class EventLoop:
 
     def _book_sends(self, ks, srcpe, hops, flits) -> None:
         """NoC counts of one flush's packets (``ks``: their tick columns) and PE sends."""
-        L = self.ledger
-        noc = L.noc
-        n = ks.shape[0]
-        if n and ks[0] == ks[-1]:
-            k = int(ks[0])
-            noc["packets"][k] += n
-            noc["router_lookups"][k] += n
-            noc["flits"][k] += int(flits.sum())
-            noc["hops"][k] += int(hops.sum())
-        else:
-            np.add.at(noc["packets"], ks, 1)
-            np.add.at(noc["router_lookups"], ks, 1)
-            np.add.at(noc["flits"], ks, flits)
-            np.add.at(noc["hops"], ks, hops)
-        from_pe = srcpe >= 0
-        if n and ks[0] == ks[-1] and (srcpe == srcpe[0]).all() and srcpe[0] >= 0:
-            L.pe["packets_sent"][int(srcpe[0]), int(ks[0])] += n  # one sender, one column
-        elif from_pe.all():
-            np.add.at(L.pe["packets_sent"], (srcpe, ks), 1)
-        elif from_pe.any():
-            np.add.at(L.pe["packets_sent"], (srcpe[from_pe], ks[from_pe]), 1)
+        noc = self.ledger.noc
+        book_sends(ks, srcpe, hops, flits, noc["packets"], noc["router_lookups"], noc["flits"],
+                   noc["hops"], self.ledger.pe["packets_sent"])
 
     def _deliver(self, ks, keys, widths, pay, dpk, dpe, dps) -> None:
         """Queue the deliveries (packet ``dpk`` to PE index ``dpe`` arriving at ``dps``) at
@@ -435,6 +418,8 @@ class Inbox:
         """PE i's queued packets arriving before ``horizon`` (copies: the row is reused) in
         arrival order, ties in delivery order, or None; the later ones stay queued
         (``pe_kernels.inbox_take``)."""
+        if not self.n[i]:  # the common case at a tick or user event: no kernel call
+            return None
         a, blk = inbox_take(self.a, self.b, self.n, i, horizon)
         return (a, blk) if a.shape[0] else None
 
@@ -902,7 +887,7 @@ class PECore:
         self._note_queue(a, start, self._last_starts[-loop.depth:])
         self._begin(int(start[0]))
         got = self._call_on_packets(keys, pay)
-        if not np.array_equal(got, body):
+        if (got != body).any():  # both int64 (n_acc,): _call_on_packets checked the shape
             raise S2SimError(f"{self.label}: {st.program.name}.on_packets returned other cycles "
                              f"than its packet_cycles")
         self._book_batch(start, end, body, overhead, total_c, total_d)

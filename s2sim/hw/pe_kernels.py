@@ -261,3 +261,19 @@ def queue_peak(a, start, prev, row, col_ps, last_col):  # pragma: no cover - com
             k = last_col
         if w > row[k]:
             row[k] = w
+
+
+@numba.njit(cache=True, nogil=True)
+def book_sends(ks, srcpe, hops, flits, packets, lookups, noc_flits, noc_hops,
+               sent):  # pragma: no cover - compiled
+    """The NoC counts of one flush's packets (``ks``: their tick columns): one packet and one
+    router lookup each, their flits and hops; and ``sent[srcpe, k] += 1`` for those a PE sent
+    (``srcpe`` >= 0; -1: host or chip-link injections)."""
+    for i in range(ks.shape[0]):
+        k = ks[i]
+        packets[k] += 1
+        lookups[k] += 1
+        noc_flits[k] += flits[i]
+        noc_hops[k] += hops[i]
+        if srcpe[i] >= 0:
+            sent[srcpe[i], k] += 1
