@@ -196,19 +196,19 @@ class EventLoop:
         """Queue the deliveries (packet ``dpk`` to PE index ``dpe`` arriving at ``dps``) at
         their loaded destinations, one chunk per destination; count those to PEs that are off."""
         noc = self.ledger.noc
-        on = self._loaded[dpe]
-        if not on.all():
-            off = ~on
-            np.add.at(noc["dropped"], ks[dpk[off]], 1)
+        # by destination, then arrival; stable for ties (np.lexsort((dps, dpe)) in O(n))
+        o, group_dest, group_start = group_by_destination(dpe, dps, len(self.cores))
+        if not self._loaded[group_dest].all():  # (one look per destination, not per delivery)
+            on = self._loaded[dpe]
+            np.add.at(noc["dropped"], ks[dpk[~on]], 1)
             dpk, dpe, dps = dpk[on], dpe[on], dps[on]
             if dpe.shape[0] == 0:
                 return
+            o, group_dest, group_start = group_by_destination(dpe, dps, len(self.cores))
         if ks[0] == ks[-1]:  # one tick column (ks is sorted: packets in send-time order)
             noc["deliveries"][int(ks[0])] += dpk.shape[0]
         else:
             np.add.at(noc["deliveries"], ks[dpk], 1)
-        # by destination, then arrival; stable for ties (np.lexsort((dps, dpe)) in O(n))
-        o, group_dest, group_start = group_by_destination(dpe, dps, len(self.cores))
         # lazy PEs' packets go to their inbox rows in that order (taken at the PE's next own
         # event, see PECore._take_lazy_batch), in one compiled pass
         ib = self.inbox
