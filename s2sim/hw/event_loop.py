@@ -33,7 +33,7 @@ from s2sim.hw.pe_kernels import (
     queue_time,
     time_serial,
 )
-from s2sim.hw.runtime import PE, PEState, Program, lazy_enabled, timer_enabled
+from s2sim.hw.runtime import PE, PEState, Program, filled, lazy_enabled, timer_enabled
 from s2sim.hw.sram import SramAllocator, pe_label
 
 INF = np.iinfo(np.int64).max
@@ -115,7 +115,7 @@ class EventLoop:
             rid = self._key_route.get(m0)
             if rid is None:
                 rid = self._route_miss(m0, int(keys[0]), who)
-            return np.full(n, rid, dtype=np.int64)
+            return filled(n, rid, np.int64)
         uniq, first, inv = np.unique(masked, return_index=True, return_inverse=True)
         rids = np.empty(uniq.shape[0], dtype=np.int64)
         for j in np.argsort(first, kind="stable").tolist():  # first-use order: errors, routes
@@ -150,13 +150,13 @@ class EventLoop:
         times ``t_send``; routed at the end of the current simulated instant."""
         n = keys.shape[0]
         if pe is not None:
-            src = np.full(n, self.noc.pe_node[pe.index], dtype=np.int64)
-            inj = np.full(n, self.noc.inj_base + pe.index, dtype=np.int64)
-            srcpe = np.full(n, pe.index, dtype=np.int64)
+            src = filled(n, pe.node, np.int64)
+            inj = filled(n, pe.inj_res, np.int64)
+            srcpe = filled(n, pe.index, np.int64)
         else:
-            src = np.full(n, src_node, dtype=np.int64)
-            inj = np.full(n, -1, dtype=np.int64)
-            srcpe = np.full(n, -1, dtype=np.int64)
+            src = filled(n, int(src_node), np.int64)
+            inj = filled(n, -1, np.int64)
+            srcpe = filled(n, -1, np.int64)
         self._outbox.append((t_send, src, inj, rids, keys, pay, widths, srcpe))
         if not self._flush_pending:
             self._flush_pending = True
@@ -435,6 +435,8 @@ class PECore:
         self._loop = loop
         self.pe_id = int(pe_id)
         self.index = int(index)
+        self.node = int(loop.noc.pe_node[self.index])  # its QPE's mesh node (packet source)
+        self.inj_res = loop.noc.inj_base + self.index  # its NoC injection resource
         self.label = pe_label(self.pe_id)
         self.sram = SramAllocator(
             self.pe_id,
