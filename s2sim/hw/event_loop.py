@@ -213,9 +213,9 @@ class EventLoop:
         # event, see PECore._take_lazy_batch), in one compiled pass
         ib = self.inbox
         args = (o, group_dest, group_start, dpk, dps, keys, widths, pay, self._lazy)
-        need = inbox_put(*args, ib.a, ib.b, ib.n)
-        if need:
-            ib.grow(need)
+        need, words = inbox_put(*args, ib.a, ib.b, ib.n)
+        if need or words:
+            ib.grow(need, words)
             inbox_put(*args, ib.a, ib.b, ib.n)
         eager = ~self._lazy[group_dest]
         if not eager.any():
@@ -392,26 +392,30 @@ class EventLoop:
 
 class Inbox:
     """The packets queued at each lazy PE: row i of ``a`` (arrival times, int64) and ``b``
-    (blocks [key, words, payload 0..3], uint32) holds PE index i's first ``n[i]``: those its
+    (blocks [key, words, payload 0..], uint32) holds PE index i's first ``n[i]``: those its
     last take left (arriving after that batch's horizon, sorted), then those delivered since,
     in delivery order (flush by flush, by arrival within a flush: the order of the per-flush
     chunks they replace). One array for all PEs lets a flush queue its packets in one compiled
     pass (``pe_kernels.inbox_put``) instead of one numpy slice per destination, and a PE take
-    its batch in one (``take``); rows grow (doubling) when a flush needs more room."""
+    its batch in one (``take``); rows grow (doubling) when a flush needs more room. A block
+    holds as many payload words as the widest packet queued so far (from one: most packets
+    carry one word; the queue is memory-bound), more when a wider one comes."""
 
-    def __init__(self, n_cores: int, row: int = 256):
+    def __init__(self, n_cores: int, row: int = 256, words: int = 1):
         self.a = np.empty((n_cores, row), dtype=np.int64)
-        self.b = np.empty((n_cores, row, 6), dtype=np.uint32)
+        self.b = np.zeros((n_cores, row, 2 + words), dtype=np.uint32)
         self.n = np.zeros(n_cores, dtype=np.int64)
 
-    def grow(self, need: int) -> None:
+    def grow(self, need: int, words: int = 0) -> None:
+        """Room for rows of ``need`` packets and blocks of ``words`` payload words."""
         row = self.a.shape[1]
         while row < need:
             row *= 2
+        cols = max(self.b.shape[2], 2 + words)
         a = np.empty((self.a.shape[0], row), dtype=np.int64)
-        b = np.empty((self.b.shape[0], row, 6), dtype=np.uint32)
+        b = np.zeros((self.b.shape[0], row, cols), dtype=np.uint32)  # new words: zero padding
         a[:, :self.a.shape[1]] = self.a
-        b[:, :self.b.shape[1]] = self.b
+        b[:, :self.b.shape[1], :self.b.shape[2]] = self.b
         self.a, self.b = a, b
 
     def take(self, i: int, horizon: int = INF) -> tuple | None:

@@ -163,10 +163,12 @@ def inbox_put(order, group_dest, group_start, dpk, dps, keys, widths, pay, lazy,
     """Append one flush's deliveries to lazy PEs to their inbox rows, group by group of
     ``group_by_destination`` (``order``, ``group_dest``, ``group_start``: by destination, then
     arrival): arrival ``qa[d, qn[d]]`` and block row ``qb[d, qn[d]] = [key, words, payload
-    0..3]`` of packet ``dpk[i]``, then ``qn[d] += 1``. Groups of PEs that are not ``lazy`` are
-    left out (the caller queues those).
+    ..]`` of packet ``dpk[i]``, then ``qn[d] += 1``. Groups of PEs that are not ``lazy`` are
+    left out (the caller queues those). A block holds ``qb.shape[2] - 2`` payload words (the
+    rest of a packet's (n, 4) zero-padded payload is zero).
 
-    Returns 0, or (nothing written) the row length the inbox needs to hold them all."""
+    Returns (0, 0), or (nothing written) the row length and the payload words the inbox needs
+    to hold them all (0: enough)."""
     need = 0
     for g in range(group_dest.shape[0]):
         d = group_dest[g]
@@ -174,9 +176,17 @@ def inbox_put(order, group_dest, group_start, dpk, dps, keys, widths, pay, lazy,
             m = qn[d] + group_start[g + 1] - group_start[g]
             if m > need:
                 need = m
-    if need > qa.shape[1]:
-        return need
-    w = pay.shape[1]
+    if need <= qa.shape[1]:
+        need = 0
+    w = qb.shape[2] - 2
+    words = 0
+    for p in range(widths.shape[0]):
+        if widths[p] > w and widths[p] > words:
+            words = widths[p]
+    if need or words:
+        return need, np.int64(words)
+    w = min(w, pay.shape[1])
+
     for g in range(group_dest.shape[0]):
         d = group_dest[g]
         if not lazy[d]:
@@ -194,7 +204,7 @@ def inbox_put(order, group_dest, group_start, dpk, dps, keys, widths, pay, lazy,
                 blk[2 + c] = pay[p, c]
             q += 1
         qn[d] = q
-    return 0
+    return 0, np.int64(0)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -121,22 +121,25 @@ def test_inbox_holds_each_lazy_pes_packets_in_delivery_order_and_grows(flushes, 
     lazy = np.array(lazy)
     ib = Inbox(5, row=2)  # tiny rows: growth is exercised
     chunks = {d: [] for d in range(5)}
+    blocks = {}  # key -> [words, payload 0..3]
     for f, deliveries in enumerate(flushes):
         dpe = np.array([d[0] for d in deliveries], np.int64)
         dps = np.array([d[1] for d in deliveries], np.int64)
         dpk = np.arange(dpe.size, dtype=np.int64)
         keys = (dpk + 100 * f).astype(np.uint32)
-        widths = np.ones(dpe.size, np.uint32)
-        pay = np.stack([keys * 3, keys, keys, keys], axis=1).astype(np.uint32)
+        widths = np.full(dpe.size, f % 4 + 1, np.uint32)  # later flushes widen the blocks
+        pay = np.stack([keys * 3, keys + 1, keys + 2, keys + 3], axis=1).astype(np.uint32)
+        pay[:, f % 4 + 1:] = 0  # zero-padded beyond the width
         order, gd, gs = group_by_destination(dpe, dps, 5)
         args = (order, gd, gs, dpk, dps, keys, widths, pay, lazy)
-        need = inbox_put(*args, ib.a, ib.b, ib.n)
-        if need:
-            assert need > ib.a.shape[1]
-            ib.grow(need)
-            assert inbox_put(*args, ib.a, ib.b, ib.n) == 0
+        need, words = inbox_put(*args, ib.a, ib.b, ib.n)
+        if need or words:
+            assert need > ib.a.shape[1] or (need == 0 and words > ib.b.shape[2] - 2)
+            ib.grow(need, words)
+            assert inbox_put(*args, ib.a, ib.b, ib.n) == (0, 0)
         for i in order.tolist():
             chunks[int(dpe[i])].append((int(dps[i]), int(keys[i]), int(pay[i, 0])))
+            blocks[int(keys[i])] = [int(widths[i])] + pay[i].tolist()
     for d in range(5):
         got = ib.take(d)
         if not lazy[d] or not chunks[d]:
@@ -147,7 +150,8 @@ def test_inbox_holds_each_lazy_pes_packets_in_delivery_order_and_grows(flushes, 
         assert [(int(x), int(k), int(p)) for x, k, p in zip(a, b[:, 0], b[:, 2],
                                                              strict=True)] == sorted(
             chunks[d], key=lambda c: c[0])
-        assert b[:, 1].tolist() == [1] * len(chunks[d])
+        for row in b.tolist():  # every word of each block, the zero padding included
+            assert (row[1:] + [0] * 4)[:5] == blocks[row[0]]
         assert ib.take(d) is None  # taken: the row is empty
 
 
@@ -194,9 +198,9 @@ def test_inbox_take_splits_at_the_horizon_as_the_chunks_did(batches, horizons):
         order, gd, gs = group_by_destination(dpe, dps, 1)
         args = (order, gd, gs, np.arange(n, dtype=np.int64), dps, keys,
                 np.ones(n, np.uint32), np.zeros((n, 4), np.uint32), np.ones(1, bool))
-        need = inbox_put(*args, ib.a, ib.b, ib.n)
-        if need:
-            ib.grow(need)
+        need, words = inbox_put(*args, ib.a, ib.b, ib.n)
+        if need or words:
+            ib.grow(need, words)
             inbox_put(*args, ib.a, ib.b, ib.n)
         pending += [(int(dps[i]), int(keys[i])) for i in order.tolist()]
         pending.sort(key=lambda c: c[0])  # stable: ties keep their queue order
