@@ -25,12 +25,14 @@ from s2sim.hw.ledger import Counts, Ledger
 from s2sim.hw.pe_kernels import (
     block_fields,
     book_sends,
+    common_masked,
     group_by_destination,
     inbox_put,
     inbox_take,
     queue_peak,
     queue_scan,
     queue_time,
+    send_times,
     time_serial,
 )
 from s2sim.hw.runtime import PE, PEState, Program, filled, lazy_enabled, timer_enabled
@@ -109,13 +111,13 @@ class EventLoop:
         n = keys.shape[0]
         if n == 0:
             return _EMPTY_I64.copy()
-        masked = keys & self._key_bits
-        m0 = int(masked[0])
-        if (masked == m0).all():
+        m0 = int(common_masked(keys, self._key_bits))
+        if m0 >= 0:
             rid = self._key_route.get(m0)
             if rid is None:
                 rid = self._route_miss(m0, int(keys[0]), who)
             return filled(n, rid, np.int64)
+        masked = keys & self._key_bits
         uniq, first, inv = np.unique(masked, return_index=True, return_inverse=True)
         rids = np.empty(uniq.shape[0], dtype=np.int64)
         for j in np.argsort(first, kind="stable").tolist():  # first-use order: errors, routes
@@ -769,16 +771,19 @@ class PECore:
         """Hand the sends of a tick/DMA/user handler to the outbox, timed by their at_cycles."""
         loop = self._loop
         irq_in = loop.irq_in
+        num, den = ps_per_cycle_ratio(f)
         for keys, pay, widths, at, rids in self.state.sends:
             if at is None:
                 t = np.full(keys.shape[0], start + cycles_to_ps(irq_in + body, f),
                             dtype=np.int64)
             else:
-                if int(at.max()) > body:
+                status, t = send_times(at, start, irq_in, body, num, den)
+                if status == 1:
                     raise S2SimError(
                         f"{self.label}: send at_cycles {int(at.max())} is after the end of "
                         f"the handler's {body} charged cycles ({self.state.program.name})")
-                t = start + cycles_to_ps(irq_in + at, f)
+                if status == 2:
+                    t = start + cycles_to_ps(irq_in + at, f)
             loop.outbox_add(t, self, rids, keys, pay, widths)
 
     # -- packet batches -------------------------------------------------------------------------

@@ -287,3 +287,35 @@ def book_sends(ks, srcpe, hops, flits, packets, lookups, noc_flits, noc_hops,
         noc_hops[k] += hops[i]
         if srcpe[i] >= 0:
             sent[srcpe[i], k] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def common_masked(keys, bits):  # pragma: no cover - compiled
+    """``keys[0] & bits`` if every key has the same, else -1 (``EventLoop.route_ids``: the keys
+    of one send usually share the bits that routing entries look at). ``keys`` not empty."""
+    m0 = np.int64(keys[0]) & bits
+    for i in range(1, keys.shape[0]):
+        if np.int64(keys[i]) & bits != m0:
+            return -1
+    return m0
+
+
+@numba.njit(cache=True, nogil=True)
+def send_times(at, start, offset, limit, num, den):  # pragma: no cover - compiled
+    """Send times ``start + ceil((offset + at_i) * num / den)`` ps (as ``cycles_to_ps``) of a
+    handler's packets sent ``at`` cycles into its ``limit`` charged cycles (``offset``: the
+    interrupt entry). Returns ``(status, times)``: status 1 if some ``at`` is after ``limit``,
+    2 if ``cycles * num`` could overflow int64 (the caller then uses exact Python integers);
+    times only with status 0."""
+    n = at.shape[0]
+    t = np.empty(n, np.int64)
+    cap = ((1 << 62) + num - 1) // num  # c * num >= 2**62 from here
+    for i in range(n):  # the error first, as the eager check did
+        if at[i] > limit:
+            return 1, t
+    for i in range(n):
+        c = offset + at[i]
+        if c >= cap or -c >= cap:
+            return 2, t
+        t[i] = start - ((-c * num) // den)
+    return 0, t

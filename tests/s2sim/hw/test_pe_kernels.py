@@ -7,11 +7,15 @@ from hypothesis import strategies as st
 from s2sim.hw.dvfs import cycles_to_ps, ps_per_cycle_ratio
 from s2sim.hw.event_loop import Inbox
 from s2sim.hw.pe_kernels import (
+    block_fields,
+    book_sends,
+    common_masked,
     group_by_destination,
     inbox_put,
     queue_peak,
     queue_scan,
     queue_time,
+    send_times,
     time_serial,
 )
 
@@ -212,3 +216,61 @@ def test_inbox_take_splits_at_the_horizon_as_the_chunks_did(batches, horizons):
         else:
             assert list(zip(got[0].tolist(), got[1][:, 0].tolist(), strict=True)) == want
         assert int(ib.n[0]) == len(pending)
+
+
+@settings(max_examples=150, deadline=None)
+@given(at=st.lists(st.integers(0, 2**40), min_size=1, max_size=20),
+       start=st.integers(0, 2**40), limit=st.integers(0, 2**41),
+       f=st.sampled_from([150e6, 300e6, 1e9, 7.3e6, 1.0]))
+def test_send_times_equal_cycles_to_ps(at, start, limit, f):
+    a = np.array(at, np.int64)
+    num, den = ps_per_cycle_ratio(f)
+    status, t = send_times(a, start, 7, limit, num, den)
+    if max(at) > limit:
+        assert status == 1
+    elif (max(at) + 7) * num >= 2**62:
+        assert status == 2  # the caller takes cycles_to_ps's exact path
+    else:
+        assert status == 0 and t.tolist() == (start + cycles_to_ps(7 + a, f)).tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(keys=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=12),
+       bits=st.integers(0, 2**32 - 1))
+def test_common_masked(keys, bits):
+    k = np.array(keys, np.uint32)
+    m = {x & bits for x in keys}
+    assert common_masked(k, bits) == (m.pop() if len(m) == 1 else -1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 2**32 - 1), st.sampled_from([0, 1, 2, 4])),
+                     min_size=1, max_size=12), cols=st.sampled_from([3, 6]))
+def test_block_fields(rows, cols):
+    blk = np.zeros((len(rows), cols), np.uint32)
+    blk[:, 0] = [r[0] for r in rows]
+    blk[:, 1] = [min(r[1], cols - 2) for r in rows]
+    keys, w = block_fields(blk)
+    assert keys.dtype == np.uint32 and keys.flags.c_contiguous
+    assert keys.tolist() == blk[:, 0].tolist() and w == int(blk[:, 1].max())
+
+
+@settings(max_examples=100, deadline=None)
+@given(pk=st.lists(st.tuples(st.integers(0, 3), st.integers(-1, 2), st.integers(0, 9),
+                             st.integers(1, 5)), max_size=20))
+def test_book_sends_as_add_at(pk):
+    ks = np.array([p[0] for p in pk], np.int64)
+    srcpe = np.array([p[1] for p in pk], np.int64)
+    hops = np.array([p[2] for p in pk], np.int64)
+    flits = np.array([p[3] for p in pk], np.int64)
+    got = [np.zeros(4, np.int64) for _ in range(4)] + [np.zeros((3, 4), np.int64)]
+    book_sends(ks, srcpe, hops, flits, *got)
+    want = [np.zeros(4, np.int64) for _ in range(4)] + [np.zeros((3, 4), np.int64)]
+    np.add.at(want[0], ks, 1)
+    np.add.at(want[1], ks, 1)
+    np.add.at(want[2], ks, flits)
+    np.add.at(want[3], ks, hops)
+    pe = srcpe >= 0
+    np.add.at(want[4], (srcpe[pe], ks[pe]), 1)
+    for g, w in zip(got, want, strict=True):
+        assert np.array_equal(g, w)
