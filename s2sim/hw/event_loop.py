@@ -32,6 +32,7 @@ from s2sim.hw.pe_kernels import (
     queue_peak,
     queue_scan,
     queue_time,
+    same_values,
     send_times,
     time_serial,
 )
@@ -898,7 +899,7 @@ class PECore:
         self._note_queue(a, start, self._last_starts[-loop.depth:])
         self._begin(int(start[0]))
         got = self._call_on_packets(keys, pay)
-        if (got != body).any():  # both int64 (n_acc,): _call_on_packets checked the shape
+        if not same_values(got, body):  # both (n_acc,): _call_on_packets checked the shape
             raise S2SimError(f"{self.label}: {st.program.name}.on_packets returned other cycles "
                              f"than its packet_cycles")
         self._book_batch(start, end, body, overhead, total_c, total_d)

@@ -15,6 +15,7 @@ from s2sim.hw.pe_kernels import (
     queue_peak,
     queue_scan,
     queue_time,
+    same_values,
     send_times,
     time_serial,
 )
@@ -274,3 +275,13 @@ def test_book_sends_as_add_at(pk):
     np.add.at(want[4], (srcpe[pe], ks[pe]), 1)
     for g, w in zip(got, want, strict=True):
         assert np.array_equal(g, w)
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=st.lists(st.integers(-5, 5), max_size=10), flip=st.integers(0, 20))
+def test_same_values(a, flip):
+    x = np.array(a, np.int64)
+    y = x.copy()
+    if flip < y.size:
+        y[flip] += 1
+    assert same_values(x, y) == np.array_equal(x, y)
