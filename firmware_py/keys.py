@@ -45,8 +45,8 @@ def key_base(src: int, slice_index: int) -> int:
 
 
 def make_keys(base: int, local_units: np.ndarray, parity: int) -> np.ndarray:
-    return (np.uint32(base) | np.uint32((parity & 1) << PARITY_BIT)
-            | np.asarray(local_units, np.uint32)).astype(np.uint32)
+    # one uint32 scalar and one OR: a slice sends from a user event at every step
+    return np.asarray(local_units, np.uint32) | np.uint32(base | ((parity & 1) << PARITY_BIT))
 
 
 def decode(keys: np.ndarray):

@@ -46,7 +46,7 @@ from firmware_py.keys import (
 from firmware_py.keys import make_keys as encode
 from firmware_py.kinds.base import CONFIG_BYTES, AnalyticContext, BuildContext, CoreKind, aligned
 from firmware_py.schedule import delay_until
-from models.egru.reference import CSRMatrix, egru_cell
+from models.egru.reference import CSRMatrix
 from s2sim.hw.runtime import Program
 
 __all__ = ["CSR", "EGRUSliceCore", "EGRUSliceProgram", "EGRUSliceKind", "slice_regions",
@@ -226,6 +226,60 @@ def _event_cycles(keys, tick_parity, r_src, w_off, r_off, rp_w, rp_r, event_cycl
             cycles_out[i] = event_cycles + nnz_cycles * (rp_w[row + 1] - rp_w[row])
 
 
+# The tick's cell update, compiled around numpy's own np.exp and np.tanh (the oracle's bits: numba's
+# exp and tanh round differently), as the reference's wavefront does (models/egru/reference.py):
+# ``_cell_pre`` -> np.exp -> ``_cell_candidate`` -> np.tanh -> ``_cell_post``, each step
+# ``egru_cell``'s float32 operations in its order (tests check them bit for bit against it).
+
+@numba.njit(cache=True, nogil=True)
+def _cell_pre(a, b_x, b_r, u, v, e):  # pragma: no cover - compiled
+    """z and r pre-activations ``v = (acc_x + b_x) + (acc_r + b_r)`` of accumulator row ``a``
+    and ``e = -|v|`` (``sigmoid``'s exponent)."""
+    r_base = 3 * u
+    for j in range(2 * u):
+        s = np.float32(np.float32(a[j] + b_x[j]) + np.float32(a[r_base + j] + b_r[j]))
+        v[j] = s
+        e[j] = -abs(s)
+
+
+@numba.njit(cache=True, nogil=True)
+def _cell_candidate(a, b_x, b_r, u, v, e, t):  # pragma: no cover - compiled
+    """From ``e = exp(-|v|)``: the gates ``sigmoid(v)`` into e (1 / (1 + e) where v >= 0,
+    e / (1 + e) elsewhere) and the candidate's argument ``wx_g + r * rh_g`` into t."""
+    one = np.float32(1)
+    for j in range(2 * u):
+        ev = e[j]
+        num = one if v[j] >= 0 else ev
+        e[j] = np.float32(num / np.float32(one + ev))
+    g0, r_g0 = 2 * u, 5 * u
+    for j in range(u):
+        wx_g = np.float32(a[g0 + j] + b_x[g0 + j])
+        rh_g = np.float32(a[r_g0 + j] + b_r[g0 + j])
+        t[j] = np.float32(wx_g + np.float32(e[u + j] * rh_g))
+
+
+@numba.njit(cache=True, nogil=True)
+def _cell_post(a, u, e, g, theta, c):  # pragma: no cover - compiled
+    """The rest of ``egru_cell`` from the gates z (in e) and ``g = tanh(...)``: the state
+    ``c = z * c_prev + (1 - z) * g``, the event ``c - theta > 0`` and the reset (c updated in
+    place), accumulator row a cleared. Returns (fired local units ascending, their y)."""
+    one, zero = np.float32(1), np.float32(0)
+    fired = np.empty(u, np.int64)
+    y = np.empty(u, np.float32)
+    n = 0
+    for j in range(u):
+        z = e[j]
+        cc = np.float32(np.float32(z * c[j]) + np.float32(np.float32(one - z) * g[j]))
+        o = np.float32(cc - theta[j]) > 0
+        c[j] = np.float32(cc - (theta[j] if o else zero))
+        if o:
+            fired[n] = j
+            y[n] = cc
+            n += 1
+    a[:] = 0
+    return fired[:n].copy(), y[:n].copy()
+
+
 @dataclass
 class CSR:
     """Rows = inputs (in source-slice order), columns = the slice's local gate columns."""
@@ -268,6 +322,10 @@ class EGRUSliceCore:
         self.r_off = np.asarray(r_off, np.int64)
         self.acc = np.zeros((2, 6 * self.u), _F32)  # [parity][wx z r g | rh z r g]
         self.c = np.zeros(self.u, _F32)
+        # update()'s scratch: z, r pre-activations, their gates, the candidate
+        self._v = np.empty(2 * self.u, _F32)
+        self._e = np.empty(2 * self.u, _F32)
+        self._g = np.empty(self.u, _F32)
 
     def consumes(self) -> set[int]:
         return {self.w_src, self.r_src}
@@ -294,14 +352,16 @@ class EGRUSliceCore:
 
     def update(self, parity: int):
         """Close the step held in accumulator ``parity``: returns (fired local idx, y values).
-        The cell is the reference's own (``egru_cell``): the same operations in the same order."""
+        The cell is the reference's (``egru_cell``): the same operations in the same order,
+        compiled around numpy's exp and tanh (``_cell_pre`` ...)."""
         u = self.u
         a = self.acc[parity]
-        y, self.c, o = egru_cell(a[: 3 * u] + self.b_x, a[3 * u:] + self.b_r, self.c,
-                                 self.theta, u)
-        a[:] = 0
-        fired = np.flatnonzero(o)
-        return fired, y[fired]
+        v, e, g = self._v, self._e, self._g
+        _cell_pre(a, self.b_x, self.b_r, u, v, e)
+        np.exp(e, out=e)
+        _cell_candidate(a, self.b_x, self.b_r, u, v, e, g)
+        np.tanh(g, out=g)
+        return _cell_post(a, u, e, g, self.theta, self.c)
 
 
 def source_row_order(mapping, layer: int) -> tuple[np.ndarray, np.ndarray, int]:

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numba
 import numpy as np
 
 from s2sim.errors import S2SimError
@@ -35,6 +36,22 @@ def ps_per_cycle_ratio(frequency_hz: float) -> tuple[int, int]:
     return PS_PER_S // g, f // g
 
 
+@numba.njit(cache=True, nogil=True)
+def _ceil_ratio(c, num, den, out):  # pragma: no cover - compiled
+    """``out = ceil(c * num / den)`` (as ``-((-c * num) // den)``) in one pass, or False
+    (nothing written) when ``max |c| * num`` reaches 2**62 (int64 could overflow)."""
+    hi = 0
+    for i in range(c.shape[0]):
+        x = abs(c[i])
+        if x > hi:
+            hi = x
+    if hi >= ((1 << 62) + num - 1) // num:  # hi * num >= 2**62
+        return False
+    for i in range(c.shape[0]):
+        out[i] = -((-c[i] * num) // den)
+    return True
+
+
 def cycles_to_ps(cycles, frequency_hz: float):
     """``ceil(cycles * 1e12 / f)`` picoseconds; ``cycles`` an int or an integer numpy array.
 
@@ -47,9 +64,9 @@ def cycles_to_ps(cycles, frequency_hz: float):
         c = cycles.astype(np.int64, copy=False)
         if c.size == 0:
             return np.zeros(c.shape, dtype=np.int64)
-        hi = int(np.abs(c).max())
-        if hi * num < (1 << 62):
-            return -((-c * num) // den)
+        out = np.empty(c.shape, dtype=np.int64)
+        if _ceil_ratio(c.reshape(-1), num, den, out.reshape(-1)):
+            return out
         return np.array([-((-int(x) * num) // den) for x in c.ravel()], dtype=np.int64).reshape(
             c.shape
         )

@@ -23,14 +23,20 @@ from s2sim.errors import ResourceError, S2SimError
 from s2sim.hw.dvfs import Residency, cycles_to_ps, ps_per_cycle_ratio, seconds_to_ps
 from s2sim.hw.ledger import Counts, Ledger
 from s2sim.hw.pe_kernels import (
+    block_fields,
+    book_sends,
+    common_masked,
     group_by_destination,
     inbox_put,
+    inbox_take,
     queue_peak,
     queue_scan,
     queue_time,
+    same_values,
+    send_times,
     time_serial,
 )
-from s2sim.hw.runtime import PE, PEState, Program, lazy_enabled, timer_enabled
+from s2sim.hw.runtime import PE, PEState, Program, filled, lazy_enabled, timer_enabled
 from s2sim.hw.sram import SramAllocator, pe_label
 
 INF = np.iinfo(np.int64).max
@@ -106,13 +112,13 @@ class EventLoop:
         n = keys.shape[0]
         if n == 0:
             return _EMPTY_I64.copy()
-        masked = keys & self._key_bits
-        m0 = int(masked[0])
-        if (masked == m0).all():
+        m0 = int(common_masked(keys, self._key_bits))
+        if m0 >= 0:
             rid = self._key_route.get(m0)
             if rid is None:
                 rid = self._route_miss(m0, int(keys[0]), who)
-            return np.full(n, rid, dtype=np.int64)
+            return filled(n, rid, np.int64)
+        masked = keys & self._key_bits
         uniq, first, inv = np.unique(masked, return_index=True, return_inverse=True)
         rids = np.empty(uniq.shape[0], dtype=np.int64)
         for j in np.argsort(first, kind="stable").tolist():  # first-use order: errors, routes
@@ -147,13 +153,13 @@ class EventLoop:
         times ``t_send``; routed at the end of the current simulated instant."""
         n = keys.shape[0]
         if pe is not None:
-            src = np.full(n, self.noc.pe_node[pe.index], dtype=np.int64)
-            inj = np.full(n, self.noc.inj_base + pe.index, dtype=np.int64)
-            srcpe = np.full(n, pe.index, dtype=np.int64)
+            src = filled(n, pe.node, np.int64)
+            inj = filled(n, pe.inj_res, np.int64)
+            srcpe = filled(n, pe.index, np.int64)
         else:
-            src = np.full(n, src_node, dtype=np.int64)
-            inj = np.full(n, -1, dtype=np.int64)
-            srcpe = np.full(n, -1, dtype=np.int64)
+            src = filled(n, int(src_node), np.int64)
+            inj = filled(n, -1, np.int64)
+            srcpe = filled(n, -1, np.int64)
         self._outbox.append((t_send, src, inj, rids, keys, pay, widths, srcpe))
         if not self._flush_pending:
             self._flush_pending = True
@@ -185,52 +191,35 @@ class EventLoop:
 
     def _book_sends(self, ks, srcpe, hops, flits) -> None:
         """NoC counts of one flush's packets (``ks``: their tick columns) and PE sends."""
-        L = self.ledger
-        noc = L.noc
-        n = ks.shape[0]
-        if n and ks[0] == ks[-1]:
-            k = int(ks[0])
-            noc["packets"][k] += n
-            noc["router_lookups"][k] += n
-            noc["flits"][k] += int(flits.sum())
-            noc["hops"][k] += int(hops.sum())
-        else:
-            np.add.at(noc["packets"], ks, 1)
-            np.add.at(noc["router_lookups"], ks, 1)
-            np.add.at(noc["flits"], ks, flits)
-            np.add.at(noc["hops"], ks, hops)
-        from_pe = srcpe >= 0
-        if n and ks[0] == ks[-1] and (srcpe == srcpe[0]).all() and srcpe[0] >= 0:
-            L.pe["packets_sent"][int(srcpe[0]), int(ks[0])] += n  # one sender, one column
-        elif from_pe.all():
-            np.add.at(L.pe["packets_sent"], (srcpe, ks), 1)
-        elif from_pe.any():
-            np.add.at(L.pe["packets_sent"], (srcpe[from_pe], ks[from_pe]), 1)
+        noc = self.ledger.noc
+        book_sends(ks, srcpe, hops, flits, noc["packets"], noc["router_lookups"], noc["flits"],
+                   noc["hops"], self.ledger.pe["packets_sent"])
 
     def _deliver(self, ks, keys, widths, pay, dpk, dpe, dps) -> None:
         """Queue the deliveries (packet ``dpk`` to PE index ``dpe`` arriving at ``dps``) at
         their loaded destinations, one chunk per destination; count those to PEs that are off."""
         noc = self.ledger.noc
-        on = self._loaded[dpe]
-        if not on.all():
-            off = ~on
-            np.add.at(noc["dropped"], ks[dpk[off]], 1)
+        # by destination, then arrival; stable for ties (np.lexsort((dps, dpe)) in O(n))
+        o, group_dest, group_start = group_by_destination(dpe, dps, len(self.cores))
+        if not self._loaded[group_dest].all():  # (one look per destination, not per delivery)
+            on = self._loaded[dpe]
+            np.add.at(noc["dropped"], ks[dpk[~on]], 1)
             dpk, dpe, dps = dpk[on], dpe[on], dps[on]
             if dpe.shape[0] == 0:
                 return
+            o, group_dest, group_start = group_by_destination(dpe, dps, len(self.cores))
         if ks[0] == ks[-1]:  # one tick column (ks is sorted: packets in send-time order)
             noc["deliveries"][int(ks[0])] += dpk.shape[0]
         else:
             np.add.at(noc["deliveries"], ks[dpk], 1)
-        # by destination, then arrival; stable for ties (np.lexsort((dps, dpe)) in O(n))
-        o, group_dest, group_start = group_by_destination(dpe, dps, len(self.cores))
         # lazy PEs' packets go to their inbox rows in that order (taken at the PE's next own
-        # event, see PECore._take_batch), in one compiled pass
+        # event, see PECore._take_lazy_batch), in one compiled pass
         ib = self.inbox
-        need = inbox_put(o, dpe, dps, dpk, keys, widths, pay, self._lazy, ib.a, ib.b, ib.n)
-        if need:
-            ib.grow(need)
-            inbox_put(o, dpe, dps, dpk, keys, widths, pay, self._lazy, ib.a, ib.b, ib.n)
+        args = (o, group_dest, group_start, dpk, dps, keys, widths, pay, self._lazy)
+        need, words = inbox_put(*args, ib.a, ib.b, ib.n)
+        if need or words:
+            ib.grow(need, words)
+            inbox_put(*args, ib.a, ib.b, ib.n)
         eager = ~self._lazy[group_dest]
         if not eager.any():
             return
@@ -405,35 +394,41 @@ class EventLoop:
 
 
 class Inbox:
-    """The packets delivered to each lazy PE since it last took a batch: row i of ``a``
-    (arrival times, int64) and ``b`` (blocks [key, words, payload 0..3], uint32) holds PE
-    index i's first ``n[i]``, in delivery order (flush by flush, by arrival within a flush:
-    the order of the per-flush chunks they replace). One array for all PEs lets a flush queue
-    its packets in one compiled pass (``pe_kernels.inbox_put``) instead of one numpy slice per
-    destination; rows grow (doubling) when a flush needs more room."""
+    """The packets queued at each lazy PE: row i of ``a`` (arrival times, int64) and ``b``
+    (blocks [key, words, payload 0..], uint32) holds PE index i's first ``n[i]``: those its
+    last take left (arriving after that batch's horizon, sorted), then those delivered since,
+    in delivery order (flush by flush, by arrival within a flush: the order of the per-flush
+    chunks they replace). One array for all PEs lets a flush queue its packets in one compiled
+    pass (``pe_kernels.inbox_put``) instead of one numpy slice per destination, and a PE take
+    its batch in one (``take``); rows grow (doubling) when a flush needs more room. A block
+    holds as many payload words as the widest packet queued so far (from one: most packets
+    carry one word; the queue is memory-bound), more when a wider one comes."""
 
-    def __init__(self, n_cores: int, row: int = 256):
+    def __init__(self, n_cores: int, row: int = 256, words: int = 1):
         self.a = np.empty((n_cores, row), dtype=np.int64)
-        self.b = np.empty((n_cores, row, 6), dtype=np.uint32)
+        self.b = np.zeros((n_cores, row, 2 + words), dtype=np.uint32)
         self.n = np.zeros(n_cores, dtype=np.int64)
 
-    def grow(self, need: int) -> None:
+    def grow(self, need: int, words: int = 0) -> None:
+        """Room for rows of ``need`` packets and blocks of ``words`` payload words."""
         row = self.a.shape[1]
         while row < need:
             row *= 2
+        cols = max(self.b.shape[2], 2 + words)
         a = np.empty((self.a.shape[0], row), dtype=np.int64)
-        b = np.empty((self.b.shape[0], row, 6), dtype=np.uint32)
+        b = np.zeros((self.b.shape[0], row, cols), dtype=np.uint32)  # new words: zero padding
         a[:, :self.a.shape[1]] = self.a
-        b[:, :self.b.shape[1]] = self.b
+        b[:, :self.b.shape[1], :self.b.shape[2]] = self.b
         self.a, self.b = a, b
 
-    def take(self, i: int) -> tuple | None:
-        """PE i's queued packets (copies: the row is reused), leaving its row empty."""
-        k = int(self.n[i])
-        if not k:
+    def take(self, i: int, horizon: int = INF) -> tuple | None:
+        """PE i's queued packets arriving before ``horizon`` (copies: the row is reused) in
+        arrival order, ties in delivery order, or None; the later ones stay queued
+        (``pe_kernels.inbox_take``)."""
+        if not self.n[i]:  # the common case at a tick or user event: no kernel call
             return None
-        self.n[i] = 0
-        return self.a[i, :k].copy(), self.b[i, :k].copy()
+        a, blk = inbox_take(self.a, self.b, self.n, i, horizon)
+        return (a, blk) if a.shape[0] else None
 
 
 class PECore:
@@ -447,6 +442,8 @@ class PECore:
         self._loop = loop
         self.pe_id = int(pe_id)
         self.index = int(index)
+        self.node = int(loop.noc.pe_node[self.index])  # its QPE's mesh node (packet source)
+        self.inj_res = loop.noc.inj_base + self.index  # its NoC injection resource
         self.label = pe_label(self.pe_id)
         self.sram = SramAllocator(
             self.pe_id,
@@ -586,11 +583,7 @@ class PECore:
         if self.busy_until > now:
             self._wait_busy(now)
             return
-        if self.lazy:
-            fresh = loop.inbox.take(self.index)
-            if fresh is not None:
-                self._chunks.append(fresh)
-        if self.lazy and self._chunks and self._take_lazy_batch(now):
+        if self.lazy and self._take_lazy_batch(now):
             self.service()  # the tick / DMA / user event now due, or a wake when busy
             return
         nt = self._next_tick
@@ -634,7 +627,13 @@ class PECore:
         horizon = now + 1
         if self.timer and nt < loop.n_ticks and nt * P <= now:
             horizon = now if nt * P == now else -1
-        return horizon > 0 and self._take_batch(now, horizon, self.busy_until)
+        if horizon <= 0:
+            return False
+        got = loop.inbox.take(self.index, horizon)
+        if got is None:
+            return False
+        self._run_taken(got[0], got[1], self.busy_until)
+        return True
 
     def _run_queued(self, now: int) -> None:
         """No tick is due: an eager packet batch, else a due DMA completion, else a user event."""
@@ -773,30 +772,33 @@ class PECore:
         """Hand the sends of a tick/DMA/user handler to the outbox, timed by their at_cycles."""
         loop = self._loop
         irq_in = loop.irq_in
+        num, den = ps_per_cycle_ratio(f)
         for keys, pay, widths, at, rids in self.state.sends:
             if at is None:
                 t = np.full(keys.shape[0], start + cycles_to_ps(irq_in + body, f),
                             dtype=np.int64)
             else:
-                if int(at.max()) > body:
+                status, t = send_times(at, start, irq_in, body, num, den)
+                if status == 1:
                     raise S2SimError(
                         f"{self.label}: send at_cycles {int(at.max())} is after the end of "
                         f"the handler's {body} charged cycles ({self.state.program.name})")
-                t = start + cycles_to_ps(irq_in + at, f)
+                if status == 2:
+                    t = start + cycles_to_ps(irq_in + at, f)
             loop.outbox_add(t, self, rids, keys, pay, widths)
 
     # -- packet batches -------------------------------------------------------------------------
 
     def _take_batch(self, now: int, horizon: int, free: int) -> bool:
-        """Run the queued packets arriving before ``horizon`` (the PE is free from ``free``)."""
+        """Run the queued packets of an eager PE arriving before ``horizon`` (the PE is free
+        from ``free``)."""
         chunks = self._chunks
         if len(chunks) == 1:
             a, blk = chunks[0]
         else:
             a = np.concatenate([c[0] for c in chunks])
             blk = np.concatenate([c[1] for c in chunks])
-        # packets of later flushes may arrive earlier (one chunk of a lazy PE's inbox may span
-        # several flushes): in arrival order, ties in delivery order
+        # packets of later flushes may arrive earlier: in arrival order, ties in delivery order
         if a.shape[0] > 1 and (a[1:] < a[:-1]).any():
             order = np.argsort(a, kind="stable")
             a = a[order]
@@ -811,6 +813,11 @@ class PECore:
             a, blk = a[:m], blk[:m]
         else:
             self._chunks = []
+        self._run_taken(a, blk, free)
+        return True
+
+    def _run_taken(self, a, blk, free) -> None:
+        """Run taken packets (arrivals ``a``, ascending; blocks ``blk``) from ``free`` on."""
         depth = self._loop.depth
         prev = self._last_starts
         if a.shape[0] <= depth and (prev.shape[0] == 0 or prev[-1] <= a[0]):
@@ -818,7 +825,6 @@ class PECore:
             self._last_starts = self._run_batch(a, blk, free)
         else:
             self._last_starts = self._run_batch_bounded(a, blk, free)
-        return True
 
     def _run_batch_bounded(self, a, blk, free) -> np.ndarray:
         """A batch that may fill the queue: acceptance is decided chunk by chunk (queue_scan)
@@ -868,8 +874,7 @@ class PECore:
         free = max(free, self.busy_until)
         a0 = int(a[0])
         tick = (a0 if a0 > free else free) // P
-        keys = np.ascontiguousarray(blk[:, 0])
-        w = int(blk[:, 1].max())
+        keys, w = block_fields(blk)
         pay = blk[:, 2:2 + w]
         body = np.asarray(self._packet_cycles(tick, keys, pay), dtype=np.int64)
         n = a.shape[0]
@@ -894,7 +899,7 @@ class PECore:
         self._note_queue(a, start, self._last_starts[-loop.depth:])
         self._begin(int(start[0]))
         got = self._call_on_packets(keys, pay)
-        if not np.array_equal(got, body):
+        if not same_values(got, body):  # both (n_acc,): _call_on_packets checked the shape
             raise S2SimError(f"{self.label}: {st.program.name}.on_packets returned other cycles "
                              f"than its packet_cycles")
         self._book_batch(start, end, body, overhead, total_c, total_d)
@@ -933,8 +938,7 @@ class PECore:
         loop = self._loop
         st = self.state
         n = a.shape[0]
-        keys = np.ascontiguousarray(blk[:, 0])
-        w = int(blk[:, 1].max())
+        keys, w = block_fields(blk)
         a0 = int(a[0])
         self._begin(a0 if a0 > free else free)
         body = self._call_on_packets(keys, blk[:, 2:2 + w])

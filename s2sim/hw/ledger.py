@@ -210,9 +210,10 @@ class Ledger:
         self.pl = {k: np.zeros((n, n_pls), dtype=np.int64) for k in PL_FIELDS}
         self.noc = {k: np.zeros(cols, dtype=np.int64) for k in NOC_FIELDS}
         self.link_packets = np.zeros(max(int(chip_links), 0), dtype=np.int64)
-        # Program counters are summed in a dict during the run (a numpy scalar update per
-        # pe.count() call dominated the DES run time) and written into ``pe`` by ``freeze``.
-        self._prog_acc: dict[tuple[str, int, int], int] = {}
+        # Program counters are summed in dicts during the run (a numpy scalar update per
+        # pe.count() call dominated the DES run time) and written into ``pe`` by ``freeze``:
+        # (index, tick) -> {name: sum}, one tuple key per pe.count() call, not per counter.
+        self._prog_acc: dict[tuple[int, int], dict[str, int]] = {}
         self._prog_ok = set(PROGRAM_FIELDS)
 
     def tick_of(self, t_ps: int) -> int:
@@ -237,14 +238,15 @@ class Ledger:
         return ticks * self.tick_period_ps
 
     def add_program(self, index: int, tick: int, counters: dict, who: str) -> None:
-        acc = self._prog_acc
         ok = self._prog_ok
+        sums = None
         for name, value in counters.items():
             if type(value) is not int or value < 0 or name not in ok:
                 value = self._check_program(name, value, who)
             if value:
-                key = (name, index, tick)
-                acc[key] = acc.get(key, 0) + value
+                if sums is None:
+                    sums = self._prog_acc.setdefault((index, tick), {})
+                sums[name] = sums.get(name, 0) + value
 
     def _check_program(self, name, value, who: str) -> int:
         """Validate one program counter (creating a program's own counter array); its int."""
@@ -264,8 +266,9 @@ class Ledger:
         return int(value)
 
     def _write_program(self) -> None:
-        for (name, index, tick), value in self._prog_acc.items():
-            self.pe[name][index, tick] += value
+        for (index, tick), sums in self._prog_acc.items():
+            for name, value in sums.items():
+                self.pe[name][index, tick] += value
         self._prog_acc = {}
 
     def add_interval(self, field_name: str, index: int, start_ps: int, end_ps: int,

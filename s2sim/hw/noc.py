@@ -140,6 +140,32 @@ def _expand_deliveries(route_id, route_deliv_ptr, deliv_flit, deliv_pe_of, route
     return d_packet, d_pe, d_ps
 
 
+@numba.njit(cache=True, nogil=True)
+def _multicast(free, t_send, inj_res, src_node, route_id, src_ptr, src_links, src_hops,
+               route_flit_ptr, flit_ptr, flit_links, route_deliv_ptr, deliv_flit, deliv_pe_of,
+               route_nflits, route_hops, eng_base, n_eng, hop_ps, flit_ps, lookup_ps,
+               eng_ps):  # pragma: no cover - compiled
+    """``Noc.multicast`` in one call: the reservations (``_reserve``), the deliveries
+    (``_expand_deliveries``) and each packet's hops and flits."""
+    n = t_send.shape[0]
+    hops = np.empty(n, np.int64)
+    flits = np.empty(n, np.int64)
+    total = 0
+    for i in range(n):
+        r = route_id[i]
+        hops[i] = src_hops[src_node[i]] + route_hops[r]
+        flits[i] = 1 + route_nflits[r]
+        total += route_nflits[r]
+    router_ps = np.empty(n, np.int64)
+    out_flit = np.empty(total, np.int64)
+    _reserve(free, t_send, inj_res, src_node, route_id, src_ptr, src_links, route_flit_ptr,
+             flit_ptr, flit_links, eng_base, n_eng, hop_ps, flit_ps, lookup_ps, eng_ps,
+             router_ps, out_flit)
+    d_packet, d_pe, d_ps = _expand_deliveries(route_id, route_deliv_ptr, deliv_flit,
+                                              deliv_pe_of, route_nflits, out_flit)
+    return router_ps, d_packet, d_pe, d_ps, hops, flits
+
+
 class Route:
     """A compiled routing result: flits per destination QPE and the PE deliveries they carry."""
 
@@ -267,20 +293,11 @@ class Noc:
         """
         if self._dirty:
             self._rebuild()
-        n = t_send.shape[0]
-        nflits = self._route_nflits[route_id]
-        out_flit = np.empty(int(nflits.sum()), dtype=np.int64)
-        router_ps = np.empty(n, dtype=np.int64)
-        _reserve(self.free, t_send, inj_res, src_node, route_id, self.src_ptr, self.src_links,
-                 self._route_flit_ptr, self._flit_ptr, self._flit_links, self.eng_base,
-                 self.n_eng, self.hop_ps, self.flit_ps, self.lookup_ps, self.eng_ps,
-                 router_ps, out_flit)
-        deliv_packet, deliv_pe, deliv_ps = _expand_deliveries(
-            route_id, self._route_deliv_ptr, self._deliv_flit, self._deliv_pe,
-            self._route_nflits, out_flit)
-        hops = self.src_hops[src_node] + self._route_hops[route_id]
-        flits = 1 + nflits
-        return router_ps, deliv_packet, deliv_pe, deliv_ps, hops, flits
+        return _multicast(self.free, t_send, inj_res, src_node, route_id, self.src_ptr,
+                          self.src_links, self.src_hops, self._route_flit_ptr, self._flit_ptr,
+                          self._flit_links, self._route_deliv_ptr, self._deliv_flit,
+                          self._deliv_pe, self._route_nflits, self._route_hops, self.eng_base,
+                          self.n_eng, self.hop_ps, self.flit_ps, self.lookup_ps, self.eng_ps)
 
     def unicast_path_time(self, t_ps: int, src_xy, dst_xy) -> tuple[int, int]:
         """Reserve an XY path (for host-bound traffic); returns (arrival_ps, hops)."""

@@ -158,40 +158,92 @@ def group_by_destination(dpe, dps, n_dest):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def inbox_put(order, dpe, dps, dpk, keys, widths, pay, lazy, qa, qb, qn):  # pragma: no cover
-    """Append one flush's deliveries to lazy PEs to their inbox rows, in ``order`` (by
-    destination, then arrival: ``group_by_destination``): arrival ``qa[d, qn[d]]`` and block
-    row ``qb[d, qn[d]] = [key, words, payload 0..3]`` of packet ``dpk[i]``, then ``qn[d] += 1``.
-    Deliveries to PEs that are not ``lazy`` are left out (the caller queues those).
+def inbox_put(order, group_dest, group_start, dpk, dps, keys, widths, pay, lazy, qa, qb,
+              qn):  # pragma: no cover - compiled
+    """Append one flush's deliveries to lazy PEs to their inbox rows, group by group of
+    ``group_by_destination`` (``order``, ``group_dest``, ``group_start``: by destination, then
+    arrival): arrival ``qa[d, qn[d]]`` and block row ``qb[d, qn[d]] = [key, words, payload
+    ..]`` of packet ``dpk[i]``, then ``qn[d] += 1``. Groups of PEs that are not ``lazy`` are
+    left out (the caller queues those). A block holds ``qb.shape[2] - 2`` payload words (the
+    rest of a packet's (n, 4) zero-padded payload is zero).
 
-    Returns 0, or (nothing written) the row length the inbox needs to hold them all."""
-    n_dest, cap = qa.shape[0], qa.shape[1]
-    cnt = np.zeros(n_dest, np.int64)
-    for i in range(order.shape[0]):
-        d = dpe[order[i]]
-        if lazy[d]:
-            cnt[d] += 1
+    Returns (0, 0), or (nothing written) the row length and the payload words the inbox needs
+    to hold them all (0: enough)."""
     need = 0
-    for d in range(n_dest):
-        if cnt[d] and qn[d] + cnt[d] > need:
-            need = qn[d] + cnt[d]
-    if need > cap:
-        return need
-    w = pay.shape[1]
-    for i in range(order.shape[0]):
-        j = order[i]
-        d = dpe[j]
+    for g in range(group_dest.shape[0]):
+        d = group_dest[g]
+        if lazy[d]:
+            m = qn[d] + group_start[g + 1] - group_start[g]
+            if m > need:
+                need = m
+    if need <= qa.shape[1]:
+        need = 0
+    w = qb.shape[2] - 2
+    words = 0
+    for p in range(widths.shape[0]):
+        if widths[p] > w and widths[p] > words:
+            words = widths[p]
+    if need or words:
+        return need, np.int64(words)
+    w = min(w, pay.shape[1])
+
+    for g in range(group_dest.shape[0]):
+        d = group_dest[g]
         if not lazy[d]:
             continue
-        p = dpk[j]
+        row_a, row_b = qa[d], qb[d]
         q = qn[d]
-        qa[d, q] = dps[j]
-        qb[d, q, 0] = keys[p]
-        qb[d, q, 1] = widths[p]
-        for c in range(w):
-            qb[d, q, 2 + c] = pay[p, c]
-        qn[d] = q + 1
-    return 0
+        for i in range(group_start[g], group_start[g + 1]):
+            j = order[i]
+            p = dpk[j]
+            row_a[q] = dps[j]
+            blk = row_b[q]
+            blk[0] = keys[p]
+            blk[1] = widths[p]
+            for c in range(w):
+                blk[2 + c] = pay[p, c]
+            q += 1
+        qn[d] = q
+    return 0, np.int64(0)
+
+
+@numba.njit(cache=True, nogil=True)
+def inbox_take(qa, qb, qn, i, horizon):  # pragma: no cover - compiled
+    """Take PE index ``i``'s inbox packets arriving before ``horizon``: copies of their
+    arrivals and blocks, in arrival order, ties in delivery order (the row is first sorted so,
+    stably, in place: packets of later flushes may arrive earlier); the packets arriving later
+    stay, sorted, at the front of the row."""
+    n = qn[i]
+    row_a, row_b = qa[i], qb[i]
+    for r in range(1, n):
+        if row_a[r] < row_a[r - 1]:
+            order = np.argsort(row_a[:n], kind="mergesort")
+            row_a[:n] = row_a[:n][order]
+            row_b[:n] = row_b[:n][order]
+            break
+    m = np.searchsorted(row_a[:n], horizon, side="left")
+    a = row_a[:m].copy()
+    blk = row_b[:m].copy()
+    if m:
+        for r in range(m, n):  # the rest to the front (forward: the ranges may overlap)
+            row_a[r - m] = row_a[r]
+            row_b[r - m] = row_b[r]
+        qn[i] = n - m
+    return a, blk
+
+
+@numba.njit(cache=True, nogil=True)
+def block_fields(blk):  # pragma: no cover - compiled
+    """Of packet blocks [key, payload words, payload 0..3] (n, 6): the keys (contiguous) and
+    the widest payload (words): the batch's payloads are ``blk[:, 2:2 + w]``."""
+    n = blk.shape[0]
+    keys = np.empty(n, np.uint32)
+    w = 0
+    for r in range(n):
+        keys[r] = blk[r, 0]
+        if blk[r, 1] > w:
+            w = blk[r, 1]
+    return keys, w
 
 
 @numba.njit(cache=True, nogil=True)
@@ -219,3 +271,60 @@ def queue_peak(a, start, prev, row, col_ps, last_col):  # pragma: no cover - com
             k = last_col
         if w > row[k]:
             row[k] = w
+
+
+@numba.njit(cache=True, nogil=True)
+def book_sends(ks, srcpe, hops, flits, packets, lookups, noc_flits, noc_hops,
+               sent):  # pragma: no cover - compiled
+    """The NoC counts of one flush's packets (``ks``: their tick columns): one packet and one
+    router lookup each, their flits and hops; and ``sent[srcpe, k] += 1`` for those a PE sent
+    (``srcpe`` >= 0; -1: host or chip-link injections)."""
+    for i in range(ks.shape[0]):
+        k = ks[i]
+        packets[k] += 1
+        lookups[k] += 1
+        noc_flits[k] += flits[i]
+        noc_hops[k] += hops[i]
+        if srcpe[i] >= 0:
+            sent[srcpe[i], k] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def common_masked(keys, bits):  # pragma: no cover - compiled
+    """``keys[0] & bits`` if every key has the same, else -1 (``EventLoop.route_ids``: the keys
+    of one send usually share the bits that routing entries look at). ``keys`` not empty."""
+    m0 = np.int64(keys[0]) & bits
+    for i in range(1, keys.shape[0]):
+        if np.int64(keys[i]) & bits != m0:
+            return -1
+    return m0
+
+
+@numba.njit(cache=True, nogil=True)
+def send_times(at, start, offset, limit, num, den):  # pragma: no cover - compiled
+    """Send times ``start + ceil((offset + at_i) * num / den)`` ps (as ``cycles_to_ps``) of a
+    handler's packets sent ``at`` cycles into its ``limit`` charged cycles (``offset``: the
+    interrupt entry). Returns ``(status, times)``: status 1 if some ``at`` is after ``limit``,
+    2 if ``cycles * num`` could overflow int64 (the caller then uses exact Python integers);
+    times only with status 0."""
+    n = at.shape[0]
+    t = np.empty(n, np.int64)
+    cap = ((1 << 62) + num - 1) // num  # c * num >= 2**62 from here
+    for i in range(n):  # the error first, as the eager check did
+        if at[i] > limit:
+            return 1, t
+    for i in range(n):
+        c = offset + at[i]
+        if c >= cap or -c >= cap:
+            return 2, t
+        t[i] = start - ((-c * num) // den)
+    return 0, t
+
+
+@numba.njit(cache=True, nogil=True)
+def same_values(a, b):  # pragma: no cover - compiled
+    """Whether two arrays of one length hold the same values (no temporary, stops early)."""
+    for i in range(a.shape[0]):
+        if a[i] != b[i]:
+            return False
+    return True

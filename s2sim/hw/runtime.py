@@ -270,10 +270,32 @@ class PE:
         self._state.actions.append(("pl", self._state.charged, idx))
 
 
+class _Filled:
+    """``filled(n, value, dtype)``: a read-only (n,) array of ``value``, a view of one long
+    array per (value, dtype). The event loop's per-send columns (source node, injection
+    resource, sender, route, payload width) are such constants; an ``np.full`` per send was a
+    measurable share of the run. Readers only: numpy refuses writes into them."""
+
+    def __init__(self):
+        self._arrays: dict[tuple, np.ndarray] = {}
+
+    def __call__(self, n: int, value, dtype) -> np.ndarray:
+        key = (value, dtype)
+        a = self._arrays.get(key)
+        if a is None or a.shape[0] < n:
+            a = np.full(max(n, 64, 0 if a is None else 2 * a.shape[0]), value, dtype=dtype)
+            a.flags.writeable = False
+            self._arrays[key] = a
+        return a[:n]
+
+
+filled = _Filled()
+
+
 def payload_block(payloads, n: int, label: str) -> tuple[np.ndarray, np.ndarray]:
     """Payloads as a zero-padded (n, 4) uint32 block and per-packet widths (words)."""
     if payloads is None:
-        return np.zeros((n, 4), dtype=np.uint32), np.zeros(n, dtype=np.int8)
+        return np.zeros((n, 4), dtype=np.uint32), filled(n, 0, np.int8)
     p = np.asarray(payloads)
     if p.ndim == 1:
         p = p.reshape(n, -1) if p.size == n or n == 1 else p
@@ -294,4 +316,4 @@ def payload_block(payloads, n: int, label: str) -> tuple[np.ndarray, np.ndarray]
         p = p.astype(np.uint32)
     block = np.zeros((n, 4), dtype=np.uint32)
     block[:, :w] = p
-    return block, np.full(n, w, dtype=np.int8)
+    return block, filled(n, w, np.int8)

@@ -3,17 +3,21 @@ oracle; its SRAM regions and cycle estimate."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware_py.cost import CostModel
 from firmware_py.keys import egru_src, key_base, make_keys
 from firmware_py.kinds.egru_slice import (
     CSR,
+    EGRUSliceCore,
     build_cores,
     fixed_costs,
     rowptr_bytes,
     slice_regions,
     unit_costs,
 )
+from models.egru.reference import egru_cell
 from s2sim.compiler.compile import compile_network
 from s2sim.compiler.random_net import random_network
 from s2sim.spec import load_spec
@@ -96,3 +100,35 @@ def test_cycle_estimate_is_linear_in_activity():
     b0, f0 = fixed_costs(cm, 100, 50, 0.0, 0.0, 8, 2, 2)
     _, f1 = fixed_costs(cm, 100, 50, 1.0, 1.0, 8, 2, 2)
     assert f1 - f0 == 150 * (cm.c("slice_event") + cm.irq_cycles) and b0 > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(u=st.integers(1, 70), seed=st.integers(0, 2**32 - 1),
+       scale=st.sampled_from([0.1, 3.0, 60.0]), special=st.booleans())
+def test_update_bit_exact_with_egru_cell(u, seed, scale, special):
+    """The compiled tick update equals the reference's ``egru_cell`` bit for bit (y, the fired
+    units, the new state), over several steps of one slice, and clears its accumulator row."""
+    rng = np.random.default_rng(seed)
+    f32 = np.float32
+    b_x, b_r = ((rng.standard_normal(3 * u) * scale).astype(f32) for _ in range(2))
+    theta = np.abs(rng.standard_normal(u)).astype(f32) * f32(0.3)
+    core = EGRUSliceCore(CSR.from_dense(np.zeros((1, 3 * u), f32)),
+                         CSR.from_dense(np.zeros((1, 3 * u), f32)), b_x, b_r, theta,
+                         w_src=0, r_src=1, w_off=np.array([0, 1]), r_off=np.array([0, 1]))
+    c = np.zeros(u, f32)
+    for step in range(4):
+        acc = (rng.standard_normal(6 * u) * scale).astype(f32)
+        if special:  # zeros, signed zeros, huge values: the select and exp edges
+            acc[rng.integers(0, 6 * u, size=u)] = rng.choice(
+                np.array([0.0, -0.0, 1e30, -1e30, 88.0, -104.0], f32), size=u)
+        p = step & 1
+        core.acc[p] = acc
+        y, c_new, o = egru_cell(acc[:3 * u] + b_x, acc[3 * u:] + b_r, c, theta, u)
+        fired, vals = core.update(p)
+        want = np.flatnonzero(o)
+        assert fired.dtype == want.dtype and np.array_equal(fired, want)
+        assert vals.dtype == np.float32 and np.array_equal(vals.view(np.uint32),
+                                                           y[want].view(np.uint32))
+        assert np.array_equal(core.c.view(np.uint32), c_new.view(np.uint32))
+        assert not core.acc[p].any()
+        c = c_new

@@ -7,11 +7,16 @@ from hypothesis import strategies as st
 from s2sim.hw.dvfs import cycles_to_ps, ps_per_cycle_ratio
 from s2sim.hw.event_loop import Inbox
 from s2sim.hw.pe_kernels import (
+    block_fields,
+    book_sends,
+    common_masked,
     group_by_destination,
     inbox_put,
     queue_peak,
     queue_scan,
     queue_time,
+    same_values,
+    send_times,
     time_serial,
 )
 
@@ -121,31 +126,37 @@ def test_inbox_holds_each_lazy_pes_packets_in_delivery_order_and_grows(flushes, 
     lazy = np.array(lazy)
     ib = Inbox(5, row=2)  # tiny rows: growth is exercised
     chunks = {d: [] for d in range(5)}
+    blocks = {}  # key -> [words, payload 0..3]
     for f, deliveries in enumerate(flushes):
         dpe = np.array([d[0] for d in deliveries], np.int64)
         dps = np.array([d[1] for d in deliveries], np.int64)
         dpk = np.arange(dpe.size, dtype=np.int64)
         keys = (dpk + 100 * f).astype(np.uint32)
-        widths = np.ones(dpe.size, np.uint32)
-        pay = np.stack([keys * 3, keys, keys, keys], axis=1).astype(np.uint32)
-        order, _, _ = group_by_destination(dpe, dps, 5)
-        need = inbox_put(order, dpe, dps, dpk, keys, widths, pay, lazy, ib.a, ib.b, ib.n)
-        if need:
-            assert need > ib.a.shape[1]
-            ib.grow(need)
-            assert inbox_put(order, dpe, dps, dpk, keys, widths, pay, lazy, ib.a, ib.b,
-                             ib.n) == 0
+        widths = np.full(dpe.size, f % 4 + 1, np.uint32)  # later flushes widen the blocks
+        pay = np.stack([keys * 3, keys + 1, keys + 2, keys + 3], axis=1).astype(np.uint32)
+        pay[:, f % 4 + 1:] = 0  # zero-padded beyond the width
+        order, gd, gs = group_by_destination(dpe, dps, 5)
+        args = (order, gd, gs, dpk, dps, keys, widths, pay, lazy)
+        need, words = inbox_put(*args, ib.a, ib.b, ib.n)
+        if need or words:
+            assert need > ib.a.shape[1] or (need == 0 and words > ib.b.shape[2] - 2)
+            ib.grow(need, words)
+            assert inbox_put(*args, ib.a, ib.b, ib.n) == (0, 0)
         for i in order.tolist():
             chunks[int(dpe[i])].append((int(dps[i]), int(keys[i]), int(pay[i, 0])))
+            blocks[int(keys[i])] = [int(widths[i])] + pay[i].tolist()
     for d in range(5):
         got = ib.take(d)
         if not lazy[d] or not chunks[d]:
             assert got is None
             continue
         a, b = got
+        # taken in arrival order, ties in delivery order
         assert [(int(x), int(k), int(p)) for x, k, p in zip(a, b[:, 0], b[:, 2],
-                                                             strict=True)] == chunks[d]
-        assert b[:, 1].tolist() == [1] * len(chunks[d])
+                                                             strict=True)] == sorted(
+            chunks[d], key=lambda c: c[0])
+        for row in b.tolist():  # every word of each block, the zero padding included
+            assert (row[1:] + [0] * 4)[:5] == blocks[row[0]]
         assert ib.take(d) is None  # taken: the row is empty
 
 
@@ -171,3 +182,106 @@ def test_queue_peak_counts_the_packets_not_yet_started(arrivals, delays, prev, c
         k = min(t // col_ps, last)
         want[k] = max(want[k], w)
     assert row.tolist() == want.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(batches=st.lists(st.lists(st.integers(0, 50), max_size=12), min_size=1, max_size=4),
+       horizons=st.lists(st.integers(0, 60), min_size=1, max_size=6))
+def test_inbox_take_splits_at_the_horizon_as_the_chunks_did(batches, horizons):
+    """Partial takes: the packets before the horizon in arrival order (ties in delivery order),
+    the rest kept for the next take, as the per-PE chunk list (sorted remainder + later
+    deliveries, stably sorted at each take) it replaces."""
+    ib = Inbox(1, row=2)
+    pending = []  # the chunk model: (arrival, key) in queue order
+    key = 0
+    for arrivals, horizon in zip(batches, horizons * len(batches), strict=False):
+        n = len(arrivals)
+        dps = np.array(arrivals, np.int64)
+        dpe = np.zeros(n, np.int64)
+        keys = np.arange(key, key + n, dtype=np.uint32)
+        key += n
+        order, gd, gs = group_by_destination(dpe, dps, 1)
+        args = (order, gd, gs, np.arange(n, dtype=np.int64), dps, keys,
+                np.ones(n, np.uint32), np.zeros((n, 4), np.uint32), np.ones(1, bool))
+        need, words = inbox_put(*args, ib.a, ib.b, ib.n)
+        if need or words:
+            ib.grow(need, words)
+            inbox_put(*args, ib.a, ib.b, ib.n)
+        pending += [(int(dps[i]), int(keys[i])) for i in order.tolist()]
+        pending.sort(key=lambda c: c[0])  # stable: ties keep their queue order
+        want = [c for c in pending if c[0] < horizon]
+        pending = [c for c in pending if c[0] >= horizon]
+        got = ib.take(0, horizon)
+        if not want:
+            assert got is None
+        else:
+            assert list(zip(got[0].tolist(), got[1][:, 0].tolist(), strict=True)) == want
+        assert int(ib.n[0]) == len(pending)
+
+
+@settings(max_examples=150, deadline=None)
+@given(at=st.lists(st.integers(0, 2**40), min_size=1, max_size=20),
+       start=st.integers(0, 2**40), limit=st.integers(0, 2**41),
+       f=st.sampled_from([150e6, 300e6, 1e9, 7.3e6, 1.0]))
+def test_send_times_equal_cycles_to_ps(at, start, limit, f):
+    a = np.array(at, np.int64)
+    num, den = ps_per_cycle_ratio(f)
+    status, t = send_times(a, start, 7, limit, num, den)
+    if max(at) > limit:
+        assert status == 1
+    elif (max(at) + 7) * num >= 2**62:
+        assert status == 2  # the caller takes cycles_to_ps's exact path
+    else:
+        assert status == 0 and t.tolist() == (start + cycles_to_ps(7 + a, f)).tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(keys=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=12),
+       bits=st.integers(0, 2**32 - 1))
+def test_common_masked(keys, bits):
+    k = np.array(keys, np.uint32)
+    m = {x & bits for x in keys}
+    assert common_masked(k, bits) == (m.pop() if len(m) == 1 else -1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 2**32 - 1), st.sampled_from([0, 1, 2, 4])),
+                     min_size=1, max_size=12), cols=st.sampled_from([3, 6]))
+def test_block_fields(rows, cols):
+    blk = np.zeros((len(rows), cols), np.uint32)
+    blk[:, 0] = [r[0] for r in rows]
+    blk[:, 1] = [min(r[1], cols - 2) for r in rows]
+    keys, w = block_fields(blk)
+    assert keys.dtype == np.uint32 and keys.flags.c_contiguous
+    assert keys.tolist() == blk[:, 0].tolist() and w == int(blk[:, 1].max())
+
+
+@settings(max_examples=100, deadline=None)
+@given(pk=st.lists(st.tuples(st.integers(0, 3), st.integers(-1, 2), st.integers(0, 9),
+                             st.integers(1, 5)), max_size=20))
+def test_book_sends_as_add_at(pk):
+    ks = np.array([p[0] for p in pk], np.int64)
+    srcpe = np.array([p[1] for p in pk], np.int64)
+    hops = np.array([p[2] for p in pk], np.int64)
+    flits = np.array([p[3] for p in pk], np.int64)
+    got = [np.zeros(4, np.int64) for _ in range(4)] + [np.zeros((3, 4), np.int64)]
+    book_sends(ks, srcpe, hops, flits, *got)
+    want = [np.zeros(4, np.int64) for _ in range(4)] + [np.zeros((3, 4), np.int64)]
+    np.add.at(want[0], ks, 1)
+    np.add.at(want[1], ks, 1)
+    np.add.at(want[2], ks, flits)
+    np.add.at(want[3], ks, hops)
+    pe = srcpe >= 0
+    np.add.at(want[4], (srcpe[pe], ks[pe]), 1)
+    for g, w in zip(got, want, strict=True):
+        assert np.array_equal(g, w)
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=st.lists(st.integers(-5, 5), max_size=10), flip=st.integers(0, 20))
+def test_same_values(a, flip):
+    x = np.array(a, np.int64)
+    y = x.copy()
+    if flip < y.size:
+        y[flip] += 1
+    assert same_values(x, y) == np.array_equal(x, y)
