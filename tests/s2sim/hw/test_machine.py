@@ -4,7 +4,7 @@ packet-by-packet SimPy reference, and a machine of chips forwarding across links
 import numpy as np
 import pytest
 import simpy
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from s2sim.errors import S2SimError
@@ -15,7 +15,10 @@ def _reference(times, packet_ps, latency_ps, queue, wait_ps):
     """Packet by packet in SimPy: a FIFO link sending one packet at a time; a packet arriving
     with ``queue`` packets in the link waits for a place until ``wait_ps``, else it is dropped
     (places free in order, so the first waiter takes the first place). A packet leaving at t
-    frees its place for one arriving at t (the arrival looks after a zero-time step)."""
+    frees its place for one arriving at t (the arrival looks after a zero-time step), and for
+    one whose wait ends at t ("up to wait_ps" includes its last instant: the wait's timeout is
+    put half a picosecond later, after any release at that time, whatever SimPy's event
+    order)."""
     env = simpy.Environment()
     link = simpy.Resource(env, capacity=1)
     places = simpy.Resource(env, capacity=queue)
@@ -25,7 +28,7 @@ def _reference(times, packet_ps, latency_ps, queue, wait_ps):
         yield env.timeout(t)
         yield env.timeout(0)
         req = places.request()
-        got = yield req | env.timeout(wait_ps)
+        got = yield req | env.timeout(wait_ps + 0.5)
         if req not in got:
             req.cancel()
             out[i] = -1
@@ -42,6 +45,8 @@ def _reference(times, packet_ps, latency_ps, queue, wait_ps):
     return out
 
 
+# a place frees just as the wait ends (found by hypothesis)
+@example(gaps=[0, 0], packet_ps=1, latency_ps=0, queue=1, wait_ps=1)
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(0, 400), min_size=1, max_size=40),
        st.integers(1, 60), st.integers(0, 100), st.integers(1, 5), st.integers(0, 150))
