@@ -24,14 +24,21 @@ layer by layer (layer l+1 sees the calibrated layer l). The default targets are 
 trained, 95 %-pruned PTB EGRU of this project showed at batch size 1 (``TARGET_ACTIVITY``, see
 ``docs/models.md``). Calibrating costs ~10-20 s, so the scales found for the default targets are
 stored in ``CALIBRATED_THETA_SCALE`` (reproduce with ``python -m models.egru.paper --calibrate``);
-any other target is calibrated on the fly. The activity reached is written to ``meta``.
+any other seed or target is calibrated on the fly, and the scales found are kept in a user cache
+keyed by every generation parameter and the source of this module and of the reference
+(``calibration_cache_file``; ``S2SIM_CACHE_DIR`` moves it, an empty value turns it off), so a
+seed's second model costs no calibration: the cached scales are the ones the bisection gives,
+the same model bit for bit. The activity reached is written to ``meta``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -49,6 +56,7 @@ __all__ = [
     "calibrate_thresholds",
     "zipf_tokens",
     "measure_activity",
+    "calibration_cache_file",
 ]
 
 PAPER_VOCAB_SIZE = 33278  # WikiText-2 vocabulary with <eos> (shared/data/README.md)
@@ -148,6 +156,55 @@ def calibrate_thresholds(layers, u_list, xs, targets, iters: int = 14) -> list[f
     return scales
 
 
+def calibration_cache_file() -> Path | None:
+    """The user cache of calibrated θ scales (JSON): ``$S2SIM_CACHE_DIR`` (empty: no cache),
+    else ``$XDG_CACHE_HOME/s2sim``, else ``~/.cache/s2sim``."""
+    env = os.environ.get("S2SIM_CACHE_DIR")
+    if env is not None:
+        return Path(env) / "paper-calibration.json" if env else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "s2sim" / "paper-calibration.json"
+
+
+def _cache_key(params: dict) -> str:
+    """Every input of the calibration: the parameters, numpy's version (its exp and tanh) and
+    the source of this module and of the reference (their numerics)."""
+    from models.egru import reference
+
+    h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
+    h.update(np.__version__.encode())
+    for mod in (sys.modules[__name__], reference):
+        h.update(Path(mod.__file__).read_bytes())
+    return h.hexdigest()
+
+
+def _cached_calibration(params: dict, calibrate) -> list[float]:
+    """``calibrate()``'s scales, from the cache when it holds them for ``params`` (else computed
+    and stored). An unreadable or unwritable cache is only a slower run."""
+    path = calibration_cache_file()
+    key = _cache_key(params)
+    entries = {}
+    if path is not None:
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+            hit = entries[key]["theta_scale"]
+            if isinstance(hit, list) and all(isinstance(v, float) for v in hit):
+                return hit
+        except (OSError, ValueError, KeyError, TypeError):
+            entries = entries if isinstance(entries, dict) else {}
+    scales = [float(v) for v in calibrate()]
+    if path is not None:
+        entries[key] = {"params": params, "theta_scale": scales}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(entries, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, path)  # whole or not at all: concurrent runs never read half a file
+        except OSError:
+            pass
+    return scales
+
+
 def prune_embedding(emb: np.ndarray, sparsity: float, seed: int) -> np.ndarray:
     """The embedding with exactly ``round((1 - sparsity) · size)`` entries kept at random
     positions (generator ``[seed, 1]``), scaled by 1/sqrt(density), rounded to float16 values."""
@@ -244,7 +301,12 @@ def paper_shape_model(seed: int = 0, activity: tuple[float, ...] | None = None,
         how = (f"stored calibration carried over (width x{width_scale}, {len(layers)} layers; "
                "pre-activation spread is width-invariant)")
     else:
-        scales = calibrate_thresholds(bases, us, emb[calib_tokens], targets)
+        params = {"seed": seed, "targets": list(targets), "weight_sparsity": weight_sparsity,
+                  "vocab_size": vocab_size, "embedding_dim": embedding_dim,
+                  "layers": list(layers), "embedding_sparsity": embedding_sparsity,
+                  "gain": GAIN, "tokens": _CALIB_TOKENS, "warmup": _CALIB_WARMUP}
+        scales = _cached_calibration(
+            params, lambda: calibrate_thresholds(bases, us, emb[calib_tokens], targets))
         how = "calibrated on the fly"
     stack = EGRUStack([base.with_theta(_scaled(s, u))
                        for base, u, s in zip(bases, us, scales, strict=True)])

@@ -58,6 +58,43 @@ def test_deterministic_and_on_the_fly_calibration():
     assert s[0] > 0
 
 
+def _same_model(a, b):
+    np.testing.assert_array_equal(a.embedding, b.embedding)
+    for la, lb in zip(a.stack.layers, b.stack.layers, strict=True):
+        for k in ("W", "R", "b_x", "b_r", "theta"):
+            np.testing.assert_array_equal(getattr(la, k), getattr(lb, k), err_msg=k)
+    assert a.meta == b.meta
+
+
+def test_a_calibration_is_cached_by_its_parameters(tmp_path, monkeypatch):
+    """The second model of a seed reads its θ scales from the user cache (the same model bit
+    for bit, no bisection); other parameters calibrate anew; a broken or disabled cache only
+    costs the calibration."""
+    import models.egru.paper as paper
+
+    monkeypatch.setenv("S2SIM_CACHE_DIR", str(tmp_path))
+    kw = dict(activity=(0.3, 0.2), weight_sparsity=0.5, vocab_size=30, embedding_dim=16,
+              layers=(40, 16))
+    first = paper_shape_model(seed=8, **kw)
+    assert paper.calibration_cache_file() == tmp_path / "paper-calibration.json"
+    assert paper.calibration_cache_file().is_file()
+    real = paper.calibrate_thresholds
+    calls = []
+    monkeypatch.setattr(paper, "calibrate_thresholds",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    _same_model(paper_shape_model(seed=8, **kw), first)
+    assert calls == []  # from the cache
+    paper_shape_model(seed=9, **kw)  # another seed: calibrated
+    assert calls == [1]
+    paper.calibration_cache_file().write_text("{not json", encoding="utf-8")
+    _same_model(paper_shape_model(seed=8, **kw), first)  # recalibrated, cache rewritten
+    assert len(calls) == 2
+    monkeypatch.setenv("S2SIM_CACHE_DIR", "")
+    assert paper.calibration_cache_file() is None
+    _same_model(paper_shape_model(seed=8, **kw), first)
+    assert len(calls) == 3
+
+
 @pytest.mark.slow
 def test_stored_calibration_is_reproduced():
     import models.egru.paper as paper_mod
