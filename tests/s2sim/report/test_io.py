@@ -21,6 +21,33 @@ def test_round_trip_is_lossless_and_byte_stable(tmp_path, sample_report):
     assert load_report(tmp_path) == sample_report
 
 
+def _whole_dump(report):
+    """The specification of ``report_json``: the whole report as dicts, then one json.dumps."""
+    drop = {"machine"} if report.machine is None else None
+    return json.dumps(report.model_dump(mode="json", exclude=drop), indent=1,
+                      allow_nan=False) + "\n"
+
+
+def test_report_json_dumps_the_rows_one_at_a_time_with_the_same_bytes(sample_report):
+    """The per-step rows spliced in one by one give the bytes of dumping the whole report at
+    once: with rows holding None and tiny floats, with no rows, with a machine section."""
+    from s2sim.report.schema import Machine, StepRow
+
+    machine = Machine(name="board48", chips_in_machine=48, chips_used=2, chips_needed=2,
+                      timed=False, link_packets=5, link_packets_per_step=0.5, link_bits=480,
+                      link_hops=5, link_packets_counted=5)
+
+    rows = [StepRow(step=0, latency_s=None, tick_energy_j=1e-05, events=0, packets=3, hops=None,
+                    effective_macs=0),
+            *sample_report.per_step,
+            StepRow(step=9, latency_s=1.25e-300, events=1, packets=0, hops=2, effective_macs=7)]
+    for rep in (sample_report, sample_report.model_copy(update={"per_step": rows}),
+                sample_report.model_copy(update={"per_step": []}),
+                sample_report.model_copy(update={"machine": machine,
+                                                 "per_step": rows[:1]})):
+        assert report_json(rep) == _whole_dump(rep)
+
+
 def test_csv_tables_have_units_and_one_row_per_pe_and_step(tmp_path, sample_report):
     write_report(sample_report, tmp_path, plots=False)
     pe = (tmp_path / "per_pe.csv").read_text().splitlines()
