@@ -46,7 +46,12 @@ from firmware_py.keys import (
 from firmware_py.keys import make_keys as encode
 from firmware_py.kinds.base import CONFIG_BYTES, AnalyticContext, BuildContext, CoreKind, aligned
 from firmware_py.schedule import delay_until
-from models.egru.reference import CSRMatrix
+from models.egru.reference import (  # the wavefront's cell kernels (see _cell_pre)
+    CSRMatrix,
+    _wave_candidate,
+    _wave_gates_pre,
+    _wave_update,
+)
 from s2sim.hw.runtime import Program
 
 __all__ = ["CSR", "EGRUSliceCore", "EGRUSliceProgram", "EGRUSliceKind", "slice_regions",
@@ -226,58 +231,31 @@ def _event_cycles(keys, tick_parity, r_src, w_off, r_off, rp_w, rp_r, event_cycl
             cycles_out[i] = event_cycles + nnz_cycles * (rp_w[row + 1] - rp_w[row])
 
 
-# The tick's cell update, compiled around numpy's own np.exp and np.tanh (the oracle's bits: numba's
-# exp and tanh round differently), as the reference's wavefront does (models/egru/reference.py):
-# ``_cell_pre`` -> np.exp -> ``_cell_candidate`` -> np.tanh -> ``_cell_post``, each step
-# ``egru_cell``'s float32 operations in its order (tests check them bit for bit against it).
+# The tick's cell update is the reference wavefront's own kernels on a one-layer layout of the
+# slice's u units (models/egru/reference.py: ``_wave_gates_pre`` -> np.exp -> ``_wave_candidate``
+# -> np.tanh -> ``_wave_update``, compiled around numpy's exp and tanh, whose bits numba's do not
+# have): one home for ``egru_cell``'s float32 operations, bit for bit (tests check it).
 
 @numba.njit(cache=True, nogil=True)
-def _cell_pre(a, b_x, b_r, u, v, e):  # pragma: no cover - compiled
-    """z and r pre-activations ``v = (acc_x + b_x) + (acc_r + b_r)`` of accumulator row ``a``
-    and ``e = -|v|`` (``sigmoid``'s exponent)."""
-    r_base = 3 * u
-    for j in range(2 * u):
-        s = np.float32(np.float32(a[j] + b_x[j]) + np.float32(a[r_base + j] + b_r[j]))
-        v[j] = s
-        e[j] = -abs(s)
-
-
-@numba.njit(cache=True, nogil=True)
-def _cell_candidate(a, b_x, b_r, u, v, e, t):  # pragma: no cover - compiled
-    """From ``e = exp(-|v|)``: the gates ``sigmoid(v)`` into e (1 / (1 + e) where v >= 0,
-    e / (1 + e) elsewhere) and the candidate's argument ``wx_g + r * rh_g`` into t."""
-    one = np.float32(1)
-    for j in range(2 * u):
-        ev = e[j]
-        num = one if v[j] >= 0 else ev
-        e[j] = np.float32(num / np.float32(one + ev))
-    g0, r_g0 = 2 * u, 5 * u
-    for j in range(u):
-        wx_g = np.float32(a[g0 + j] + b_x[g0 + j])
-        rh_g = np.float32(a[r_g0 + j] + b_r[g0 + j])
-        t[j] = np.float32(wx_g + np.float32(e[u + j] * rh_g))
+def _cell_pre(a, b_x, b_r, off, hid, wx, rh, v, e):  # pragma: no cover - compiled
+    """The products of accumulator row ``a`` ([wx z r g | rh z r g]) plus their biases into wx
+    and rh (1, 3u), then the z and r pre-activations and sigmoid's exponent (v, e)."""
+    n = wx.shape[1]
+    for j in range(n):
+        wx[0, j] = np.float32(a[j] + b_x[j])
+        rh[0, j] = np.float32(a[n + j] + b_r[j])
+    _wave_gates_pre(0, 1, wx, rh, off, hid, v, e)
 
 
 @numba.njit(cache=True, nogil=True)
-def _cell_post(a, u, e, g, theta, c):  # pragma: no cover - compiled
-    """The rest of ``egru_cell`` from the gates z (in e) and ``g = tanh(...)``: the state
-    ``c = z * c_prev + (1 - z) * g``, the event ``c - theta > 0`` and the reset (c updated in
-    place), accumulator row a cleared. Returns (fired local units ascending, their y)."""
-    one, zero = np.float32(1), np.float32(0)
-    fired = np.empty(u, np.int64)
-    y = np.empty(u, np.float32)
-    n = 0
-    for j in range(u):
-        z = e[j]
-        cc = np.float32(np.float32(z * c[j]) + np.float32(np.float32(one - z) * g[j]))
-        o = np.float32(cc - theta[j]) > 0
-        c[j] = np.float32(cc - (theta[j] if o else zero))
-        if o:
-            fired[n] = j
-            y[n] = cc
-            n += 1
+def _cell_post(a, off, hid, theta, e, g, y, c, ys, cs):  # pragma: no cover - compiled
+    """The state update and events from the gates (``_wave_update``, the state c (1, u) in
+    place), accumulator row a cleared. Returns (fired local units ascending, their y): a unit
+    fired iff its y is nonzero (it fires only when c > θ >= 0, and then y = c)."""
+    _wave_update(0, 1, 0, 0, off, hid, theta, e, g, y, c, ys, cs)
     a[:] = 0
-    return fired[:n].copy(), y[:n].copy()
+    fired = np.flatnonzero(y[0])
+    return fired, y[0][fired]
 
 
 @dataclass
@@ -322,10 +300,16 @@ class EGRUSliceCore:
         self.r_off = np.asarray(r_off, np.int64)
         self.acc = np.zeros((2, 6 * self.u), _F32)  # [parity][wx z r g | rh z r g]
         self.c = np.zeros(self.u, _F32)
-        # update()'s scratch: z, r pre-activations, their gates, the candidate
-        self._v = np.empty(2 * self.u, _F32)
-        self._e = np.empty(2 * self.u, _F32)
-        self._g = np.empty(self.u, _F32)
+        # update()'s one-layer layout (off, hid) and scratch: products with biases, z and r
+        # pre-activations, their gates, the candidate, the outputs
+        u = self.u
+        self._off, self._hid = np.zeros(1, np.int64), np.full(1, u, np.int64)
+        self._wx, self._rh = np.empty((1, 3 * u), _F32), np.empty((1, 3 * u), _F32)
+        self._v, self._e = np.empty((1, 2 * u), _F32), np.empty((1, 2 * u), _F32)
+        self._g, self._y = np.empty((1, u), _F32), np.empty((1, u), _F32)
+        self._c2 = self.c.reshape(1, u)  # a view: update() writes the state in place
+        # _wave_update also writes the step into (T, B, H) outputs: views of y and c here
+        self._ys, self._cs = (self._y.reshape(1, 1, u),), (self._c2.reshape(1, 1, u),)
 
     def consumes(self) -> set[int]:
         return {self.w_src, self.r_src}
@@ -354,14 +338,14 @@ class EGRUSliceCore:
         """Close the step held in accumulator ``parity``: returns (fired local idx, y values).
         The cell is the reference's (``egru_cell``): the same operations in the same order,
         compiled around numpy's exp and tanh (``_cell_pre`` ...)."""
-        u = self.u
         a = self.acc[parity]
-        v, e, g = self._v, self._e, self._g
-        _cell_pre(a, self.b_x, self.b_r, u, v, e)
+        off, hid, wx, rh, v, e, g = (self._off, self._hid, self._wx, self._rh, self._v,
+                                     self._e, self._g)
+        _cell_pre(a, self.b_x, self.b_r, off, hid, wx, rh, v, e)
         np.exp(e, out=e)
-        _cell_candidate(a, self.b_x, self.b_r, u, v, e, g)
+        _wave_candidate(0, 1, off, hid, wx, rh, v, e, g)
         np.tanh(g, out=g)
-        return _cell_post(a, u, e, g, self.theta, self.c)
+        return _cell_post(a, off, hid, self.theta, e, g, self._y, self._c2, self._ys, self._cs)
 
 
 def source_row_order(mapping, layer: int) -> tuple[np.ndarray, np.ndarray, int]:

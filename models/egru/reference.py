@@ -257,7 +257,14 @@ def _wave_gates(lo, hi, y, wx, rh, fr, off, hid, br, v, e):  # pragma: no cover 
     loop is over contiguous 1-D rows: the compiler vectorises them (the float32 operations of
     each element are those of the elementwise specification, whatever the lane order)."""
     _wave_products(lo, hi, y, rh, fr, off, hid, br)
-    n_b, h_tot = y.shape
+    _wave_gates_pre(lo, hi, wx, rh, off, hid, v, e)
+
+
+@numba.njit(cache=True, nogil=True)
+def _wave_gates_pre(lo, hi, wx, rh, off, hid, v, e):  # pragma: no cover (compiled)
+    """The elementwise part of ``_wave_gates`` (after the products), on its own for a caller
+    with products of its own (the DES's EGRU slices, ``firmware_py.kinds.egru_slice``)."""
+    n_b, h_tot = wx.shape[0], wx.shape[1] // 3
     j0, j1 = off[lo], off[hi - 1] + hid[hi - 1]
     zero = np.float32(0)
     for b in range(n_b):
