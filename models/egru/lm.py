@@ -112,11 +112,15 @@ class LMModel:
         return vocab_sha256(self.vocab) or self.meta.get("vocab_sha256")
 
     # -- numerics --------------------------------------------------------------------------------
-    def embed(self, tokens) -> np.ndarray:
+    def check_tokens(self, tokens) -> np.ndarray:
+        """``tokens`` as int64, every id in [0, vocab) (ModelError otherwise)."""
         tokens = np.asarray(tokens, dtype=np.int64)
         if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
             raise ModelError(f"token id out of range [0, {self.vocab_size})")
-        return self.embedding[tokens]
+        return tokens
+
+    def embed(self, tokens) -> np.ndarray:
+        return self.embedding[self.check_tokens(tokens)]
 
     def logits(self, y_top: np.ndarray) -> np.ndarray:
         """Tied decoder on the top layer's events: only embedding columns of active units."""
@@ -177,11 +181,9 @@ class NextTokenScorer:
 
     def __init__(self, model: LMModel, tokens):
         self.model = model
-        self.tokens = np.asarray(tokens, dtype=np.int64)
+        self.tokens = model.check_tokens(tokens)
         if self.tokens.size < 2:
             raise ModelError("evaluation needs at least 2 tokens")
-        if self.tokens.min() < 0 or self.tokens.max() >= model.vocab_size:
-            raise ModelError(f"token id out of range [0, {model.vocab_size})")
         self.n = self.tokens.size - 1  # predictions
         self._reset()
 

@@ -175,16 +175,6 @@ WINDOW_STEPS = 4096
 MAX_COLUMNS = 4096
 
 
-def ticks_per_column(n_steps: int, n_ticks: int, tick_columns: int | None = None) -> int:
-    """Ticks binned into one column of a run's ledger: 1 for a run of at most WINDOW_STEPS
-    steps or with ``tick_columns`` 0, else enough for at most ``tick_columns`` (default
-    MAX_COLUMNS) columns."""
-    cols = MAX_COLUMNS if tick_columns is None else int(tick_columns)
-    if n_steps <= WINDOW_STEPS or cols == 0:
-        return 1
-    return max(1, -(-n_ticks // cols))
-
-
 @dataclass
 class _Window:
     """Per-tick arrays of one window of the run (column 0 = global tick ``step0``): the PE
@@ -414,7 +404,8 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
               "routed": routed, "idx_of": {p: i for i, p in enumerate(all_pes)},
               "geo": route_geometry(m, spec), "run_cache": {}}
     window = WINDOW_STEPS if net.readout.weights is None else max(T, 1)
-    tpc = ticks_per_column(T, n_ticks, run.tick_columns) if T > window else 1
+    cols = MAX_COLUMNS if run.tick_columns is None else run.tick_columns  # 0: every tick
+    tpc = max(1, -(-n_ticks // cols)) if T > window and cols else 1
     n_cols = -(-n_ticks // tpc)
     tot = _Totals(pe={k: np.zeros((n_pe, n_cols), np.int64) for k in PE_FIELDS},
                   noc={k: np.zeros(n_cols, np.int64) for k in NOC_FIELDS}, tpc=tpc)
