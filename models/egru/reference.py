@@ -194,7 +194,7 @@ def _lanes_product(x, t_ptr, t_idx, t_vals, bias, dst, out):  # pragma: no cover
             for i in range(n_in):
                 xT[i, j] = x[n0 + j, i]
         for c in range(t_ptr.size - 1):
-            column_lanes(acc, xT, t_idx, t_vals, t_ptr[c], t_ptr[c + 1])
+            column_lanes(acc, xT, t_idx, t_vals, t_ptr[c], t_ptr[c + 1], m)
             col, bc = dst[c], bias[c]
             for j in range(m):
                 out[n0 + j, col] = np.float32(acc[j] + bc)

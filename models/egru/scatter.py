@@ -169,9 +169,18 @@ def prefetch(typingctx, arr, i):
 STEP_LANES = 4 * LANES  # lanes of ``column_lanes``: four independent sums hide the add latency
 
 
-@intrinsic
-def _column_lanes(typingctx, acc, xT, idx, vals, k0, k1):
-    """``column_lanes`` as vector IR: the STEP_LANES sums live in registers across the column."""
+def _column_lanes_of(n_vec: int):
+    """``column_lanes`` as vector IR for the first ``n_vec`` x LANES lanes: the sums live in
+    registers across the column (the other lanes of acc are not written)."""
+
+    @intrinsic
+    def _column_lanes(typingctx, acc, xT, idx, vals, k0, k1):
+        return _column_lanes_typed(n_vec, acc, xT, idx, vals, k0, k1)
+
+    return _column_lanes
+
+
+def _column_lanes_typed(n_vec, acc, xT, idx, vals, k0, k1):
     if not (isinstance(idx.dtype, types.Integer) and idx.dtype.bitwidth in (16, 32)
             and acc.dtype == types.float32 and xT.dtype == types.float32
             and vals.dtype == types.float32 and acc.ndim == 1 and xT.ndim == 2
@@ -192,7 +201,7 @@ def _column_lanes(typingctx, acc, xT, idx, vals, k0, k1):
         zero = ir.Constant(f32v, [0.0] * LANES)
         k0_v = context.cast(builder, k0_v, signature.args[4], types.int64)
         k1_v = context.cast(builder, k1_v, signature.args[5], types.int64)
-        sums = [cgutils.alloca_once_value(builder, zero) for _ in range(STEP_LANES // LANES)]
+        sums = [cgutils.alloca_once_value(builder, zero) for _ in range(n_vec)]
         with cgutils.for_range_slice(builder, k0_v, k1_v, ir.Constant(i64, 1), intp=i64) \
                 as (k, _):
             i = builder.load(builder.gep(idx_s.data, [k]))
@@ -216,13 +225,27 @@ def _column_lanes(typingctx, acc, xT, idx, vals, k0, k1):
     return sig, codegen
 
 
+# one kernel per number of vectors in use: a block's last, partial group of lanes (e.g. the
+# distinct embedding rows of a block, ~76 of 128 on a Zipf stream) reads and adds only its vectors
+_COLUMN_LANES = tuple(_column_lanes_of(g) for g in range(1, STEP_LANES // LANES + 1))
+_cl1, _cl2, _cl3, _cl4 = _COLUMN_LANES
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
-def column_lanes(acc, xT, idx, vals, k0, k1):  # pragma: no cover (compiled)
-    """One output column for STEP_LANES inputs at once: ``acc[t] = sum over k = k0 .. k1-1 of
-    xT[idx[k], t] * vals[k]`` for t < STEP_LANES, from +0, the terms with ``xT[idx[k], t] == 0``
-    skipped, in the order of k, each product and each sum rounded to float32.
+def column_lanes(acc, xT, idx, vals, k0, k1, m=STEP_LANES):  # pragma: no cover (compiled)
+    """One output column for m <= STEP_LANES inputs at once: ``acc[t] = sum over k = k0 .. k1-1
+    of xT[idx[k], t] * vals[k]`` for t < m, from +0, the terms with ``xT[idx[k], t] == 0``
+    skipped, in the order of k, each product and each sum rounded to float32 (lanes of acc
+    from m up to the next multiple of LANES get the sums of their xT lanes, the rest is kept).
 
     ``xT`` is (n_in, STEP_LANES) C-contiguous (row i = input i of the STEP_LANES lanes); k runs
     over the nonzeros of one column of a weight matrix (``idx`` its rows ascending): per lane
     exactly the operations of ``row_axpy`` over the CSR rows of the nonzero inputs, ascending."""
-    _column_lanes(acc, xT, idx, vals, k0, k1)
+    if m <= LANES:
+        _cl1(acc, xT, idx, vals, k0, k1)
+    elif m <= 2 * LANES:
+        _cl2(acc, xT, idx, vals, k0, k1)
+    elif m <= 3 * LANES:
+        _cl3(acc, xT, idx, vals, k0, k1)
+    else:
+        _cl4(acc, xT, idx, vals, k0, k1)
