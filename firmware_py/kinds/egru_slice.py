@@ -52,6 +52,7 @@ from models.egru.reference import (  # the wavefront's cell kernels (see _cell_p
     _wave_gates_pre,
     _wave_update,
 )
+from models.egru.scatter import prefetch, row_axpy_scalar
 from s2sim.hw.runtime import Program
 
 __all__ = ["CSR", "EGRUSliceCore", "EGRUSliceProgram", "EGRUSliceKind", "slice_regions",
@@ -171,44 +172,66 @@ def gate_cols(units: np.ndarray, hidden: int) -> np.ndarray:
 
 # -- the core: the data one PE holds and the work it does -------------------------------------
 
+# events ahead whose CSR row ``_events`` asks the caches for (a hint, no effect on results): a
+# batch's rows lie scattered in the PE's ~90 KiB of weights, 8 MB for the paper shape's 89 PEs
+# (beyond L2), and an event touches only ~6 of them, so its cost is the latency of its row
+_PREFETCH_EVENTS = 16
+
+
 @numba.njit(cache=True, nogil=True)
 def _events(acc, keys, xs, tick_parity, r_src, w_off, r_off, rp_w, cols_w, vals_w, rp_r, cols_r,
             vals_r, event_cycles, nnz_cycles, late_cycles, cycles_out):  # pragma: no cover
     """Decode + late check + accumulate a batch of events in arrival order (one call per batch).
 
-    Returns (events applied, late events, weights touched); per-event cycles in cycles_out."""
+    Returns (events applied, late events, weights touched); per-event cycles in cycles_out.
+    Two passes: every event's row range first (independent loads, so their cache misses
+    overlap), then the accumulation in arrival order with a later event's row prefetched."""
+    n = keys.shape[0]
     n_ok = 0
     n_late = 0
     total = 0
     r_base = acc.shape[1] // 2
     acc_w = acc[tick_parity]  # an applied event's parity is the tick's: one row
     acc_r = acc_w[r_base:]
-    for i in range(keys.shape[0]):
+    lo = np.empty(n, np.int64)  # the event's nonzeros [lo, hi) of its matrix; -1: late
+    hi = np.empty(n, np.int64)
+    rec = np.empty(n, np.bool_)  # from R (this layer's units), else from W (the layer below)
+    for i in range(n):
         k = np.int64(keys[i])
         src = (k >> SRC_SHIFT) & 0xFF
         sl = (k >> SLICE_SHIFT) & SLICE_MASK
-        p = (k >> PARITY_BIT) & 1
         local = k & UNIT_MASK
-        if p != tick_parity:
+        if (k >> PARITY_BIT) & 1 != tick_parity:
             n_late += 1
             cycles_out[i] = late_cycles
+            lo[i] = -1
             continue
-        x = xs[i]
-        if src == r_src:
+        rec[i] = src == r_src
+        if rec[i]:
             row = r_off[min(sl, r_off.shape[0] - 1)] + local
             a, b = rp_r[row], rp_r[row + 1]
-            for j in range(a, b):
-                c = cols_r[j]
-                acc_r[c] = np.float32(acc_r[c] + np.float32(x * vals_r[j]))
         else:
             row = w_off[min(sl, w_off.shape[0] - 1)] + local
             a, b = rp_w[row], rp_w[row + 1]
-            for j in range(a, b):
-                c = cols_w[j]
-                acc_w[c] = np.float32(acc_w[c] + np.float32(x * vals_w[j]))
+        lo[i], hi[i] = a, b
         cycles_out[i] = event_cycles + nnz_cycles * (b - a)
         total += b - a
         n_ok += 1
+    for i in range(n):
+        ip = i + _PREFETCH_EVENTS
+        if ip < n and lo[ip] >= 0:
+            if rec[ip]:
+                prefetch(cols_r, lo[ip])
+                prefetch(vals_r, lo[ip])
+            else:
+                prefetch(cols_w, lo[ip])
+                prefetch(vals_w, lo[ip])
+        if lo[i] < 0:
+            continue
+        if rec[i]:  # the reference's row loop: acc += x * w per nonzero, each op rounded
+            row_axpy_scalar(acc_r, cols_r, vals_r, lo[i], hi[i], xs[i])
+        else:
+            row_axpy_scalar(acc_w, cols_w, vals_w, lo[i], hi[i], xs[i])
     return n_ok, n_late, total
 
 
@@ -281,6 +304,15 @@ class CSR:
         return np.diff(self.rowptr)
 
 
+
+def _compact(m: CSR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rowptr, cols, vals) of m in the narrowest index types that hold them."""
+    rp = m.rowptr.astype(np.int32) if m.nnz < 2**31 else m.rowptr
+    top = int(m.cols.max()) if m.nnz else 0
+    cols = m.cols.astype(np.uint16 if top < 2**16 else np.uint32)
+    return rp, cols, np.ascontiguousarray(m.vals, _F32)
+
+
 class EGRUSliceCore:
     """One slice of an EGRU layer: units U, their three gates' CSR rows of W and R.
 
@@ -298,6 +330,9 @@ class EGRUSliceCore:
         self.w_src, self.r_src = int(w_src), int(r_src)
         self.w_off = np.asarray(w_off, np.int64)
         self.r_off = np.asarray(r_off, np.int64)
+        # the packet handler's copies of W and R: 32-bit row pointers and 16-bit columns where
+        # they fit (as the PE stores them), fewer cache lines per event than int64 / int32
+        self._w_csr, self._r_csr = _compact(W_local), _compact(R_local)
         self.acc = np.zeros((2, 6 * self.u), _F32)  # [parity][wx z r g | rh z r g]
         self.c = np.zeros(self.u, _F32)
         # update()'s one-layer layout (off, hid) and scratch: products with biases, z and r
@@ -320,8 +355,7 @@ class EGRUSliceCore:
         cycles = np.empty(keys.shape[0], np.int64)
         ok, late, nnz = _events(self.acc, np.asarray(keys, np.uint32), np.asarray(xs, _F32),
                                 int(tick_parity), self.r_src, self.w_off, self.r_off,
-                                self.W.rowptr, self.W.cols, self.W.vals, self.R.rowptr,
-                                self.R.cols, self.R.vals, int(event_cycles), int(nnz_cycles),
+                                *self._w_csr, *self._r_csr, int(event_cycles), int(nnz_cycles),
                                 int(late_cycles), cycles)
         return cycles, ok, late, nnz
 
