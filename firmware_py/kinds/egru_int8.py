@@ -173,15 +173,13 @@ class EGRUInt8Core:
     def event_cycles(self, keys, tick_parity: int, event_cycles: int, nnz_cycles: int,
                      late_cycles: int) -> np.ndarray:
         """The cycles (n,) ``on_events`` would return for a batch (nothing is applied): the
-        float slice's rule (``egru_slice._event_cycles``) on the same row pointers, as
+        float slice's rule (``egru_slice.decode_events``) on the same row pointers, as
         ``_events_int`` charges the same per-event and per-nonzero cycles."""
-        from firmware_py.kinds.egru_slice import _event_cycles
+        from firmware_py.kinds.egru_slice import decode_events
 
-        cycles = np.empty(keys.shape[0], np.int64)
-        _event_cycles(np.asarray(keys, np.uint32), int(tick_parity), self.r_src, self.w_off,
-                      self.r_off, self.W.rowptr, self.R.rowptr, int(event_cycles),
-                      int(nnz_cycles), int(late_cycles), cycles)
-        return cycles
+        return decode_events(keys, tick_parity, self.r_src, self.w_off, self.r_off,
+                             self.W.rowptr, self.R.rowptr, event_cycles, nnz_cycles,
+                             late_cycles)[0]
 
     def update(self, parity: int):
         """Close the step in accumulator ``parity``: (fired local idx, y as float32 Q14 values)."""

@@ -172,31 +172,20 @@ def gate_cols(units: np.ndarray, hidden: int) -> np.ndarray:
 
 # -- the core: the data one PE holds and the work it does -------------------------------------
 
-# events ahead whose CSR row ``_events`` asks the caches for (a hint, no effect on results): a
-# batch's rows lie scattered in the PE's ~90 KiB of weights, 8 MB for the paper shape's 89 PEs
-# (beyond L2), and an event touches only ~6 of them, so its cost is the latency of its row
-_PREFETCH_EVENTS = 16
-
-
 @numba.njit(cache=True, nogil=True)
-def _events(acc, keys, xs, tick_parity, r_src, w_off, r_off, rp_w, cols_w, vals_w, rp_r, cols_r,
-            vals_r, event_cycles, nnz_cycles, late_cycles, cycles_out):  # pragma: no cover
-    """Decode + late check + accumulate a batch of events in arrival order (one call per batch).
+def _decode(keys, tick_parity, r_src, w_off, r_off, rp_w, rp_r, event_cycles, nnz_cycles,
+            late_cycles, cycles_out, lo, hi, rec):  # pragma: no cover (compiled)
+    """Decode + late check of a batch of events: each event's nonzeros [lo, hi) of its matrix
+    (lo = -1: late), from R (``rec``: this layer's units) or W (the layer below), and the
+    cycles its handling costs. Returns (events to apply, late events, weights touched).
 
-    Returns (events applied, late events, weights touched); per-event cycles in cycles_out.
-    Two passes: every event's row range first (independent loads, so their cache misses
-    overlap), then the accumulation in arrival order with a later event's row prefetched."""
-    n = keys.shape[0]
+    The loads of the row pointers are independent of one another, so their cache misses
+    overlap (a batch's rows lie scattered in the PE's ~90 KiB of weights: 8 MB for the paper
+    shape's 89 PEs, beyond L2)."""
     n_ok = 0
     n_late = 0
     total = 0
-    r_base = acc.shape[1] // 2
-    acc_w = acc[tick_parity]  # an applied event's parity is the tick's: one row
-    acc_r = acc_w[r_base:]
-    lo = np.empty(n, np.int64)  # the event's nonzeros [lo, hi) of its matrix; -1: late
-    hi = np.empty(n, np.int64)
-    rec = np.empty(n, np.bool_)  # from R (this layer's units), else from W (the layer below)
-    for i in range(n):
+    for i in range(keys.shape[0]):
         k = np.int64(keys[i])
         src = (k >> SRC_SHIFT) & 0xFF
         sl = (k >> SLICE_SHIFT) & SLICE_MASK
@@ -217,6 +206,21 @@ def _events(acc, keys, xs, tick_parity, r_src, w_off, r_off, rp_w, cols_w, vals_
         cycles_out[i] = event_cycles + nnz_cycles * (b - a)
         total += b - a
         n_ok += 1
+    return n_ok, n_late, total
+
+
+# events ahead whose CSR row ``_apply`` asks the caches for (a hint, no effect on results): an
+# event touches only ~6 nonzeros, so its cost is mostly the latency of its row
+_PREFETCH_EVENTS = 16
+
+
+@numba.njit(cache=True, nogil=True)
+def _apply(acc, xs, tick_parity, lo, hi, rec, cols_w, vals_w, cols_r, vals_r):  # pragma: no cover
+    """Accumulate a decoded batch (``_decode``) in arrival order: per event and nonzero
+    ``acc += x * w``, each operation rounded (the reference's row loop)."""
+    n = xs.shape[0]
+    acc_w = acc[tick_parity]  # an applied event's parity is the tick's: one row
+    acc_r = acc_w[acc.shape[1] // 2:]
     for i in range(n):
         ip = i + _PREFETCH_EVENTS
         if ip < n and lo[ip] >= 0:
@@ -228,30 +232,35 @@ def _events(acc, keys, xs, tick_parity, r_src, w_off, r_off, rp_w, cols_w, vals_
                 prefetch(vals_w, lo[ip])
         if lo[i] < 0:
             continue
-        if rec[i]:  # the reference's row loop: acc += x * w per nonzero, each op rounded
+        if rec[i]:
             row_axpy_scalar(acc_r, cols_r, vals_r, lo[i], hi[i], xs[i])
         else:
             row_axpy_scalar(acc_w, cols_w, vals_w, lo[i], hi[i], xs[i])
-    return n_ok, n_late, total
 
 
 @numba.njit(cache=True, nogil=True)
-def _event_cycles(keys, tick_parity, r_src, w_off, r_off, rp_w, rp_r, event_cycles, nnz_cycles,
-                  late_cycles, cycles_out):  # pragma: no cover
-    """The per-event cycles ``_events`` charges for a batch, without applying it."""
-    for i in range(keys.shape[0]):
-        k = np.int64(keys[i])
-        src = (k >> SRC_SHIFT) & 0xFF
-        sl = (k >> SLICE_SHIFT) & SLICE_MASK
-        local = k & UNIT_MASK
-        if (k >> PARITY_BIT) & 1 != tick_parity:
-            cycles_out[i] = late_cycles
-        elif src == r_src:
-            row = r_off[min(sl, r_off.shape[0] - 1)] + local
-            cycles_out[i] = event_cycles + nnz_cycles * (rp_r[row + 1] - rp_r[row])
-        else:
-            row = w_off[min(sl, w_off.shape[0] - 1)] + local
-            cycles_out[i] = event_cycles + nnz_cycles * (rp_w[row + 1] - rp_w[row])
+def _events(acc, keys, xs, tick_parity, r_src, w_off, r_off, rp_w, cols_w, vals_w, rp_r, cols_r,
+            vals_r, event_cycles, nnz_cycles, late_cycles, cycles_out):  # pragma: no cover
+    """``_decode`` then ``_apply``: a batch's handling in one call. Returns (events applied,
+    late events, weights touched); per-event cycles in cycles_out."""
+    n = keys.shape[0]
+    lo, hi, rec = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.bool_)
+    got = _decode(keys, tick_parity, r_src, w_off, r_off, rp_w, rp_r, event_cycles, nnz_cycles,
+                  late_cycles, cycles_out, lo, hi, rec)
+    _apply(acc, xs, tick_parity, lo, hi, rec, cols_w, vals_w, cols_r, vals_r)
+    return got
+
+
+def decode_events(keys, tick_parity: int, r_src: int, w_off, r_off, rp_w, rp_r,
+                  event_cycles: int, nnz_cycles: int, late_cycles: int):
+    """``_decode`` of a batch: (cycles (n,), lo, hi, rec, (to apply, late, weights touched))."""
+    n = keys.shape[0]
+    cycles = np.empty(n, np.int64)
+    lo, hi, rec = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.bool_)
+    got = _decode(np.asarray(keys, np.uint32), int(tick_parity), int(r_src), w_off, r_off, rp_w,
+                  rp_r, int(event_cycles), int(nnz_cycles), int(late_cycles), cycles, lo, hi,
+                  rec)
+    return cycles, lo, hi, rec, got
 
 
 # The tick's cell update is the reference wavefront's own kernels on a one-layer layout of the
@@ -333,6 +342,7 @@ class EGRUSliceCore:
         # the packet handler's copies of W and R: 32-bit row pointers and 16-bit columns where
         # they fit (as the PE stores them), fewer cache lines per event than int64 / int32
         self._w_csr, self._r_csr = _compact(W_local), _compact(R_local)
+        self._decoded = None  # the batch event_cycles decoded last (see on_events)
         self.acc = np.zeros((2, 6 * self.u), _F32)  # [parity][wx z r g | rh z r g]
         self.c = np.zeros(self.u, _F32)
         # update()'s one-layer layout (off, hid) and scratch: products with biases, z and r
@@ -351,21 +361,32 @@ class EGRUSliceCore:
 
     def on_events(self, keys, xs, tick_parity: int, event_cycles: int, nnz_cycles: int,
                   late_cycles: int):
-        """The packet handler's work on a batch: returns (cycles (n,), applied, late, nnz)."""
+        """The packet handler's work on a batch: returns (cycles (n,), applied, late, nnz).
+        A batch that ``event_cycles`` just decoded (the same keys array, same parity) is not
+        decoded again."""
+        known, self._decoded = self._decoded, None
+        xs = np.asarray(xs, _F32)
+        if known is not None and known[0] is keys \
+                and known[1] == (tick_parity, event_cycles, nnz_cycles, late_cycles):
+            _, _, lo, hi, rec, cycles, got = known
+            _apply(self.acc, xs, int(tick_parity), lo, hi, rec, self._w_csr[1],
+                   self._w_csr[2], self._r_csr[1], self._r_csr[2])
+            return (cycles, *got)
         cycles = np.empty(keys.shape[0], np.int64)
-        ok, late, nnz = _events(self.acc, np.asarray(keys, np.uint32), np.asarray(xs, _F32),
-                                int(tick_parity), self.r_src, self.w_off, self.r_off,
-                                *self._w_csr, *self._r_csr, int(event_cycles), int(nnz_cycles),
-                                int(late_cycles), cycles)
-        return cycles, ok, late, nnz
+        got = _events(self.acc, np.asarray(keys, np.uint32), xs, int(tick_parity), self.r_src,
+                      self.w_off, self.r_off, *self._w_csr, *self._r_csr, int(event_cycles),
+                      int(nnz_cycles), int(late_cycles), cycles)
+        return (cycles, *got)
 
     def event_cycles(self, keys, tick_parity: int, event_cycles: int, nnz_cycles: int,
                      late_cycles: int) -> np.ndarray:
-        """The cycles (n,) ``on_events`` would return for a batch (nothing is applied)."""
-        cycles = np.empty(keys.shape[0], np.int64)
-        _event_cycles(np.asarray(keys, np.uint32), int(tick_parity), self.r_src, self.w_off,
-                      self.r_off, self.W.rowptr, self.R.rowptr, int(event_cycles),
-                      int(nnz_cycles), int(late_cycles), cycles)
+        """The cycles (n,) ``on_events`` would return for a batch (nothing is applied); the
+        decoded batch is kept for the ``on_events`` call that follows on the same keys."""
+        cycles, lo, hi, rec, got = decode_events(
+            keys, tick_parity, self.r_src, self.w_off, self.r_off, self._w_csr[0],
+            self._r_csr[0], event_cycles, nnz_cycles, late_cycles)
+        self._decoded = (keys, (tick_parity, event_cycles, nnz_cycles, late_cycles), lo, hi, rec,
+                         cycles, got)
         return cycles
 
     def update(self, parity: int):
