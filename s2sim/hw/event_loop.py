@@ -23,6 +23,8 @@ from s2sim.errors import ResourceError, S2SimError
 from s2sim.hw.dvfs import Residency, cycles_to_ps, ps_per_cycle_ratio, seconds_to_ps
 from s2sim.hw.ledger import Counts, Ledger
 from s2sim.hw.pe_kernels import (
+    all_at,
+    ascending,
     block_fields,
     book_sends,
     common_masked,
@@ -175,7 +177,7 @@ class EventLoop:
         else:
             t, src, inj, rids, keys, pay, widths, srcpe = (np.concatenate(x) for x in zip(*box,
                                                                                        strict=True))
-        if t.shape[0] > 1 and (t[1:] < t[:-1]).any():
+        if not ascending(t):
             # reservations in send-time order, ties by seq (already so in the common case)
             order = np.argsort(t, kind="stable")
             t, src, inj, rids, keys, pay, widths, srcpe = (
@@ -201,7 +203,7 @@ class EventLoop:
         noc = self.ledger.noc
         # by destination, then arrival; stable for ties (np.lexsort((dps, dpe)) in O(n))
         o, group_dest, group_start = group_by_destination(dpe, dps, len(self.cores))
-        if not self._loaded[group_dest].all():  # (one look per destination, not per delivery)
+        if not all_at(self._loaded, group_dest):  # (one look per destination, not per delivery)
             on = self._loaded[dpe]
             np.add.at(noc["dropped"], ks[dpk[~on]], 1)
             dpk, dpe, dps = dpk[on], dpe[on], dps[on]
@@ -220,9 +222,9 @@ class EventLoop:
         if need or words:
             ib.grow(need, words)
             inbox_put(*args, ib.a, ib.b, ib.n)
-        eager = ~self._lazy[group_dest]
-        if not eager.any():
+        if all_at(self._lazy, group_dest):
             return
+        eager = ~self._lazy[group_dest]
         dps = dps[o]
         # one uint32 block per packet: [key, payload words, payload 0..3] (see PECore._chunks)
         blk = np.empty((keys.shape[0], 6), dtype=np.uint32)

@@ -328,3 +328,21 @@ def same_values(a, b):  # pragma: no cover - compiled
         if a[i] != b[i]:
             return False
     return True
+
+
+@numba.njit(cache=True, nogil=True)
+def ascending(t):  # pragma: no cover - compiled
+    """Whether ``t`` is in ascending order (ties allowed); one pass, no temporaries."""
+    for i in range(1, t.shape[0]):
+        if t[i] < t[i - 1]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def all_at(flags, idx):  # pragma: no cover - compiled
+    """Whether ``flags[idx]`` are all true (``flags[idx].all()`` without the temporary)."""
+    for i in range(idx.shape[0]):
+        if not flags[idx[i]]:
+            return False
+    return True
