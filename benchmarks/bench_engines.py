@@ -2,7 +2,7 @@
 paper shape, side by side in one run (issue 12).
 
     python benchmarks/bench_engines.py [--tokens 1000] [--des-tokens 20] [--dense-tokens 200]
-                                       [--no-memory] [--seed 0]
+                                       [--repeat 3] [--no-memory] [--seed 0]
 
 The paper-shape LM (``models.egru.paper``: 3 x EGRU 1350/1350/750, 95 % pruned, at its calibrated
 activity) is compiled with ``tick_period_s="auto"``; the inputs are a Zipf(1.1) token stream.
@@ -17,12 +17,14 @@ it prints tokens per CPU-second of this process (``time.process_time``: the one-
 when other jobs share the machine), tokens per wall-second, and the peak of Python/numpy memory
 allocated during the run (``tracemalloc``, measured in a second, untimed pass so that tracing
 costs do not enter the rates; ``--no-memory`` skips it), then the ratios sparse/dense and
-analytic/DES. Every timed run is preceded by a short warm-up (numba's compiled-code cache, first
-touches). Model generation and compilation are timed too and printed, but not in the rates.
-Dense and sparse run the same tokens (the first ``min`` of the two counts are shared); the sparse
-run computes layer 0's input product once per distinct token of a block of
-``EGRUStack.RUN_BLOCK`` steps (equal embedding rows, equal products), as it does on any token
-stream, so a Zipf stream's repeats count in its favour as they would on real text.
+analytic/DES. Every case first runs a short warm-up (numba's compiled-code cache, first touches);
+then the cases are timed in turn, ``--repeat`` rounds, and each keeps its fastest pass ("spread":
+its slowest pass over its fastest; a shared machine's noise only slows runs down, and taking turns
+spreads a noisy spell over all cases instead of one). Model generation and compilation are timed
+too and printed, but not in the rates. Dense and sparse run the same tokens (the first ``min`` of
+the two counts are shared); the sparse run computes layer 0's input product once per distinct token
+of a block of ``EGRUStack.RUN_BLOCK`` steps (equal embedding rows, equal products), as it does on
+any token stream, so a Zipf stream's repeats count in its favour as they would on real text.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def main(argv=None) -> int:
     ap.add_argument("--des-tokens", type=int, default=20, help="tokens for the DES (default 20)")
     ap.add_argument("--warmup", type=int, default=3, help="tokens of each warm-up run")
     ap.add_argument("--seed", type=int, default=0, help="paper-shape seed")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="timed passes of each case, in turn (default 3): the fastest is kept")
     ap.add_argument("--no-memory", action="store_true", help="skip the tracemalloc passes")
     args = ap.parse_args(argv)
     from models.egru.paper import zipf_tokens
@@ -102,13 +106,25 @@ def main(argv=None) -> int:
         "des": lambda: run_mapping(m, toks[:W], engine="des"),
     }
     rows = {}
-    print(f"\n{'what':<17} {'tokens':>6} {'CPU s':>8} {'tok/CPU-s':>10} {'tok/wall-s':>10} "
-          f"{'peak MiB':>9}  notes")
-    for name, n, fn in cases:
-        if n <= 0:
-            continue
+    active = [(name, n, fn) for name, n, fn in cases if n > 0]
+    for name, _, _ in active:
         warm[name]()
-        out, cpu, wall = _timed(lambda fn=fn, n=n: fn(n))
+    # the cases in turn, args.repeat rounds: a noisy spell of the shared machine slows every
+    # case a little rather than one case a lot; each case keeps its fastest pass (noise only
+    # ever slows a run down) and the slowest, printed as the spread
+    passes: dict[str, list] = {name: [] for name, _, _ in active}
+    outs = {}
+    for _ in range(args.repeat):
+        for name, n, fn in active:
+            out, cpu, wall = _timed(lambda fn=fn, n=n: fn(n))
+            outs.setdefault(name, out)
+            passes[name].append((cpu, wall))
+    print(f"\n{'what':<17} {'tokens':>6} {'CPU s':>8} {'tok/CPU-s':>10} {'tok/wall-s':>10} "
+          f"{'spread':>7} {'peak MiB':>9}  notes")
+    for name, n, fn in active:
+        out = outs[name]
+        cpu, wall = min(passes[name])
+        spread = max(c for c, _ in passes[name]) / cpu
         notes = ""
         if hasattr(out, "mismatches"):
             mm = out.mismatches
@@ -121,8 +137,8 @@ def main(argv=None) -> int:
         peak = None if args.no_memory else _peak_bytes(lambda fn=fn, n=n: fn(n))
         rows[name] = (n, cpu, wall, peak)
         pk = "-" if peak is None else f"{peak / 2**20:9.1f}"
-        print(f"{name:<17} {n:>6} {cpu:8.2f} {n / cpu:10.1f} {n / wall:10.1f} {pk:>9}  {notes}",
-              flush=True)
+        print(f"{name:<17} {n:>6} {cpu:8.2f} {n / cpu:10.1f} {n / wall:10.1f} {spread:6.2f}x "
+              f"{pk:>9}  {notes}", flush=True)
 
     def rate(name):
         n, cpu, _, _ = rows[name]
