@@ -33,8 +33,24 @@ README = ROOT / "README.md"
 
 
 def machine() -> str:
-    return (f"{platform.machine()} {os.cpu_count()}-core machine, Python "
+    return (f"{platform.machine()} {os.cpu_count()}-core machine ({cpu_model()}), Python "
             f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo) and LLVM's name of its microarchitecture: speed
+    figures depend on both (e.g. AVX-512 scatter is fast on Intel, microcode on AMD Zen 4)."""
+    import llvmlite.binding as llvm
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {llvm.get_host_cpu_name()}"
 
 
 def cli(*argv: str) -> str:
@@ -227,11 +243,13 @@ def block_speed(tmp: Path) -> str:
                               check=True).stdout
 
     engines = run("benchmarks/bench_engines.py", "--des-tokens", "40")
+    rows = run("benchmarks/bench_scatter.py")
     chip = run("benchmarks/bench_chip_speed.py")
     comp = run("benchmarks/bench_compile.py")
     return ("Commands and their output (" + machine() + "; speed depends on the machine and its "
             "load):\n\n```\n$ python benchmarks/bench_engines.py --des-tokens 40\n"
-            + engines.strip() + "\n\n$ python benchmarks/bench_chip_speed.py\n" + chip.strip()
+            + engines.strip() + "\n\n$ python benchmarks/bench_scatter.py\n" + rows.strip()
+            + "\n\n$ python benchmarks/bench_chip_speed.py\n" + chip.strip()
             + "\n\n$ python benchmarks/bench_compile.py\n" + comp.strip() + "\n```")
 
 

@@ -42,9 +42,9 @@ LANES = 16  # one AVX-512 register of float32
 
 def _host_scatters_fast() -> bool:
     """AVX-512 and not AMD Zen: Zen 4 has AVX-512 but runs ``vscatterdps`` as microcode; there
-    the SIMD row measured 1.8x slower than the scalar loop (the paper shape's recurrent products,
-    348 vs 188 us per token); on Intel (Sapphire Rapids) it measured faster than the scalar loop
-    (then still with its negative-index checks)."""
+    the SIMD row is ~1.8x slower than the scalar loop on the paper shape's recurrent products
+    (``python benchmarks/bench_scatter.py`` times both); on Intel (Sapphire Rapids) it measured
+    faster than the scalar loop (then still with its negative-index checks)."""
     import llvmlite.binding as llvm
 
     return ("+avx512f" in llvm.get_host_cpu_features().flatten().split(",")
@@ -127,7 +127,7 @@ def _axpy_lanes(typingctx, acc, cols, vals, j, n, x):
 def row_axpy_scalar(acc, cols, vals, j0, j1, x):  # pragma: no cover (compiled)
     """``acc[cols[j]] += x * vals[j]`` for j = j0 .. j1-1, one element at a time."""
     # slices indexed from 0: the compiler sees the indices nonnegative and drops the negative-
-    # index wraparound (4 instructions per element instead of 15; ~1.3x faster on the paper shape)
+    # index wraparound (4 instructions per element instead of 15)
     cs, vs = cols[j0:j1], vals[j0:j1]
     for j in range(cs.size):
         c = cs[j]

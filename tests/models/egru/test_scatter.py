@@ -77,3 +77,22 @@ def test_column_lanes_equals_the_scalar_sums(n_in, nnz, seed, wide, zeros, m):
     done = -(-m // LANES) * LANES
     np.testing.assert_array_equal(acc[:done].view(np.uint32), want[:done].view(np.uint32))
     np.testing.assert_array_equal(acc[done:], np.float32(5))
+
+
+@pytest.mark.parametrize("cpu, features, want", [
+    ("sapphirerapids", "+avx512f,+avx2", True),
+    ("znver4", "+avx512f,+avx2", False),  # AVX-512, but the scatter is microcode
+    ("haswell", "-avx512f,+avx2", False),
+])
+def test_simd_row_only_where_it_is_the_faster_form(monkeypatch, cpu, features, want):
+    import llvmlite.binding as llvm
+
+    from models.egru import scatter
+
+    class _Features:
+        def flatten(self):
+            return features
+
+    monkeypatch.setattr(llvm, "get_host_cpu_name", lambda: cpu)
+    monkeypatch.setattr(llvm, "get_host_cpu_features", lambda: _Features())
+    assert scatter._host_scatters_fast() is want
