@@ -361,7 +361,17 @@ def _unique_rows_product(x: np.ndarray, wt: CSRMatrix, bias: np.ndarray, dst: np
     rows = np.ascontiguousarray(u.view(_F32).reshape(u.size, x.shape[1]))
     once = np.empty((u.size, wt.shape[0]), _F32)
     _lanes_product(rows, wt.rowptr, wt.cols, wt.vals, bias, np.arange(wt.shape[0]), once)
-    out[:, dst] = once[inv.ravel()]
+    _copy_rows(once, inv.ravel(), dst, out)
+
+
+@numba.njit(cache=True, nogil=True)
+def _copy_rows(src, which, dst, out):  # pragma: no cover (compiled)
+    """``out[n, dst] = src[which[n]]`` for every row n of out (numpy's fancy-indexed assignment,
+    without its temporary)."""
+    for n in range(out.shape[0]):
+        s, o = src[which[n]], out[n]
+        for c in range(dst.shape[0]):
+            o[dst[c]] = s[c]
 
 
 @dataclass(frozen=True)
