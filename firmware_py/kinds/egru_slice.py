@@ -313,7 +313,6 @@ class CSR:
         return np.diff(self.rowptr)
 
 
-
 def _compact(m: CSR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rowptr, cols, vals) of m in the narrowest index types that hold them."""
     rp = m.rowptr.astype(np.int32) if m.nnz < 2**31 else m.rowptr

@@ -227,8 +227,7 @@ def _column_lanes_typed(n_vec, acc, xT, idx, vals, k0, k1):
 
 # one kernel per number of vectors in use: a block's last, partial group of lanes (e.g. the
 # distinct embedding rows of a block, ~76 of 128 on a Zipf stream) reads and adds only its vectors
-_COLUMN_LANES = tuple(_column_lanes_of(g) for g in range(1, STEP_LANES // LANES + 1))
-_cl1, _cl2, _cl3, _cl4 = _COLUMN_LANES
+_cl1, _cl2, _cl3, _cl4 = (_column_lanes_of(g) for g in range(1, STEP_LANES // LANES + 1))
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
