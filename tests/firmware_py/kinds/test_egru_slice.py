@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_py.cost import CostModel
-from firmware_py.keys import egru_src, key_base, make_keys
+from firmware_py.keys import PARITY_BIT, egru_src, key_base, make_keys
 from firmware_py.kinds.egru_slice import (
     CSR,
     EGRUSliceCore,
@@ -81,6 +81,37 @@ def test_late_events_are_counted_and_not_applied():
     cyc, ok, late, nnz = core.on_events(keys, np.ones(2, np.float32), 0, 10, 3, 5)
     assert (ok, late, nnz) == (0, 2, 0) and list(cyc) == [5, 5]
     assert not core.acc.any()
+
+
+def test_a_batch_decoded_by_event_cycles_is_applied_as_decoded_afresh():
+    """on_events after event_cycles on the same keys reuses that decode: the same cycles, counts
+    and accumulator bits as a fresh decode; other keys (or parity) are decoded afresh."""
+    net = random_network(sizes=(12, 9), n_in=6, density=0.6, seed=4)
+    m = compile_network(net)
+    rng = np.random.default_rng(2)
+    keys = make_keys(key_base(0, 0), rng.integers(0, 6, 40), 1)  # input events to layer 0
+    keys[::7] ^= np.uint32(1 << PARITY_BIT)  # some late events
+    xs = rng.standard_normal(40).astype(np.float32)
+
+    def core():
+        return build_cores(m, net)["L0.S0"]
+
+    fresh, reused, stale = core(), core(), core()
+    want = fresh.on_events(keys, xs, 1, 10, 3, 5)
+    cyc = reused.event_cycles(keys, 1, 10, 3, 5)
+    got = reused.on_events(keys, xs, 1, 10, 3, 5)
+    stale.event_cycles(keys.copy(), 1, 10, 3, 5)  # another keys array: not this batch's decode
+    got_stale = stale.on_events(keys, xs, 1, 10, 3, 5)
+    assert want[1] > 0 and want[2] > 0 and want[3] > 0  # applied, late, weights touched
+    assert np.array_equal(cyc, want[0])
+    for g, c in ((got, reused), (got_stale, stale)):
+        assert np.array_equal(g[0], want[0]) and g[1:] == want[1:]
+        assert np.array_equal(c.acc.view(np.uint32), fresh.acc.view(np.uint32))
+    other, fresh0 = core(), core()  # parity 0 on the same keys: parity 1's decode not reused
+    other.event_cycles(keys, 1, 10, 3, 5)
+    got0, want0 = other.on_events(keys, xs, 0, 10, 3, 5), fresh0.on_events(keys, xs, 0, 10, 3, 5)
+    assert np.array_equal(got0[0], want0[0]) and got0[1:] == want0[1:]
+    assert np.array_equal(other.acc.view(np.uint32), fresh0.acc.view(np.uint32))
 
 
 def test_slice_regions_are_aligned_and_grow_with_weights():
