@@ -88,6 +88,13 @@ class PreparedRun:
         return (y @ ro.weights.T + ro.bias).astype(np.float32)
 
 
+def _rows_finite(emb: np.ndarray, rows: np.ndarray, chunk: int = 4096) -> bool:
+    """Whether the embedding rows ``rows`` hold only finite values: the rows the inputs use,
+    not the whole table (a short run's few rows, not 25 M values per run), in chunks of rows so
+    that a long run's temporary stays small."""
+    return all(np.isfinite(emb[rows[i:i + chunk]]).all() for i in range(0, rows.size, chunk))
+
+
 def prepare_run(mapping, inputs, network=None, oracle=None) -> PreparedRun:
     if network is not None:
         mapping.attach(network)
@@ -105,7 +112,7 @@ def prepare_run(mapping, inputs, network=None, oracle=None) -> PreparedRun:
         emb = net.input.embedding
         if tokens.size == 0:
             raise S2SimError("inputs: no steps (T = 0)")
-        if not np.all(np.isfinite(emb).all(axis=1)[tokens]):
+        if not _rows_finite(emb, np.unique(tokens)):
             raise S2SimError("inputs: contain NaN or infinity")
         spec = mapping.load_spec()
         mapping.validate(spec, net)

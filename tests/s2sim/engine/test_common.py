@@ -163,3 +163,14 @@ def test_pe_totals_and_host_link():
     assert hw.packets_to_chip == 10 and hw.bytes_to_chip == 10 * HOST_PACKET_BYTES
     eth = float(spec.host.ethernet_bits_per_s.value)
     assert hw.link_time_ps == int(np.ceil((10 * HOST_PACKET_BYTES + 300) * 8 * 1e12 / eth))
+
+
+def test_rows_finite_checks_only_the_given_rows_in_every_chunk():
+    from s2sim.engine.common import _rows_finite
+
+    emb = np.zeros((50, 3), np.float32)
+    emb[37, 1] = np.inf
+    assert _rows_finite(emb, np.arange(37), chunk=4)
+    assert not _rows_finite(emb, np.arange(50), chunk=4)  # in the tenth chunk
+    assert not _rows_finite(emb, np.array([37]))
+    assert _rows_finite(emb, np.zeros(0, np.int64))
