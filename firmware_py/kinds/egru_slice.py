@@ -238,19 +238,6 @@ def _apply(acc, xs, tick_parity, lo, hi, rec, cols_w, vals_w, cols_r, vals_r):  
             row_axpy_scalar(acc_w, cols_w, vals_w, lo[i], hi[i], xs[i])
 
 
-@numba.njit(cache=True, nogil=True)
-def _events(acc, keys, xs, tick_parity, r_src, w_off, r_off, rp_w, cols_w, vals_w, rp_r, cols_r,
-            vals_r, event_cycles, nnz_cycles, late_cycles, cycles_out):  # pragma: no cover
-    """``_decode`` then ``_apply``: a batch's handling in one call. Returns (events applied,
-    late events, weights touched); per-event cycles in cycles_out."""
-    n = keys.shape[0]
-    lo, hi, rec = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.bool_)
-    got = _decode(keys, tick_parity, r_src, w_off, r_off, rp_w, rp_r, event_cycles, nnz_cycles,
-                  late_cycles, cycles_out, lo, hi, rec)
-    _apply(acc, xs, tick_parity, lo, hi, rec, cols_w, vals_w, cols_r, vals_r)
-    return got
-
-
 def decode_events(keys, tick_parity: int, r_src: int, w_off, r_off, rp_w, rp_r,
                   event_cycles: int, nnz_cycles: int, late_cycles: int):
     """``_decode`` of a batch: (cycles (n,), lo, hi, rec, (to apply, late, weights touched))."""
@@ -364,29 +351,28 @@ class EGRUSliceCore:
         A batch that ``event_cycles`` just decoded (the same keys array, same parity) is not
         decoded again."""
         known, self._decoded = self._decoded, None
-        xs = np.asarray(xs, _F32)
-        if known is not None and known[0] is keys \
-                and known[1] == (tick_parity, event_cycles, nnz_cycles, late_cycles):
-            _, _, lo, hi, rec, cycles, got = known
-            _apply(self.acc, xs, int(tick_parity), lo, hi, rec, self._w_csr[1],
-                   self._w_csr[2], self._r_csr[1], self._r_csr[2])
-            return (cycles, *got)
-        cycles = np.empty(keys.shape[0], np.int64)
-        got = _events(self.acc, np.asarray(keys, np.uint32), xs, int(tick_parity), self.r_src,
-                      self.w_off, self.r_off, *self._w_csr, *self._r_csr, int(event_cycles),
-                      int(nnz_cycles), int(late_cycles), cycles)
+        if known is None or known[0] is not keys \
+                or known[1] != (tick_parity, event_cycles, nnz_cycles, late_cycles):
+            known = self._decode(keys, tick_parity, event_cycles, nnz_cycles, late_cycles)
+        _, _, lo, hi, rec, cycles, got = known
+        _apply(self.acc, np.asarray(xs, _F32), int(tick_parity), lo, hi, rec, self._w_csr[1],
+               self._w_csr[2], self._r_csr[1], self._r_csr[2])
         return (cycles, *got)
 
     def event_cycles(self, keys, tick_parity: int, event_cycles: int, nnz_cycles: int,
                      late_cycles: int) -> np.ndarray:
         """The cycles (n,) ``on_events`` would return for a batch (nothing is applied); the
         decoded batch is kept for the ``on_events`` call that follows on the same keys."""
+        self._decoded = self._decode(keys, tick_parity, event_cycles, nnz_cycles, late_cycles)
+        return self._decoded[5]
+
+    def _decode(self, keys, tick_parity, event_cycles, nnz_cycles, late_cycles) -> tuple:
+        """(keys, (parity, costs), lo, hi, rec, cycles, counts): ``decode_events`` of a batch."""
         cycles, lo, hi, rec, got = decode_events(
             keys, tick_parity, self.r_src, self.w_off, self.r_off, self._w_csr[0],
             self._r_csr[0], event_cycles, nnz_cycles, late_cycles)
-        self._decoded = (keys, (tick_parity, event_cycles, nnz_cycles, late_cycles), lo, hi, rec,
-                         cycles, got)
-        return cycles
+        return (keys, (tick_parity, event_cycles, nnz_cycles, late_cycles), lo, hi, rec, cycles,
+                got)
 
     def update(self, parity: int):
         """Close the step held in accumulator ``parity``: returns (fired local idx, y values).
