@@ -32,14 +32,15 @@ def cost_model_for(mapping, spec) -> CostModel:
                      precision=str(mapping.options.get("precision", "fp32")))
 
 
-def build_programs(mapping, network, spec, n_steps: int):
+def build_programs(mapping, network, spec, n_steps: int, csr_checked: bool = False):
     """(PE id -> Program, slice id -> Program) for a DES run of ``n_steps`` steps: each slice's
-    program from its kind, a CompositeProgram where a PE holds several slices."""
+    program from its kind, a CompositeProgram where a PE holds several slices. ``csr_checked``:
+    the caller has just checked the layers' CSR against W and R (not checked again)."""
     from firmware_py.composite import CompositeProgram
 
     ctx = BuildContext(mapping=mapping, network=network, spec=spec,
                        cost=cost_model_for(mapping, spec),
-                       n_steps=n_steps)
+                       n_steps=n_steps, csr_checked=csr_checked)
     progs = {s.id: kind_of(s).program(ctx, s) for s in mapping.slices}
     out = {}
     for pe, sids in mapping.pe_slices().items():

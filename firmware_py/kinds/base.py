@@ -50,6 +50,8 @@ class BuildContext:
     cost: CostModel
     n_steps: int
     cache: dict = field(default_factory=dict)  # per-kind data shared by its slices (cores)
+    # the run has checked the layers' CSR against W and R (s2sim.engine.common._check_csr)
+    csr_checked: bool = False
 
     def last_tick(self, s) -> int:
         return s.first_tick + self.n_steps - 1

@@ -447,8 +447,10 @@ def _split_kernel(m_rowptr, m_cols, m_vals, rows, slice_of_col, local_of_col,
     return rowptr, cols, vals, base
 
 
-def build_cores(mapping, network) -> dict[str, EGRUSliceCore]:
-    """slice id -> EGRUSliceCore with its share of the weights, for every EGRU slice."""
+def build_cores(mapping, network, check: bool = True) -> dict[str, EGRUSliceCore]:
+    """slice id -> EGRUSliceCore with its share of the weights, for every EGRU slice.
+    ``check``: first check that each layer's CSR still equals W and R (False: the caller
+    has just done so)."""
     cores: dict[str, EGRUSliceCore] = {}
     for i, layer in enumerate(network.layers):
         H = layer.hidden
@@ -463,7 +465,8 @@ def build_cores(mapping, network) -> dict[str, EGRUSliceCore]:
             slice_of_col[cols] = k
             local_of_col[cols] = np.arange(cols.size)
             cols_of.append(cols)
-        layer.refresh(check=True)  # its CSR still W and R (edited in place: rebuilt)
+        if check:
+            layer.refresh(check=True)  # its CSR still W and R (edited in place: rebuilt)
         W_csr, R_csr = layer.csr
         Ws = _split_by_slice(W_csr, w_order, slice_of_col, local_of_col, len(slices))
         Rs = _split_by_slice(R_csr, r_order, slice_of_col, local_of_col, len(slices))
@@ -644,7 +647,8 @@ class EGRUSliceKind(CoreKind):
 
                 ctx.cache["egru_cores"] = build_int8_cores(ctx.mapping, ctx.network, ctx.cost)
             else:
-                ctx.cache["egru_cores"] = build_cores(ctx.mapping, ctx.network)
+                ctx.cache["egru_cores"] = build_cores(ctx.mapping, ctx.network,
+                                                      check=not ctx.csr_checked)
         return EGRUSliceProgram(s.id, ctx.cache["egru_cores"][s.id], ctx.cost, s.regions,
                                 s.key_base, s.first_tick, ctx.last_tick(s),
                                 schedule=sender_slot(ctx.mapping, s))

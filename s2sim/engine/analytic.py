@@ -421,7 +421,8 @@ def run_analytic(run: PreparedRun, progress: bool = False) -> RunResult:
         starts = tqdm(starts, desc="analytic", unit="window", leave=False)
     for a in starts:
         b = min(T, a + window)
-        trace = run.oracle() if T <= window else net.stack.run(run.inputs(a, b), state=state)
+        trace = run.oracle() if T <= window else net.stack.run(
+            run.inputs(a, b), state=state, check_csr=not run.csr_checked)
         state = [(y[-1], c[-1]) for y, c in zip(trace.ys, trace.cs, strict=True)]
         if run.observe is not None:
             run.observe(a, trace)

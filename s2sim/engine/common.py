@@ -38,6 +38,8 @@ class PreparedRun:
             raise ValueError("PreparedRun: give xs, or tokens and the embedding")
         self.mapping, self.network, self.spec = mapping, network, spec
         self._xs, self.tokens, self._oracle, self.embedding = xs, tokens, _oracle, embedding
+        # prepare_run checked the layers' CSR against W and R (_check_csr): not again this run
+        self.csr_checked = False
         self.observe = None  # run_mapping's ``observe``: the analytic engine calls it per window
         self.tick_columns = None  # run_mapping's ``tick_columns`` (the analytic engine's ledger)
 
@@ -66,7 +68,8 @@ class PreparedRun:
 
                 self._oracle = oracle_trace(self.network, self.xs, trace=trace)
             else:
-                self._oracle = self.network.stack.run(self.xs, trace=trace)
+                self._oracle = self.network.stack.run(self.xs, trace=trace,
+                                                      check_csr=not self.csr_checked)
         return self._oracle
 
     def oracle_tokens(self) -> np.ndarray | None:
@@ -116,8 +119,11 @@ def prepare_run(mapping, inputs, network=None, oracle=None) -> PreparedRun:
             raise S2SimError("inputs: contain NaN or infinity")
         spec = mapping.load_spec()
         mapping.validate(spec, net)
-        return PreparedRun(mapping=mapping, network=net, spec=spec, tokens=tokens,
-                           _oracle=oracle, embedding=emb)
+        _check_csr(net)
+        run = PreparedRun(mapping=mapping, network=net, spec=spec, tokens=tokens,
+                          _oracle=oracle, embedding=emb)
+        run.csr_checked = True
+        return run
     if a.ndim == 2 and a.dtype.kind == "f":
         if a.shape[1] != net.input.n_out:
             raise S2SimError(f"inputs: shape {a.shape}, the network takes "
@@ -135,8 +141,20 @@ def prepare_run(mapping, inputs, network=None, oracle=None) -> PreparedRun:
         raise S2SimError("inputs: contain NaN or infinity")
     spec = mapping.load_spec()
     mapping.validate(spec, net)
-    return PreparedRun(mapping=mapping, network=net, spec=spec,
-                       xs=np.ascontiguousarray(xs, np.float32), tokens=tokens, _oracle=oracle)
+    _check_csr(net)
+    run = PreparedRun(mapping=mapping, network=net, spec=spec,
+                      xs=np.ascontiguousarray(xs, np.float32), tokens=tokens, _oracle=oracle)
+    run.csr_checked = True
+    return run
+
+
+def _check_csr(net) -> None:
+    """Once per run: every layer's cached CSR still equals its W and R (rebuilt if they were
+    edited in place), a pass over every weight. The run's users of the CSR (the oracle, the
+    analytic windows, the DES cores: ``PreparedRun.csr_checked``) then skip the check: nothing
+    edits the weights during a run."""
+    for layer in net.layers:
+        layer.refresh(check=True)
 
 
 def activity_metrics(run: PreparedRun, ys: list[np.ndarray], prev_ys=None):

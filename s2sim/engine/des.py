@@ -34,7 +34,8 @@ __all__ = ["run_des"]
 def _load(chip, run: PreparedRun):
     """Programs onto their PEs, the routing table into the router; (slice id -> Program)."""
     m = run.mapping
-    pe_progs, progs = build_programs(m, run.network, run.spec, run.n_steps)
+    pe_progs, progs = build_programs(m, run.network, run.spec, run.n_steps,
+                                      csr_checked=run.csr_checked)
     for pe, prog in pe_progs.items():
         chip.load(pe, prog, pl=m.pl)
     for r in m.routes:

@@ -257,6 +257,12 @@ def queue_peak(a, start, prev, row, col_ps, last_col):  # pragma: no cover - com
     late_prev = m > 0 and n > 0 and prev[m - 1] > a[0]
     js = 0  # starts <= a[i]: a merge walk (both ascend)
     jp = 0
+    # the column of a[i] changes only where a (ascending) crosses a column's bounds: one
+    # division per column, not per packet; its most so far is kept in ``most`` until then
+    k = -1
+    k_start = np.int64(0)
+    k_end = np.int64(-1)
+    most = 0
     for i in range(n):
         t = a[i]
         while js < start.shape[0] and start[js] <= t:
@@ -266,11 +272,21 @@ def queue_peak(a, start, prev, row, col_ps, last_col):  # pragma: no cover - com
             while jp < m and prev[jp] <= t:
                 jp += 1
             w += m - jp
-        k = t // col_ps
-        if k > last_col:
-            k = last_col
-        if w > row[k]:
-            row[k] = w
+        if t >= k_end or t < k_start:
+            if k >= 0:
+                row[k] = most
+            k = t // col_ps
+            if k >= last_col:
+                k = last_col
+                k_end = np.iinfo(np.int64).max
+            else:
+                k_end = (k + 1) * col_ps
+            k_start = k * col_ps
+            most = row[k]
+        if w > most:
+            most = w
+    if k >= 0:
+        row[k] = most
 
 
 @numba.njit(cache=True, nogil=True)
@@ -335,6 +351,16 @@ def ascending(t):  # pragma: no cover - compiled
     """Whether ``t`` is in ascending order (ties allowed); one pass, no temporaries."""
     for i in range(1, t.shape[0]):
         if t[i] < t[i - 1]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def nonnegative(x):  # pragma: no cover - compiled
+    """Whether every value of ``x`` is >= 0 (``x.min() >= 0`` without numpy's reduction
+    set-up, which costs more than the loop on a handler's few sends)."""
+    for i in range(x.shape[0]):
+        if x[i] < 0:
             return False
     return True
 

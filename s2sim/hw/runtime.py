@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from s2sim.errors import ResourceError, S2SimError
+from s2sim.hw.pe_kernels import nonnegative
 from s2sim.spec.models import decode_pe_id
 
 PAYLOAD_WORDS = (0, 1, 2, 4)   # 32-bit payload words a multicast packet can carry (0-128 bits)
@@ -216,7 +217,7 @@ class PE:
             at = np.array(at_cycles, dtype=np.int64)  # a copy: the program may reuse its array
             if at.shape != (n,):
                 at = np.broadcast_to(at, (n,)).copy()
-            if at.min() < 0:
+            if not nonnegative(at):
                 raise S2SimError(f"{self._label}: send() at_cycles must be >= 0")
         self._state.sends.append((k, pay, widths, at, self._core.route_keys(k)))
 
