@@ -33,7 +33,7 @@ from s2sim.hw.pe_kernels import (
     inbox_take,
     queue_peak,
     queue_scan,
-    queue_time,
+    queue_time_in_tick,
     same_values,
     send_times,
     time_serial,
@@ -429,7 +429,7 @@ class Inbox:
         (``pe_kernels.inbox_take``)."""
         if not self.n[i]:  # the common case at a tick or user event: no kernel call
             return None
-        a, blk = inbox_take(self.a, self.b, self.n, i, horizon)
+        a, blk, _, _ = inbox_take(self.a, self.b, self.n, i, horizon)
         return (a, blk) if a.shape[0] else None
 
 
@@ -624,6 +624,10 @@ class PECore:
         pending first; the eager runtime does the same). The PE has been free since
         busy_until, so the batch is timed from there."""
         loop = self._loop
+        ib = loop.inbox
+        i = self.index
+        if not ib.n[i]:  # the common case at a tick or user event: nothing queued
+            return False
         nt = self._next_tick
         P = loop.period_ps
         horizon = now + 1
@@ -631,10 +635,10 @@ class PECore:
             horizon = now if nt * P == now else -1
         if horizon <= 0:
             return False
-        got = loop.inbox.take(self.index, horizon)
-        if got is None:
+        a, blk, keys, w = inbox_take(ib.a, ib.b, ib.n, i, horizon)  # (Inbox.take, in place)
+        if not a.shape[0]:
             return False
-        self._run_taken(got[0], got[1], self.busy_until)
+        self._run_taken(a, blk, self.busy_until, (keys, w))
         return True
 
     def _run_queued(self, now: int) -> None:
@@ -818,22 +822,23 @@ class PECore:
         self._run_taken(a, blk, free)
         return True
 
-    def _run_taken(self, a, blk, free) -> None:
-        """Run taken packets (arrivals ``a``, ascending; blocks ``blk``) from ``free`` on."""
+    def _run_taken(self, a, blk, free, fields=None) -> None:
+        """Run taken packets (arrivals ``a``, ascending; blocks ``blk``; ``fields``: their
+        ``block_fields`` if known) from ``free`` on."""
         depth = self._loop.depth
         prev = self._last_starts
         if a.shape[0] <= depth and (prev.shape[0] == 0 or prev[-1] <= a[0]):
             # nothing of the previous batch still waits and the batch fits: no drop possible
-            self._last_starts = self._run_batch(a, blk, free)
+            self._last_starts = self._run_batch(a, blk, free, fields=fields)
         else:
-            self._last_starts = self._run_batch_bounded(a, blk, free)
+            self._last_starts = self._run_batch_bounded(a, blk, free, fields)
 
-    def _run_batch_bounded(self, a, blk, free) -> np.ndarray:
+    def _run_batch_bounded(self, a, blk, free, fields=None) -> np.ndarray:
         """A batch that may fill the queue: acceptance is decided chunk by chunk (queue_scan)
         so that only accepted packets reach the program, each chunk as one on_packets call.
         Returns the start times of the accepted packets."""
         if self.lazy and self._packet_cycles is not None:
-            starts = self._run_batch_known_cycles(a, blk, free)
+            starts = self._run_batch_known_cycles(a, blk, free, fields)
             if starts is not None:
                 return starts
         depth = self._loop.depth
@@ -864,7 +869,7 @@ class PECore:
             idx = stop
         return np.concatenate(starts_all) if starts_all else _EMPTY_I64
 
-    def _run_batch_known_cycles(self, a, blk, free) -> np.ndarray | None:
+    def _run_batch_known_cycles(self, a, blk, free, fields=None) -> np.ndarray | None:
         """The bounded batch in one on_packets call, for a program whose per-packet cycles are
         known beforehand (``Program.packet_cycles``, given the tick): acceptance and timing in
         one pass (queue_time), then the accepted packets as one batch. The same result as the
@@ -873,35 +878,35 @@ class PECore:
         loop = self._loop
         st = self.state
         P = loop.period_ps
-        free = max(free, self.busy_until)
+        if self.busy_until > free:
+            free = self.busy_until
         a0 = int(a[0])
         tick = (a0 if a0 > free else free) // P
-        keys, w = block_fields(blk)
+        keys, w = block_fields(blk) if fields is None else fields
         pay = blk[:, 2:2 + w]
         body = np.asarray(self._packet_cycles(tick, keys, pay), dtype=np.int64)
         n = a.shape[0]
         accept = np.empty(n, dtype=np.bool_)
-        start = np.empty(n, dtype=np.int64)
-        end = np.empty(n, dtype=np.int64)
+        start_end = np.empty((2, n), dtype=np.int64)
+        start, end = start_end[0], start_end[1]
         overhead = loop.irq_in + loop.irq_out
         num, den = ps_per_cycle_ratio(st.frequency_hz)
-        status, n_acc, total_c, total_d = queue_time(a, body, self._last_starts[-loop.depth:],
-                                                     free,
-                                                     loop.depth, overhead, num, den, accept,
-                                                     start, end)
-        if status != 0 or n_acc == 0 or int(start[0]) // P != tick \
-                or int(start[n_acc - 1]) // P != tick:
+        depth = loop.depth
+        L = loop.ledger
+        # acceptance, timing, the one-tick check and (if it passes) queue_peak, in one call
+        status, n_acc, total_c, total_d = queue_time_in_tick(
+            a, body, self._last_starts[-depth:], free, depth, overhead, num, den, accept, start,
+            end, P, tick, L.pe["queue_peak"][self.index], L.col_ps, L.last_tick)
+        if status != 0:
             return None
-        start, end = start[:n_acc], end[:n_acc]
         if n_acc < n:
-            L = loop.ledger
+            start, end = start[:n_acc], end[:n_acc]
             np.add.at(L.pe["queue_full"][self.index], L.ticks_of(a[~accept]), 1)
             keys, pay, body = keys[accept], pay[accept], body[accept]
-            a = a[accept]
-        self._note_queue(a, start, self._last_starts[-loop.depth:])
         self._begin(int(start[0]))
         got = self._call_on_packets(keys, pay)
-        if not same_values(got, body):  # both (n_acc,): _call_on_packets checked the shape
+        # (the program's own array of packet_cycles is the common answer: nothing to compare)
+        if got is not body and not same_values(got, body):  # both (n_acc,), shape checked
             raise S2SimError(f"{self.label}: {st.program.name}.on_packets returned other cycles "
                              f"than its packet_cycles")
         self._book_batch(start, end, body, overhead, total_c, total_d)
@@ -934,13 +939,13 @@ class PECore:
             body = body.astype(np.int64)
         return body
 
-    def _run_batch(self, a, blk, free, prev=_EMPTY_I64) -> np.ndarray:
+    def _run_batch(self, a, blk, free, prev=_EMPTY_I64, fields=None) -> np.ndarray:
         """Run the packets arriving at ``a`` (ps, ascending) from ``free`` on; ``prev``: the
         start times of earlier accepted packets that may still wait. Returns the start times."""
         loop = self._loop
         st = self.state
         n = a.shape[0]
-        keys, w = block_fields(blk)
+        keys, w = block_fields(blk) if fields is None else fields
         a0 = int(a[0])
         self._begin(a0 if a0 > free else free)
         body = self._call_on_packets(keys, blk[:, 2:2 + w])

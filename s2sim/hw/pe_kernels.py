@@ -115,6 +115,26 @@ def queue_time(a, body, known, free, depth, overhead, num, den, accept, start,
 
 
 @numba.njit(cache=True, nogil=True)
+def queue_time_in_tick(a, body, known, free, depth, overhead, num, den, accept, start, end,
+                       period, tick, peak_row, col_ps, last_col):  # pragma: no cover - compiled
+    """``queue_time`` of a batch that must start all in tick ``tick`` (``period`` ps per tick):
+    status 2 (nothing booked) if an accepted packet starts in another, or none is accepted;
+    else its ``queue_peak`` (``known``: the earlier starts) is booked into ``peak_row``. One
+    call for the event loop's known-cycles batch (``PECore._run_batch_known_cycles``)."""
+    status, n_acc, total_c, total_d = queue_time(a, body, known, free, depth, overhead, num,
+                                                 den, accept, start, end)
+    if status != 0:
+        return status, n_acc, total_c, total_d
+    if n_acc == 0 or start[0] // period != tick or start[n_acc - 1] // period != tick:
+        return 2, n_acc, total_c, total_d
+    if n_acc < a.shape[0]:
+        queue_peak(a[accept], start[:n_acc], known, peak_row, col_ps, last_col)
+    else:
+        queue_peak(a, start, known, peak_row, col_ps, last_col)
+    return 0, n_acc, total_c, total_d
+
+
+@numba.njit(cache=True, nogil=True)
 def group_by_destination(dpe, dps, n_dest):  # pragma: no cover - compiled
     """Deliveries (destination ``dpe``, arrival ``dps``) ordered by destination, then arrival,
     ties in their given order: the permutation ``np.lexsort((dps, dpe))``, in O(n) for the
@@ -212,7 +232,8 @@ def inbox_take(qa, qb, qn, i, horizon):  # pragma: no cover - compiled
     """Take PE index ``i``'s inbox packets arriving before ``horizon``: copies of their
     arrivals and blocks, in arrival order, ties in delivery order (the row is first sorted so,
     stably, in place: packets of later flushes may arrive earlier); the packets arriving later
-    stay, sorted, at the front of the row."""
+    stay, sorted, at the front of the row. Returns (arrivals, blocks, keys, widest payload):
+    the blocks' ``block_fields`` too, from the same pass."""
     n = qn[i]
     row_a, row_b = qa[i], qb[i]
     for r in range(1, n):
@@ -224,12 +245,18 @@ def inbox_take(qa, qb, qn, i, horizon):  # pragma: no cover - compiled
     m = np.searchsorted(row_a[:n], horizon, side="left")
     a = row_a[:m].copy()
     blk = row_b[:m].copy()
+    keys = np.empty(m, np.uint32)
+    w = 0
+    for r in range(m):
+        keys[r] = blk[r, 0]
+        if blk[r, 1] > w:
+            w = blk[r, 1]
     if m:
         for r in range(m, n):  # the rest to the front (forward: the ranges may overlap)
             row_a[r - m] = row_a[r]
             row_b[r - m] = row_b[r]
         qn[i] = n - m
-    return a, blk
+    return a, blk, keys, np.int64(w)
 
 
 @numba.njit(cache=True, nogil=True)
