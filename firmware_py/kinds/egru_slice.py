@@ -503,6 +503,22 @@ class EGRUSliceProgram(Program):
         self._ev_cycles, self._nnz_cycles = ev.cycles, nz.cycles
         self._ev_rd, self._nnz_rd, self._nnz_wr = (ev.sram_read_bytes, nz.sram_read_bytes,
                                                    nz.sram_written_bytes)
+        # the handlers' prices that do not change during a run, looked up once (a tick and a
+        # send per step and slice: the cost model's lookups were a share of the DES run)
+        u = core.u
+        tick_w, unit_w = cost.work("slice_tick"), cost.work("slice_unit")
+        self._mla_cycles = getattr(core, "mla_cycles", 0)
+        self._mla_macs = getattr(core, "mla_macs", 0)
+        self._tick_cycles = cost.slice_tick_cycles(u, 0) + self._mla_cycles  # + fire per event
+        self._fire_cycles = cost.c("slice_fire")
+        self._tick_counts = dict(exp_calls=exp_calls_per_unit(cost) * u,
+                                 sram_read_bytes=tick_w.sram_read_bytes
+                                 + u * unit_w.sram_read_bytes)
+        self._tick_written = tick_w.sram_written_bytes + u * unit_w.sram_written_bytes
+        self._fire_written = cost.work("slice_fire").sram_written_bytes
+        self._send = cost.work("slice_send")
+        # send i of a step leaves (i + 1) * slice_send cycles into the handler (at most u sends)
+        self._send_at = np.arange(1, u + 1, dtype=np.int64) * self._send.cycles
         self.unsent = 0  # events still queued when the next step's sends began
 
     def sram_regions(self) -> dict[str, int]:
@@ -534,19 +550,14 @@ class EGRUSliceProgram(Program):
             pe.charge(cm.c("slice_tick"))  # wake, check the step window, sleep
             return
         fired, vals = self.core.update((tick - 1) & 1)
-        u = self.core.u
-        mla_c, mla_macs = getattr(self.core, "mla_cycles", 0), getattr(self.core, "mla_macs", 0)
-        cyc = cm.slice_tick_cycles(u, fired.size) + mla_c
-        self.max_tick_cycles = max(self.max_tick_cycles, cyc)
+        cyc = self._tick_cycles + self._fire_cycles * fired.size  # cm.slice_tick_cycles + MLA
+        if cyc > self.max_tick_cycles:
+            self.max_tick_cycles = cyc
         pe.charge(cyc)
-        if mla_macs:
-            pe.count(macs=mla_macs)
-        unit_w, fire_w = cm.work("slice_unit"), cm.work("slice_fire")
-        tick_w = cm.work("slice_tick")
-        pe.count(exp_calls=exp_calls_per_unit(cm) * u,
-                 sram_read_bytes=tick_w.sram_read_bytes + u * unit_w.sram_read_bytes,
-                 sram_written_bytes=(tick_w.sram_written_bytes + u * unit_w.sram_written_bytes
-                                     + fired.size * fire_w.sram_written_bytes))
+        if self._mla_macs:
+            pe.count(macs=self._mla_macs)
+        pe.count(**self._tick_counts,
+                 sram_written_bytes=self._tick_written + fired.size * self._fire_written)
         self.fired_log.append((tick - self.first_tick, fired, vals))
         if fired.size and self.key_base is not None:
             if self._queue is not None:
@@ -569,11 +580,11 @@ class EGRUSliceProgram(Program):
             return
         tick, fired, vals, k = self._queue
         n = fired.size - k
-        w = self.cost.work("slice_send")
+        w = self._send
         pe.charge(n * w.cycles)
         pe.count(sram_read_bytes=n * w.sram_read_bytes, sram_written_bytes=n * w.sram_written_bytes)
         pe.send(encode(self.key_base, fired[k:], tick & 1), vals[k:].view(np.uint32).reshape(-1, 1),
-                at_cycles=np.arange(1, n + 1, dtype=np.int64) * w.cycles)
+                at_cycles=self._send_at[:n])
         self._queue = None
 
 
