@@ -215,27 +215,23 @@ _PREFETCH_EVENTS = 16
 
 
 @numba.njit(cache=True, nogil=True)
-def _apply(acc, xs, tick_parity, lo, hi, rec, cols_w, vals_w, cols_r, vals_r):  # pragma: no cover
+def _apply(acc, xs, tick_parity, lo, hi, rec, cols, vals, r_base):  # pragma: no cover
     """Accumulate a decoded batch (``_decode``) in arrival order: per event and nonzero
-    ``acc += x * w``, each operation rounded (the reference's row loop)."""
+    ``acc += x * w``, each operation rounded (the reference's row loop). ``cols``/``vals``:
+    W's nonzeros then R's (``_joined``), an event of R (``rec``) ``r_base`` past its row's place
+    in R, so one row loop serves both (no branch between two matrices per event)."""
     n = xs.shape[0]
-    acc_w = acc[tick_parity]  # an applied event's parity is the tick's: one row
-    acc_r = acc_w[acc.shape[1] // 2:]
+    a = acc[tick_parity]  # an applied event's parity is the tick's: one row
     for i in range(n):
         ip = i + _PREFETCH_EVENTS
         if ip < n and lo[ip] >= 0:
-            if rec[ip]:
-                prefetch(cols_r, lo[ip])
-                prefetch(vals_r, lo[ip])
-            else:
-                prefetch(cols_w, lo[ip])
-                prefetch(vals_w, lo[ip])
+            j = lo[ip] + (r_base if rec[ip] else 0)
+            prefetch(cols, j)
+            prefetch(vals, j)
         if lo[i] < 0:
             continue
-        if rec[i]:
-            row_axpy_scalar(acc_r, cols_r, vals_r, lo[i], hi[i], xs[i])
-        else:
-            row_axpy_scalar(acc_w, cols_w, vals_w, lo[i], hi[i], xs[i])
+        b = r_base if rec[i] else 0
+        row_axpy_scalar(a, cols, vals, lo[i] + b, hi[i] + b, xs[i])
 
 
 def decode_events(keys, tick_parity: int, r_src: int, w_off, r_off, rp_w, rp_r,
@@ -300,12 +296,16 @@ class CSR:
         return np.diff(self.rowptr)
 
 
-def _compact(m: CSR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rowptr, cols, vals) of m in the narrowest index types that hold them."""
-    rp = m.rowptr.astype(np.int32) if m.nnz < 2**31 else m.rowptr
-    top = int(m.cols.max()) if m.nnz else 0
-    cols = m.cols.astype(np.uint16 if top < 2**16 else np.uint32)
-    return rp, cols, np.ascontiguousarray(m.vals, _F32)
+def _joined(W: CSR, R: CSR, u: int) -> tuple[np.ndarray, ...]:
+    """The packet handler's copy of W and R: their row pointers (32-bit), then the nonzeros of
+    both in one array of columns and one of values, W's then R's, R's columns moved past W's 3u
+    (the accumulator row is [wx z r g | rh z r g]); columns 16-bit where they fit, as the PE
+    stores them."""
+    rowptr = [m.rowptr.astype(np.int32) if m.nnz < 2**31 else m.rowptr for m in (W, R)]
+    cols = np.concatenate([np.asarray(W.cols, np.int64), np.asarray(R.cols, np.int64) + 3 * u])
+    top = int(cols.max()) if cols.size else 0
+    vals = np.concatenate([np.asarray(W.vals, _F32), np.asarray(R.vals, _F32)])
+    return (*rowptr, cols.astype(np.uint16 if top < 2**16 else np.uint32), vals)
 
 
 class EGRUSliceCore:
@@ -325,9 +325,7 @@ class EGRUSliceCore:
         self.w_src, self.r_src = int(w_src), int(r_src)
         self.w_off = np.asarray(w_off, np.int64)
         self.r_off = np.asarray(r_off, np.int64)
-        # the packet handler's copies of W and R: 32-bit row pointers and 16-bit columns where
-        # they fit (as the PE stores them), fewer cache lines per event than int64 / int32
-        self._w_csr, self._r_csr = _compact(W_local), _compact(R_local)
+        self._rp_w, self._rp_r, self._cols, self._vals = _joined(W_local, R_local, self.u)
         self._decoded = None  # the batch event_cycles decoded last (see on_events)
         self.acc = np.zeros((2, 6 * self.u), _F32)  # [parity][wx z r g | rh z r g]
         self.c = np.zeros(self.u, _F32)
@@ -355,8 +353,8 @@ class EGRUSliceCore:
                 or known[1] != (tick_parity, event_cycles, nnz_cycles, late_cycles):
             known = self._decode(keys, tick_parity, event_cycles, nnz_cycles, late_cycles)
         _, _, lo, hi, rec, cycles, got = known
-        _apply(self.acc, np.asarray(xs, _F32), int(tick_parity), lo, hi, rec, self._w_csr[1],
-               self._w_csr[2], self._r_csr[1], self._r_csr[2])
+        _apply(self.acc, np.asarray(xs, _F32), int(tick_parity), lo, hi, rec, self._cols,
+               self._vals, self.W.nnz)
         return (cycles, *got)
 
     def event_cycles(self, keys, tick_parity: int, event_cycles: int, nnz_cycles: int,
@@ -369,8 +367,8 @@ class EGRUSliceCore:
     def _decode(self, keys, tick_parity, event_cycles, nnz_cycles, late_cycles) -> tuple:
         """(keys, (parity, costs), lo, hi, rec, cycles, counts): ``decode_events`` of a batch."""
         cycles, lo, hi, rec, got = decode_events(
-            keys, tick_parity, self.r_src, self.w_off, self.r_off, self._w_csr[0],
-            self._r_csr[0], event_cycles, nnz_cycles, late_cycles)
+            keys, tick_parity, self.r_src, self.w_off, self.r_off, self._rp_w, self._rp_r,
+            event_cycles, nnz_cycles, late_cycles)
         return (keys, (tick_parity, event_cycles, nnz_cycles, late_cycles), lo, hi, rec, cycles,
                 got)
 
@@ -411,11 +409,23 @@ def _split_by_slice(M, rows: np.ndarray, slice_of_col: np.ndarray, local_of_col:
     nonzeros only, no row-permuted copy of M)."""
     if not isinstance(M, CSRMatrix):
         M = CSRMatrix.from_dense(np.asarray(M, _F32))
-    rowptr, cols, vals, base = _split_kernel(M.rowptr, M.cols, M.vals,
-                                             np.asarray(rows, np.int64), slice_of_col,
+    rows = np.asarray(rows, np.int64)
+    # kept on the (immutable) CSRMatrix for the last split asked of it: every DES run of a
+    # mapping asks the same one (the CSR is rebuilt, a new object, when W or R is edited); the
+    # slices' CSRs are read-only to their users
+    key = (rows.tobytes(), np.asarray(slice_of_col).tobytes(),
+           np.asarray(local_of_col).tobytes(), int(n_slices))
+    memo = M.__dict__.get("_slice_split")
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    rowptr, cols, vals, base = _split_kernel(M.rowptr, M.cols, M.vals, rows, slice_of_col,
                                              local_of_col, n_slices)
-    return [CSR(rowptr[k], cols[base[k]:base[k + 1]], vals[base[k]:base[k + 1]])
-            for k in range(n_slices)]
+    out = [CSR(rowptr[k], cols[base[k]:base[k + 1]], vals[base[k]:base[k + 1]])
+           for k in range(n_slices)]
+    for arr in (rowptr, cols, vals):
+        arr.flags.writeable = False
+    object.__setattr__(M, "_slice_split", (key, out))  # a cache, not a field (frozen)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
