@@ -126,6 +126,12 @@ class InputSourceProgram(Program):
         self.sent_per_step: list[int] = []
         self.schedule = schedule  # firmware_py.schedule.SenderSlot or None
         self._pending = None  # (tick, idx, vals, next index)
+        # a chunk's prices, looked up once: input_chunk, then one send every ``gap`` cycles
+        # (``_send_at[j]``: send j's cycle in its handler; a chunk holds at most n events)
+        self._send = cost.work("input_send")
+        self._chunk_cycles = cost.c("input_chunk")
+        self._gap = max(self._send.cycles, schedule.period_cycles if schedule else 0)
+        self._send_at = self._chunk_cycles + np.arange(1, self.n + 1, dtype=np.int64) * self._gap
 
     def sram_regions(self) -> dict[str, int]:
         return dict(self.regions)
@@ -189,14 +195,11 @@ class InputSourceProgram(Program):
         per = int(sch.chunk_events) if sch is not None else 0
         end = idx.size if per <= 0 else min(idx.size, k + per)
         n = end - k
-        send = self.cost.work("input_send")
-        gap = max(send.cycles, sch.period_cycles if sch else 0)
-        charged = self.cost.c("input_chunk") + n * gap
+        charged = self._chunk_cycles + n * self._gap
         pe.charge(charged)
-        pe.count(sram_written_bytes=n * send.sram_written_bytes)
-        at = self.cost.c("input_chunk") + np.arange(1, n + 1, dtype=np.int64) * gap
+        pe.count(sram_written_bytes=n * self._send.sram_written_bytes)
         pe.send(make_keys(self.key_base, idx[k:end], tick & 1),
-                vals[k:end].view(np.uint32).reshape(-1, 1), at_cycles=at)
+                vals[k:end].view(np.uint32).reshape(-1, 1), at_cycles=self._send_at[:n])
         if end < idx.size:
             self._pending = (tick, idx, vals, end)
             self._arm(pe, charged, end // per)
