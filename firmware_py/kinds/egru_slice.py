@@ -420,10 +420,10 @@ def _split_by_slice(M, rows: np.ndarray, slice_of_col: np.ndarray, local_of_col:
         return memo[1]
     rowptr, cols, vals, base = _split_kernel(M.rowptr, M.cols, M.vals, rows, slice_of_col,
                                              local_of_col, n_slices)
+    for arr in (rowptr, cols, vals):  # (before the views: they inherit it)
+        arr.flags.writeable = False
     out = [CSR(rowptr[k], cols[base[k]:base[k + 1]], vals[base[k]:base[k + 1]])
            for k in range(n_slices)]
-    for arr in (rowptr, cols, vals):
-        arr.flags.writeable = False
     object.__setattr__(M, "_slice_split", (key, out))  # a cache, not a field (frozen)
     return out
 

@@ -11,6 +11,7 @@ from firmware_py.keys import PARITY_BIT, egru_src, key_base, make_keys
 from firmware_py.kinds.egru_slice import (
     CSR,
     EGRUSliceCore,
+    _joined,
     build_cores,
     fixed_costs,
     rowptr_bytes,
@@ -63,6 +64,35 @@ def test_cores_equal_oracle(partitioner):
         assert np.array_equal(a != 0, b != 0)
         np.testing.assert_allclose(a, b, atol=1e-5)
         assert np.count_nonzero(b) > 0
+
+
+def test_the_split_is_kept_for_the_next_run_and_redone_after_an_edit():
+    """build_cores splits a layer's CSR by slice once per mapping and keeps it (read-only) on
+    the CSR; a W edited in place (checked) gives a new CSR and so a new split."""
+    net = random_network(sizes=(40, 30), n_in=20, density=0.3, seed=3)
+    m = compile_network(net, activity=1.0, spec_overrides={"memory.data_sram_bytes": 12000})
+    first, again = build_cores(m, net), build_cores(m, net)
+    s = m.layer_slices(0)[0].id
+    assert again[s].W is first[s].W and again[s].R is first[s].R
+    assert not first[s].W.vals.flags.writeable
+    net.layers[0].W[:, :] *= 2  # in place: the checked build sees it
+    edited = build_cores(m, net)
+    assert edited[s].W is not first[s].W
+    np.testing.assert_array_equal(edited[s].W.vals, 2 * first[s].W.vals)
+    xs = np.random.default_rng(1).standard_normal((6, 20)).astype(np.float32)
+    for a, b in zip(_drive(m, net, xs), net.stack.run(xs).ys, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("u", [3, 22_000])
+def test_joined_holds_w_then_r_past_3u(u):
+    W = CSR.from_dense(np.array([[0, 1.5, 0], [2, 0, 0]], np.float32))
+    R = CSR.from_dense(np.array([[0, 0, -1], [0, 0, 0], [4, 0.5, 0]], np.float32))
+    rp_w, rp_r, cols, vals = _joined(W, R, u)
+    assert rp_w.tolist() == W.rowptr.tolist() and rp_r.tolist() == R.rowptr.tolist()
+    assert cols.tolist() == [1, 0, 3 * u + 2, 3 * u, 3 * u + 1]
+    assert vals.tolist() == [1.5, 2, -1, 4, 0.5]
+    assert cols.dtype == (np.uint16 if 3 * u + 2 < 2**16 else np.uint32)
 
 
 def test_csr_from_dense_roundtrip():

@@ -59,3 +59,26 @@ def test_host_outputs_decode_the_readout_messages():
     assert readout.tolist() == [[3.0, 4.0], [0, 0], [1.0, 2.0]]
     assert latency.tolist() == [50, -1, 70]  # -1: step 1 never reached the host
     assert nbytes == 70
+
+
+def test_weights_edited_between_runs_reach_the_cores_and_the_oracle():
+    """A run checks the CSR against W and R once (prepare_run) and its DES cores and oracle
+    use that check: an in-place edit between two runs is in both (the second run's layer
+    outputs equal a fresh stack's of the edited weights, 0 mismatches)."""
+    from s2sim.compiler.random_net import random_network
+    from s2sim.engine.run import run_mapping
+
+    net = random_network(**NET)
+    m = compile_network(net, spec_overrides={"memory.data_sram_bytes": 9000})
+    xs = np.random.default_rng(4).standard_normal((7, 8)).astype(np.float32)
+    first = run_mapping(m, xs, engine="des")
+    net.layers[0].W[:, :] *= 1.5
+    second = run_mapping(m, xs, engine="des")
+    assert first.mismatches.total == 0 and second.mismatches.total == 0
+    from models.egru.reference import EGRULayer, EGRUStack
+
+    fresh = [EGRULayer(la.W.copy(), la.R.copy(), la.b_x, la.b_r, la.theta) for la in net.layers]
+    want = EGRUStack(fresh).run(xs).ys
+    for got, w in zip(second.layer_outputs, want, strict=True):
+        np.testing.assert_allclose(got, w, atol=1e-5)
+    assert not np.array_equal(first.layer_outputs[0], second.layer_outputs[0])

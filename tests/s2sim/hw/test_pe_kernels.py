@@ -12,9 +12,11 @@ from s2sim.hw.pe_kernels import (
     common_masked,
     group_by_destination,
     inbox_put,
+    inbox_take,
     queue_peak,
     queue_scan,
     queue_time,
+    queue_time_in_tick,
     same_values,
     send_times,
     time_serial,
@@ -115,6 +117,40 @@ def test_queue_time_is_a_fifo_queue_packet_by_packet(arrivals, bodies, known, fr
     assert status == 0 and accept.tolist() == want
     assert start[:n_acc].tolist() == starts[known_a.size:]
     assert total_c == int(body[accept].sum()) + 7 * n_acc
+
+
+@settings(max_examples=100, deadline=None)
+@given(arrivals=st.lists(st.integers(0, 6_000), min_size=1, max_size=40),
+       bodies=st.lists(st.integers(0, 3_000), min_size=40, max_size=40),
+       known=st.lists(st.integers(0, 6_000), max_size=6), free=st.integers(0, 6_000),
+       depth=st.integers(1, 6), period=st.integers(2_000, 40_000))
+def test_queue_time_in_tick_is_queue_time_then_queue_peak_within_one_tick(
+        arrivals, bodies, known, free, depth, period):
+    num, den = ps_per_cycle_ratio(F)
+    a = np.array(sorted(arrivals), np.int64)
+    body = np.array(bodies[:a.size], np.int64)
+    known_a = np.array(sorted(min(k, free) for k in known), np.int64)
+    n = a.size
+    tick = max(int(a[0]), free) // period
+
+    def out():
+        return np.empty(n, np.bool_), np.empty(n, np.int64), np.empty(n, np.int64)
+
+    acc1, s1, e1 = out()
+    want = queue_time(a, body, known_a, free, depth, 7, num, den, acc1, s1, e1)
+    acc2, s2, e2 = out()
+    row = np.zeros(3, np.int64)
+    got = queue_time_in_tick(a, body, known_a, free, depth, 7, num, den, acc2, s2, e2, period,
+                             tick, row, 1_000, 2)
+    m = want[1]
+    one_tick = m > 0 and s1[0] // period == tick and s1[m - 1] // period == tick
+    assert got[0] == (0 if one_tick else 2) and got[1:] == want[1:]
+    assert acc2.tolist() == acc1.tolist() and s2[:m].tolist() == s1[:m].tolist()
+    assert e2[:m].tolist() == e1[:m].tolist()
+    peak = np.zeros(3, np.int64)
+    if one_tick:
+        queue_peak(a[acc1], s1[:m], known_a, peak, 1_000, 2)
+    assert row.tolist() == peak.tolist()  # booked only when the batch starts in the one tick
 
 
 @settings(max_examples=80, deadline=None)
@@ -254,6 +290,11 @@ def test_block_fields(rows, cols):
     keys, w = block_fields(blk)
     assert keys.dtype == np.uint32 and keys.flags.c_contiguous
     assert keys.tolist() == blk[:, 0].tolist() and w == int(blk[:, 1].max())
+    # a take from the inbox gives the same fields of the blocks it takes
+    qa = np.arange(len(rows), dtype=np.int64)[None, :]
+    qb = blk[None, :, :].copy()
+    a, taken, keys2, w2 = inbox_take(qa, qb, np.array([len(rows)]), 0, 1 << 40)
+    assert np.array_equal(taken, blk) and keys2.tolist() == keys.tolist() and w2 == w
 
 
 @settings(max_examples=100, deadline=None)
