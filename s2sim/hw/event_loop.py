@@ -218,10 +218,10 @@ class EventLoop:
         # event, see PECore._take_lazy_batch), in one compiled pass
         ib = self.inbox
         args = (o, group_dest, group_start, dpk, dps, keys, widths, pay, self._lazy)
-        need, words = inbox_put(*args, ib.a, ib.b, ib.n)
+        need, words = inbox_put(*args, ib.a, ib.b, ib.x, ib.n)
         if need or words:
             ib.grow(need, words)
-            inbox_put(*args, ib.a, ib.b, ib.n)
+            inbox_put(*args, ib.a, ib.b, ib.x, ib.n)
         if all_at(self._lazy, group_dest):
             return
         eager = ~self._lazy[group_dest]
@@ -403,25 +403,32 @@ class Inbox:
     chunks they replace). One array for all PEs lets a flush queue its packets in one compiled
     pass (``pe_kernels.inbox_put``) instead of one numpy slice per destination, and a PE take
     its batch in one (``take``); rows grow (doubling) when a flush needs more room. A block
-    holds as many payload words as the widest packet queued so far (from one: most packets
-    carry one word; the queue is memory-bound), more when a wider one comes."""
+    ``b`` is [key, words, payload 0]; a packet's payload words 1..3 go to ``x`` (made when the
+    first such packet comes): the queue is memory-bound and most packets carry one word, so the
+    PEs that get only those keep 12-byte blocks (one PE's wide host packets do not widen every
+    PE's row)."""
 
-    def __init__(self, n_cores: int, row: int = 256, words: int = 1):
+    def __init__(self, n_cores: int, row: int = 256):
         self.a = np.empty((n_cores, row), dtype=np.int64)
-        self.b = np.zeros((n_cores, row, 2 + words), dtype=np.uint32)
+        self.b = np.zeros((n_cores, row, 3), dtype=np.uint32)
+        self.x = np.zeros((n_cores, 0, 3), dtype=np.uint32)  # no rows: no wide packet yet
         self.n = np.zeros(n_cores, dtype=np.int64)
 
     def grow(self, need: int, words: int = 0) -> None:
-        """Room for rows of ``need`` packets and blocks of ``words`` payload words."""
-        row = self.a.shape[1]
+        """Room for rows of ``need`` packets and for packets of ``words`` payload words."""
+        row = old = self.a.shape[1]
         while row < need:
             row *= 2
-        cols = max(self.b.shape[2], 2 + words)
-        a = np.empty((self.a.shape[0], row), dtype=np.int64)
-        b = np.zeros((self.b.shape[0], row, cols), dtype=np.uint32)  # new words: zero padding
-        a[:, :self.a.shape[1]] = self.a
-        b[:, :self.b.shape[1], :self.b.shape[2]] = self.b
-        self.a, self.b = a, b
+        if row != old:
+            a = np.empty((self.a.shape[0], row), dtype=np.int64)
+            b = np.zeros((self.b.shape[0], row, 3), dtype=np.uint32)
+            a[:, :old] = self.a
+            b[:, :old] = self.b
+            self.a, self.b = a, b
+        if (self.x.shape[1] or words > 1) and self.x.shape[1] != row:
+            x = np.zeros((self.x.shape[0], row, 3), dtype=np.uint32)
+            x[:, :self.x.shape[1]] = self.x
+            self.x = x
 
     def take(self, i: int, horizon: int = INF) -> tuple | None:
         """PE i's queued packets arriving before ``horizon`` (copies: the row is reused) in
@@ -429,7 +436,7 @@ class Inbox:
         (``pe_kernels.inbox_take``)."""
         if not self.n[i]:  # the common case at a tick or user event: no kernel call
             return None
-        a, blk, _, _ = inbox_take(self.a, self.b, self.n, i, horizon)
+        a, blk, _, _ = inbox_take(self.a, self.b, self.x, self.n, i, horizon)
         return (a, blk) if a.shape[0] else None
 
 
@@ -636,7 +643,7 @@ class PECore:
             horizon = now if nt * P == now else -1
         if horizon <= 0:
             return False
-        a, blk, keys, w = inbox_take(ib.a, ib.b, ib.n, i, horizon)  # (Inbox.take, in place)
+        a, blk, keys, w = inbox_take(ib.a, ib.b, ib.x, ib.n, i, horizon)  # (Inbox.take)
         if not a.shape[0]:
             return False
         self._run_taken(a, blk, self.busy_until, (keys, w))

@@ -178,14 +178,14 @@ def group_by_destination(dpe, dps, n_dest):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def inbox_put(order, group_dest, group_start, dpk, dps, keys, widths, pay, lazy, qa, qb,
+def inbox_put(order, group_dest, group_start, dpk, dps, keys, widths, pay, lazy, qa, qb, qx,
               qn):  # pragma: no cover - compiled
     """Append one flush's deliveries to lazy PEs to their inbox rows, group by group of
     ``group_by_destination`` (``order``, ``group_dest``, ``group_start``: by destination, then
-    arrival): arrival ``qa[d, qn[d]]`` and block row ``qb[d, qn[d]] = [key, words, payload
-    ..]`` of packet ``dpk[i]``, then ``qn[d] += 1``. Groups of PEs that are not ``lazy`` are
-    left out (the caller queues those). A block holds ``qb.shape[2] - 2`` payload words (the
-    rest of a packet's (n, 4) zero-padded payload is zero).
+    arrival): arrival ``qa[d, qn[d]]``, block ``qb[d, qn[d]] = [key, words, payload 0]`` and,
+    for a packet of more than one word, its words 1.. in ``qx[d, qn[d]]`` (``Inbox``), of
+    packet ``dpk[i]``; then ``qn[d] += 1``. Groups of PEs that are not ``lazy`` are left out
+    (the caller queues those).
 
     Returns (0, 0), or (nothing written) the row length and the payload words the inbox needs
     to hold them all (0: enough)."""
@@ -198,20 +198,19 @@ def inbox_put(order, group_dest, group_start, dpk, dps, keys, widths, pay, lazy,
                 need = m
     if need <= qa.shape[1]:
         need = 0
-    w = qb.shape[2] - 2
+    w = 1 + (qx.shape[2] if qx.shape[1] else 0)  # payload words the inbox holds
     words = 0
     for p in range(widths.shape[0]):
         if widths[p] > w and widths[p] > words:
             words = widths[p]
     if need or words:
         return need, np.int64(words)
-    w = min(w, pay.shape[1])
-
+    w0 = min(1, pay.shape[1])
     for g in range(group_dest.shape[0]):
         d = group_dest[g]
         if not lazy[d]:
             continue
-        row_a, row_b = qa[d], qb[d]
+        row_a, row_b, row_x = qa[d], qb[d], qx[d]
         q = qn[d]
         for i in range(group_start[g], group_start[g + 1]):
             j = order[i]
@@ -220,41 +219,55 @@ def inbox_put(order, group_dest, group_start, dpk, dps, keys, widths, pay, lazy,
             blk = row_b[q]
             blk[0] = keys[p]
             blk[1] = widths[p]
-            for c in range(w):
-                blk[2 + c] = pay[p, c]
+            blk[2] = pay[p, 0] if w0 else 0
+            for c in range(1, widths[p]):
+                row_x[q, c - 1] = pay[p, c]
             q += 1
         qn[d] = q
     return 0, np.int64(0)
 
 
 @numba.njit(cache=True, nogil=True)
-def inbox_take(qa, qb, qn, i, horizon):  # pragma: no cover - compiled
+def inbox_take(qa, qb, qx, qn, i, horizon):  # pragma: no cover - compiled
     """Take PE index ``i``'s inbox packets arriving before ``horizon``: copies of their
     arrivals and blocks, in arrival order, ties in delivery order (the row is first sorted so,
     stably, in place: packets of later flushes may arrive earlier); the packets arriving later
-    stay, sorted, at the front of the row. Returns (arrivals, blocks, keys, widest payload):
-    the blocks' ``block_fields`` too, from the same pass."""
+    stay, sorted, at the front of the row. Returns (arrivals, blocks, keys, widest payload w):
+    the blocks are [key, words, payload 0 .. w-1] (zero beyond a packet's words), their keys
+    and w from the same pass (``block_fields``)."""
     n = qn[i]
-    row_a, row_b = qa[i], qb[i]
+    row_a, row_b, row_x = qa[i], qb[i], qx[i]
+    wide = qx.shape[1] > 0
     for r in range(1, n):
         if row_a[r] < row_a[r - 1]:
             order = np.argsort(row_a[:n], kind="mergesort")
             row_a[:n] = row_a[:n][order]
             row_b[:n] = row_b[:n][order]
+            if wide:
+                row_x[:n] = row_x[:n][order]
             break
     m = np.searchsorted(row_a[:n], horizon, side="left")
     a = row_a[:m].copy()
-    blk = row_b[:m].copy()
     keys = np.empty(m, np.uint32)
     w = 0
     for r in range(m):
-        keys[r] = blk[r, 0]
-        if blk[r, 1] > w:
-            w = blk[r, 1]
+        keys[r] = row_b[r, 0]
+        if row_b[r, 1] > w:
+            w = row_b[r, 1]
+    if w <= 1:
+        blk = row_b[:m].copy()
+    else:  # words 1.. of the wide packets from qx
+        blk = np.zeros((m, 2 + w), np.uint32)
+        for r in range(m):
+            blk[r, :3] = row_b[r]
+            for c in range(1, row_b[r, 1]):
+                blk[r, 2 + c] = row_x[r, c - 1]
     if m:
         for r in range(m, n):  # the rest to the front (forward: the ranges may overlap)
             row_a[r - m] = row_a[r]
             row_b[r - m] = row_b[r]
+            if row_b[r, 1] > 1:
+                row_x[r - m] = row_x[r]
         qn[i] = n - m
     return a, blk, keys, np.int64(w)
 
