@@ -50,7 +50,7 @@ class BuildContext:
     cost: CostModel
     n_steps: int
     cache: dict = field(default_factory=dict)  # per-kind data shared by its slices (cores)
-    # the run has checked the layers' CSR against W and R (s2sim.engine.common._check_csr)
+    # the run has checked the layers' CSR against W and R (s2sim.engine.common._prepared)
     csr_checked: bool = False
 
     def last_tick(self, s) -> int:

@@ -519,8 +519,6 @@ class EGRUSliceProgram(Program):
         tick_w, unit_w = cost.work("slice_tick"), cost.work("slice_unit")
         self._mla_cycles = getattr(core, "mla_cycles", 0)
         self._mla_macs = getattr(core, "mla_macs", 0)
-        self._tick_cycles = cost.slice_tick_cycles(u, 0) + self._mla_cycles  # + fire per event
-        self._fire_cycles = cost.c("slice_fire")
         self._tick_counts = dict(exp_calls=exp_calls_per_unit(cost) * u,
                                  sram_read_bytes=tick_w.sram_read_bytes
                                  + u * unit_w.sram_read_bytes)
@@ -560,7 +558,7 @@ class EGRUSliceProgram(Program):
             pe.charge(cm.c("slice_tick"))  # wake, check the step window, sleep
             return
         fired, vals = self.core.update((tick - 1) & 1)
-        cyc = self._tick_cycles + self._fire_cycles * fired.size  # cm.slice_tick_cycles + MLA
+        cyc = cm.slice_tick_cycles(self.core.u, fired.size) + self._mla_cycles
         if cyc > self.max_tick_cycles:
             self.max_tick_cycles = cyc
         pe.charge(cyc)

@@ -32,14 +32,14 @@ class PreparedRun:
     embedding: np.ndarray | None
 
     def __init__(self, mapping, network, spec, xs=None, tokens=None, _oracle=None,
-                 embedding=None, _xs=None):
+                 embedding=None, _xs=None, csr_checked=False):
         xs = _xs if xs is None else xs  # (dataclasses.replace passes the field, _xs)
         if xs is None and (tokens is None or embedding is None):
             raise ValueError("PreparedRun: give xs, or tokens and the embedding")
         self.mapping, self.network, self.spec = mapping, network, spec
         self._xs, self.tokens, self._oracle, self.embedding = xs, tokens, _oracle, embedding
-        # prepare_run checked the layers' CSR against W and R (_check_csr): not again this run
-        self.csr_checked = False
+        # prepare_run checked the layers' CSR against W and R (_prepared): not again this run
+        self.csr_checked = csr_checked
         self.observe = None  # run_mapping's ``observe``: the analytic engine calls it per window
         self.tick_columns = None  # run_mapping's ``tick_columns`` (the analytic engine's ledger)
 
@@ -117,13 +117,7 @@ def prepare_run(mapping, inputs, network=None, oracle=None) -> PreparedRun:
             raise S2SimError("inputs: no steps (T = 0)")
         if not _rows_finite(emb, np.unique(tokens)):
             raise S2SimError("inputs: contain NaN or infinity")
-        spec = mapping.load_spec()
-        mapping.validate(spec, net)
-        _check_csr(net)
-        run = PreparedRun(mapping=mapping, network=net, spec=spec, tokens=tokens,
-                          _oracle=oracle, embedding=emb)
-        run.csr_checked = True
-        return run
+        return _prepared(mapping, net, tokens=tokens, _oracle=oracle, embedding=emb)
     if a.ndim == 2 and a.dtype.kind == "f":
         if a.shape[1] != net.input.n_out:
             raise S2SimError(f"inputs: shape {a.shape}, the network takes "
@@ -139,22 +133,21 @@ def prepare_run(mapping, inputs, network=None, oracle=None) -> PreparedRun:
                          "chip looks up the embedding), not input vectors")
     if not np.all(np.isfinite(xs)):
         raise S2SimError("inputs: contain NaN or infinity")
+    return _prepared(mapping, net, xs=np.ascontiguousarray(xs, np.float32), tokens=tokens,
+                     _oracle=oracle)
+
+
+def _prepared(mapping, net, **inputs) -> PreparedRun:
+    """The run of checked inputs: the mapping validated against its spec, and, once per run,
+    every layer's cached CSR checked against its W and R (rebuilt if they were edited in
+    place; a pass over every weight). The run's users of the CSR (the oracle, the analytic
+    windows, the DES cores: ``PreparedRun.csr_checked``) then skip that check: nothing edits
+    the weights during a run."""
     spec = mapping.load_spec()
     mapping.validate(spec, net)
-    _check_csr(net)
-    run = PreparedRun(mapping=mapping, network=net, spec=spec,
-                      xs=np.ascontiguousarray(xs, np.float32), tokens=tokens, _oracle=oracle)
-    run.csr_checked = True
-    return run
-
-
-def _check_csr(net) -> None:
-    """Once per run: every layer's cached CSR still equals its W and R (rebuilt if they were
-    edited in place), a pass over every weight. The run's users of the CSR (the oracle, the
-    analytic windows, the DES cores: ``PreparedRun.csr_checked``) then skip the check: nothing
-    edits the weights during a run."""
     for layer in net.layers:
         layer.refresh(check=True)
+    return PreparedRun(mapping=mapping, network=net, spec=spec, csr_checked=True, **inputs)
 
 
 def activity_metrics(run: PreparedRun, ys: list[np.ndarray], prev_ys=None):

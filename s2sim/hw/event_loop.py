@@ -497,8 +497,7 @@ class PECore:
         """Book a program's ``pe.count(**counters)`` at the running handler's tick."""
         L = self._loop.ledger
         st = self.state
-        k = st.now_ps // L.col_ps  # (L.tick_of, inline: once per handler)
-        L.add_program(self.index, k if k < L.last_tick else L.last_tick, counters, self.label)
+        L.add_program(self.index, L.tick_of(st.now_ps), counters, self.label)
         macs = counters.get("macs")
         if macs:
             L.pl["macs"][self.index, st.pl] += int(macs)
@@ -1064,8 +1063,7 @@ class PECore:
                 loop.to_host(self.index, self.pe_id, self.facade.qpe, t, nb, payload)
             elif kind == "user":
                 _, _, _, arg, delay = act
-                num, den = ps_per_cycle_ratio(self.state.frequency_hz)
-                due = t - ((-delay * num) // den)  # cycles_to_ps, inline
+                due = t + cycles_to_ps(delay, self.state.frequency_hz)
                 heapq.heappush(self._user, (due, loop.next_seq(), arg))
             elif kind == "pl":
                 new_pl = act[3]

@@ -234,7 +234,7 @@ def inbox_take(qa, qb, qx, qn, i, horizon):  # pragma: no cover - compiled
     stably, in place: packets of later flushes may arrive earlier); the packets arriving later
     stay, sorted, at the front of the row. Returns (arrivals, blocks, keys, widest payload w):
     the blocks are [key, words, payload 0 .. w-1] (zero beyond a packet's words), their keys
-    and w from the same pass (``block_fields``)."""
+    and w (``block_fields`` of them)."""
     n = qn[i]
     row_a, row_b, row_x = qa[i], qb[i], qx[i]
     wide = qx.shape[1] > 0
@@ -248,12 +248,7 @@ def inbox_take(qa, qb, qx, qn, i, horizon):  # pragma: no cover - compiled
             break
     m = np.searchsorted(row_a[:n], horizon, side="left")
     a = row_a[:m].copy()
-    keys = np.empty(m, np.uint32)
-    w = 0
-    for r in range(m):
-        keys[r] = row_b[r, 0]
-        if row_b[r, 1] > w:
-            w = row_b[r, 1]
+    keys, w = block_fields(row_b[:m])
     if w <= 1:
         blk = row_b[:m].copy()
     else:  # words 1.. of the wide packets from qx
